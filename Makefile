@@ -1,0 +1,44 @@
+# Two commands: `make book` (execute every chapter under PROFILE and build the HTML) and `make test`.
+# Both bootstrap .venv from requirements-lock.txt when it is missing or stale.
+PYTHON ?= python3
+PROFILE ?= cpu
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+
+.PHONY: book test notebooks system-data lock clean
+
+book: $(STAMP) system-data
+	$(BIN)/python -m kdutils run --profile $(PROFILE)
+	$(BIN)/python -m kdutils book --profile $(PROFILE)
+
+test: $(STAMP) system-data
+	$(BIN)/python -m pytest
+
+$(STAMP): requirements-lock.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements-lock.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+# Fashion-MNIST from Debian when apt is usable; otherwise kdutils falls back (cache, download, error naming the fix).
+system-data:
+	@if [ -e $(FASHION_MNIST) ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) || echo "warning: apt-get could not install dataset-fashion-mnist; kdutils will fall back"; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		(sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist) || echo "warning: apt-get could not install dataset-fashion-mnist; kdutils will fall back"; \
+	else echo "note: dataset-fashion-mnist is not installed and apt is not usable; kdutils will look in \$$KD_DATA, then download when online"; fi
+
+# Re-pair every notebook after editing its .py source.
+notebooks: $(STAMP)
+	$(BIN)/jupytext --sync notebooks/*.py
+
+# Regenerate the lock file from the current .venv (after changing pyproject.toml's ranges).
+lock: $(STAMP)
+	(echo "# Exact pins installed by 'make' (python 3.11, x86_64). Regenerate with: make lock"; \
+	 $(BIN)/python -m pip freeze --all --exclude-editable | grep -v '^kdutils') > requirements-lock.txt
+
+clean:
+	rm -rf build

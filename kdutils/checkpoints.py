@@ -1,0 +1,78 @@
+"""Checkpoints keyed by a hash of their config, written atomically, refused when the config differs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import __version__
+
+
+class CheckpointMismatchError(RuntimeError):
+    """A checkpoint was asked for with a config other than the one it was saved with."""
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """SHA-256 of the config as canonical JSON, with the kdutils version folded in."""
+    payload = json.dumps({"config": config, "kdutils": __version__}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, config: dict[str, Any], extra: dict | None = None) -> Path:
+    """Write ``model``'s weights with its config hash; a crash mid-write leaves the old file intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"config_hash": config_hash(config), "config": config, "state_dict": model.state_dict(),
+               "extra": extra or {}}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path, model: nn.Module, config: dict[str, Any]) -> dict:
+    """Load weights into ``model`` if the file was saved with ``config``; return its ``extra`` dict."""
+    payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+    expected = config_hash(config)
+    if payload.get("config_hash") != expected:
+        raise CheckpointMismatchError(
+            f"checkpoint {path} was saved for config {payload.get('config')!r} (hash "
+            f"{str(payload.get('config_hash'))[:12]}), not for {config!r} (hash {expected[:12]}); "
+            f"delete it or use the matching config")
+    model.load_state_dict(payload["state_dict"])
+    return payload.get("extra", {})
+
+
+def checkpoint_dir() -> Path:
+    """Where shared checkpoints live: ``$KD_CHECKPOINTS`` or ``<data cache>/checkpoints``."""
+    from .data import cache_dir
+
+    return Path(os.environ.get("KD_CHECKPOINTS", cache_dir() / "checkpoints"))
+
+
+def cached_model(name: str, config: dict[str, Any], build: Callable[[], nn.Module],
+                 train: Callable[[nn.Module], dict]) -> tuple[nn.Module, dict, bool]:
+    """Return ``(model, extra, loaded)``: loaded from the cache when a checkpoint of this config exists,
+    otherwise built, trained by ``train(model) -> extra`` and saved. Teachers are shared this way."""
+    path = checkpoint_dir() / f"{name}-{config_hash(config)[:16]}.pt"
+    model = build()
+    if path.is_file():
+        return model, load_checkpoint(path, model, config), True
+    extra = train(model)
+    save_checkpoint(path, model, config, extra)
+    return model, extra, False

@@ -1,0 +1,50 @@
+"""Evaluation: logits over a split, accuracy, macro-F1, teacher agreement."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: Tensor, batch_size: int = 1024, device: str | torch.device = "cpu") -> Tensor:
+    """Logits of ``model`` on every row of ``x``, in eval mode, returned on the CPU."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for start in range(0, len(x), batch_size):
+        logits = model(x[start:start + batch_size].to(device))
+        out.append(getattr(logits, "logits", logits).float().cpu())
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def accuracy(logits: Tensor, targets: Tensor) -> float:
+    """Fraction of rows whose argmax equals the target."""
+    return (logits.argmax(dim=1) == targets).float().mean().item()
+
+
+def macro_f1(logits: Tensor, targets: Tensor, num_classes: int | None = None) -> float:
+    """F1 score averaged over classes (each class counts equally; a class never seen nor predicted is skipped)."""
+    num_classes = num_classes or logits.shape[1]
+    pred = logits.argmax(dim=1)
+    scores = []
+    for c in range(num_classes):
+        tp = ((pred == c) & (targets == c)).sum().item()
+        fp = ((pred == c) & (targets != c)).sum().item()
+        fn = ((pred != c) & (targets == c)).sum().item()
+        if tp + fp + fn:
+            scores.append(2 * tp / (2 * tp + fp + fn))
+    return sum(scores) / len(scores)
+
+
+def agreement(student_logits: Tensor, teacher_logits: Tensor) -> float:
+    """Fraction of rows where student and teacher predict the same class."""
+    return (student_logits.argmax(dim=1) == teacher_logits.argmax(dim=1)).float().mean().item()
+
+
+def classification_metrics(model: nn.Module, x: Tensor, y: Tensor, device: str | torch.device = "cpu") -> dict[str, float]:
+    """Accuracy, macro-F1 and error count of ``model`` on ``(x, y)``."""
+    logits = predict_logits(model, x, device=device)
+    errors = int((logits.argmax(dim=1) != y).sum())
+    return {"accuracy": accuracy(logits, y), "macro_f1": macro_f1(logits, y), "errors": errors}

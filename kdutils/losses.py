@@ -1,0 +1,135 @@
+"""Distillation losses: soft KD (with T^2), hard-label KD, the combined objective, DeiT's loss, logit matching.
+
+Conventions (used by every chapter):
+
+* ``soft_kd_loss = KL(softmax(t/T) || softmax(s/T)) * T^2``, averaged over the batch (``batchmean``),
+  computed from log-probabilities on both sides.
+* ``distillation_loss = (1 - alpha) * CE(s, y) + alpha * soft_kd_loss``: ``alpha`` weighs the teacher.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def check_temperature(T: float) -> None:
+    """Raise a ValueError unless T is a finite number > 0."""
+    if isinstance(T, bool) or not isinstance(T, (int, float)) or not math.isfinite(T) or T <= 0:
+        raise ValueError(f"temperature T must be a finite number > 0; got {T!r}")
+
+
+def check_alpha(alpha: float) -> None:
+    """Raise a ValueError unless 0 <= alpha <= 1."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be a number in [0, 1]; got {alpha!r}")
+
+
+def check_logits(student: Tensor, teacher: Tensor) -> None:
+    """Raise a ValueError unless both are (batch, classes) logits of the same shape."""
+    if student.ndim != 2 or student.shape != teacher.shape:
+        raise ValueError(f"student and teacher logits must both be (batch, classes) with the same shape; "
+                         f"got student {tuple(student.shape)} and teacher {tuple(teacher.shape)}")
+
+
+def check_targets(logits: Tensor, targets: Tensor) -> None:
+    """Raise a ValueError unless targets are (batch,) class indices matching the logits."""
+    if targets.ndim != 1 or targets.shape[0] != logits.shape[0]:
+        raise ValueError(f"targets must be class indices of shape ({logits.shape[0]},); "
+                         f"got {tuple(targets.shape)}")
+
+
+def soft_kd_loss(student_logits: Tensor, teacher_logits: Tensor, T: float) -> Tensor:
+    """Hinton's soft-target loss: ``KL(softmax(t/T) || softmax(s/T)) * T^2``, batch mean."""
+    check_temperature(T)
+    check_logits(student_logits, teacher_logits)
+    log_p_student = F.log_softmax(student_logits / T, dim=1)
+    log_p_teacher = F.log_softmax(teacher_logits / T, dim=1)
+    kl = F.kl_div(log_p_student, log_p_teacher, reduction="batchmean", log_target=True)
+    return kl * (T * T)
+
+
+def soft_target_cross_entropy(student_logits: Tensor, teacher_logits: Tensor, T: float) -> Tensor:
+    """Hinton's formulation: ``-sum softmax(t/T) log softmax(s/T) * T^2``, batch mean.
+
+    It differs from :func:`soft_kd_loss` by the teacher's entropy, a constant for the student,
+    so both give the same gradient.
+    """
+    check_temperature(T)
+    check_logits(student_logits, teacher_logits)
+    p_teacher = F.softmax(teacher_logits / T, dim=1)
+    return -(p_teacher * F.log_softmax(student_logits / T, dim=1)).sum(dim=1).mean() * (T * T)
+
+
+def hard_distillation_loss(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
+    """DeiT's hard-label distillation: cross-entropy against the teacher's argmax decision."""
+    check_logits(student_logits, teacher_logits)
+    return F.cross_entropy(student_logits, teacher_logits.argmax(dim=1))
+
+
+def logit_matching_loss(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
+    """``0.5 * mean((s - t)^2)``: the limit of :func:`soft_kd_loss` as T grows, for zero-mean logits.
+
+    Its gradient, ``(s - t) / (batch * classes)``, is what ``soft_kd_loss``'s gradient tends to.
+    """
+    check_logits(student_logits, teacher_logits)
+    return 0.5 * F.mse_loss(student_logits, teacher_logits)
+
+
+def distillation_loss(student_logits: Tensor, targets: Tensor, teacher_logits: Tensor,
+                      alpha: float, T: float) -> Tensor:
+    """The combined objective ``(1 - alpha) * CE(s, y) + alpha * soft_kd_loss(s, t, T)``."""
+    check_alpha(alpha)
+    check_temperature(T)
+    check_logits(student_logits, teacher_logits)
+    check_targets(student_logits, targets)
+    hard = F.cross_entropy(student_logits, targets)
+    return (1.0 - alpha) * hard + alpha * soft_kd_loss(student_logits, teacher_logits, T)
+
+
+DeiTKind = Literal["none", "soft", "hard"]
+
+
+def deit_loss(class_logits: Tensor, dist_logits: Tensor, targets: Tensor, teacher_logits: Tensor,
+              kind: DeiTKind, alpha: float = 0.5, tau: float = 1.0) -> Tensor:
+    """DeiT's objective as in its ``losses.py``: ``(1 - alpha) * CE(class head, y) + alpha * distill``.
+
+    ``soft``: KL at temperature ``tau`` times tau^2, summed and divided by ``numel`` (batch x classes),
+    which is C times smaller than ``batchmean``. ``hard``: CE of the distillation head against the
+    teacher's argmax. ``none``: CE of the class head only. With no distillation token, pass the same
+    logits twice.
+    """
+    if kind not in ("none", "soft", "hard"):
+        raise ValueError(f"DeiT distillation kind must be 'none', 'soft' or 'hard'; got {kind!r}")
+    check_targets(class_logits, targets)
+    base = F.cross_entropy(class_logits, targets)
+    if kind == "none":
+        return base
+    check_alpha(alpha)
+    check_temperature(tau)
+    check_logits(dist_logits, teacher_logits)
+    if kind == "soft":
+        distill = F.kl_div(F.log_softmax(dist_logits / tau, dim=1), F.log_softmax(teacher_logits / tau, dim=1),
+                           reduction="sum", log_target=True) * (tau * tau) / dist_logits.numel()
+    else:
+        distill = F.cross_entropy(dist_logits, teacher_logits.argmax(dim=1))
+    return (1.0 - alpha) * base + alpha * distill
+
+
+def entropy(logits: Tensor, T: float = 1.0) -> Tensor:
+    """Entropy in nats of ``softmax(logits / T)``, one value per row."""
+    check_temperature(T)
+    log_p = F.log_softmax(logits / T, dim=1)
+    return -(log_p.exp() * log_p).sum(dim=1)
+
+
+def require_finite(loss: Tensor, where: str) -> Tensor:
+    """Return ``loss``, or raise FloatingPointError naming ``where`` if it is NaN or infinite."""
+    if not torch.isfinite(loss).all():
+        raise FloatingPointError(f"non-finite loss ({loss.item()!r}) at {where}; lower the learning rate, "
+                                 f"check the inputs for NaN, or check T and alpha")
+    return loss

@@ -1,0 +1,38 @@
+"""Plots shared by chapters: softened distributions and training curves, labelled and legended."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def softened_bars(ax: plt.Axes, logits: Tensor, temperatures: Sequence[float], classes: Sequence[str],
+                  title: str = "") -> None:
+    """Grouped bars of ``softmax(logits / T)`` for one example at each temperature."""
+    width = 0.8 / len(temperatures)
+    positions = np.arange(len(classes))
+    for i, T in enumerate(temperatures):
+        probs = torch.softmax(logits.float() / T, dim=-1).numpy()
+        ax.bar(positions + (i - (len(temperatures) - 1) / 2) * width, probs, width, label=f"T = {T:g}")
+    ax.set_xticks(positions, classes)
+    ax.set_xlabel("class")
+    ax.set_ylabel("probability")
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.legend(fontsize="small")
+
+
+def training_curves(histories: dict[str, dict], key: str = "val_accuracy", ax: plt.Axes | None = None) -> plt.Axes:
+    """One line per run of ``key`` against epoch, from :meth:`History.as_dict` records."""
+    ax = ax or plt.gca()
+    for label, history in histories.items():
+        epochs = [row["epoch"] for row in history["epochs"]]
+        ax.plot(epochs, [row[key] for row in history["epochs"]], marker="o", label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(key.replace("_", " "))
+    ax.legend()
+    return ax

@@ -1,0 +1,70 @@
+"""Run profiles (smoke / cpu / gpu): the one table every notebook reads its scale from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Global knobs of one profile; chapter-specific numbers go through :meth:`choose`."""
+
+    name: str
+    purpose: str
+    seeds: tuple[int, ...]
+    per_class_limit: int | None  # cap on training images per class (None: all the data)
+    device: str  # "cpu" or "cuda"
+    amp: bool
+    allow_download: bool
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def choose(self, **per_profile: T) -> T:
+        """Pick the value given for this profile, e.g. ``cfg.choose(smoke=1, cpu=8, gpu=30)``."""
+        if self.name not in per_profile:
+            raise KeyError(
+                f"no value given for profile {self.name!r}; got {sorted(per_profile)}, "
+                f"expected one for each of {sorted(PROFILES)}"
+            )
+        return per_profile[self.name]
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        purpose="CI plumbing: tiny slices of the offline data, each notebook under a minute",
+        seeds=(0, 1, 2),
+        per_class_limit=40,
+        device="cpu",
+        amp=False,
+        allow_download=False,
+    ),
+    "cpu": Profile(
+        name="cpu",
+        purpose="the rendered book: real offline data, >= 3 seeds, whole book under 25 min on 2 cores",
+        seeds=(0, 1, 2),
+        per_class_limit=None,
+        device="cpu",
+        amp=False,
+        allow_download=False,
+    ),
+    "gpu": Profile(
+        name="gpu",
+        purpose="paper scale: full data sets and hub teachers when online; needs CUDA, AMP on",
+        seeds=(0, 1, 2, 3, 4),
+        per_class_limit=None,
+        device="cuda",
+        amp=True,
+        allow_download=True,
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    """Return the profile called ``name``; an unknown name raises a ValueError listing the known ones."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}") from None

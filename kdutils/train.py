@@ -1,0 +1,163 @@
+"""Training: seeding, device choice, the teacher-logit cache, and the one fit loop every chapter uses."""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from .data import Split, batches
+from .evaluate import accuracy, predict_logits
+from .losses import require_finite
+
+# objective(student_logits, targets, teacher_logits or None) -> scalar loss
+Objective = Callable[[Tensor, Tensor, Tensor | None], Tensor]
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and torch; with ``deterministic`` also force deterministic torch kernels."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+
+
+def pick_device(preferred: str = "cpu") -> torch.device:
+    """``cuda`` when asked for and present, ``cpu`` when asked for; a clear error when CUDA is missing."""
+    if preferred == "cpu":
+        return torch.device("cpu")
+    if preferred == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("this profile needs a CUDA GPU and none is visible; "
+                               "run with profile='cpu' (or 'smoke') on this machine")
+        return torch.device("cuda")
+    raise ValueError(f"unknown device {preferred!r}; choose 'cpu' or 'cuda'")
+
+
+def cross_entropy_objective(student_logits: Tensor, targets: Tensor, teacher_logits: Tensor | None) -> Tensor:
+    """Plain supervised training: cross-entropy with the labels (ignores the teacher)."""
+    return F.cross_entropy(student_logits, targets)
+
+
+class TeacherCache:
+    """The teacher's logits on a fixed input tensor, computed once and looked up by row index.
+
+    Valid only while the inputs do not change: :meth:`check` refuses other inputs, and the fit loop
+    bypasses the cache (runs the teacher on each augmented batch) when an augmentation is used.
+    """
+
+    def __init__(self, teacher: nn.Module, x: Tensor, batch_size: int = 1024,
+                 device: str | torch.device = "cpu") -> None:
+        self.teacher = teacher
+        self._fingerprint = self._fingerprint_of(x)
+        self.logits = predict_logits(teacher, x, batch_size=batch_size, device=device)
+
+    @staticmethod
+    def _fingerprint_of(x: Tensor) -> tuple:
+        # Shape, storage and version catch a different or modified tensor; the sum catches a copy edited elsewhere.
+        return (tuple(x.shape), x.dtype, x.data_ptr(), x._version, float(x.sum(dtype=torch.float64)))
+
+    def check(self, x: Tensor) -> None:
+        """Raise a ValueError unless ``x`` is the tensor these logits were computed on."""
+        if self._fingerprint_of(x) != self._fingerprint:
+            raise ValueError("TeacherCache was built on other inputs than the ones being trained on; "
+                             "rebuild it for this data (stale teacher logits would be silently wrong)")
+
+    def __getitem__(self, idx: Tensor) -> Tensor:
+        return self.logits[idx]
+
+
+@dataclass
+class History:
+    """What a fit did, epoch by epoch, and which epoch was kept."""
+
+    epochs: list[dict] = field(default_factory=list)
+    best_epoch: int = -1
+    best_val_accuracy: float = float("-inf")
+    seconds: float = 0.0
+
+    def column(self, key: str) -> list[float]:
+        return [row[key] for row in self.epochs]
+
+    def as_dict(self) -> dict:
+        return {"epochs": self.epochs, "best_epoch": self.best_epoch,
+                "best_val_accuracy": self.best_val_accuracy, "seconds": self.seconds}
+
+
+def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, batch_size: int = 128,
+        objective: Objective = cross_entropy_objective, teacher: nn.Module | TeacherCache | None = None,
+        augment: Callable[[Tensor], Tensor] | None = None, weight_decay: float = 0.0,
+        betas: tuple[float, float] = (0.9, 0.999), seed: int = 0, device: str | torch.device = "cpu",
+        amp: bool = False, progress: bool = True, desc: str = "train") -> History:
+    """Train ``model`` with Adam on in-memory tensors; keep the weights of the best validation epoch.
+
+    ``objective(student_logits, y, teacher_logits)`` gets the teacher's logits for the batch (from the
+    cache when ``teacher`` is a :class:`TeacherCache` and there is no augmentation) or ``None``.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1; got {epochs!r}")
+    if lr <= 0:
+        raise ValueError(f"learning rate must be > 0; got {lr!r}")
+    device = torch.device(device)
+    seed_everything(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model.to(device)
+    cache = teacher if isinstance(teacher, TeacherCache) and augment is None else None
+    teacher_model = teacher.teacher if isinstance(teacher, TeacherCache) else teacher
+    if cache is not None:
+        cache.check(train.x)
+    if teacher_model is not None:
+        teacher_model.to(device).eval()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay,
+                                 fused=True)
+    history, best_state = History(), None
+    start = time.perf_counter()
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        tic, total, count = time.perf_counter(), 0.0, 0
+        for idx, xb, yb in batches(train.x, train.y, batch_size, shuffle=True, generator=generator):
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+            if augment is not None:
+                xb = augment(xb)
+            with torch.autocast(device.type, enabled=amp):
+                if cache is not None:
+                    t_logits = cache[idx].to(device)
+                elif teacher_model is not None:
+                    with torch.no_grad():
+                        t_logits = teacher_model(xb)
+                        t_logits = getattr(t_logits, "logits", t_logits).float()
+                else:
+                    t_logits = None
+                out = model(xb)
+                loss = objective(getattr(out, "logits", out).float(), yb, t_logits)
+            require_finite(loss, f"{desc} epoch {epoch + 1}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(yb)
+            count += len(yb)
+        val_logits = predict_logits(model, val.x, device=device)
+        row = {"epoch": epoch + 1, "train_loss": total / count,
+               "val_loss": F.cross_entropy(val_logits, val.y).item(),
+               "val_accuracy": accuracy(val_logits, val.y), "seconds": time.perf_counter() - tic}
+        history.epochs.append(row)
+        if row["val_accuracy"] > history.best_val_accuracy:
+            history.best_epoch, history.best_val_accuracy = row["epoch"], row["val_accuracy"]
+            best_state = copy.deepcopy(model.state_dict())
+        bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{row['val_accuracy']:.3f}")
+    model.load_state_dict(best_state)
+    model.eval()
+    history.seconds = time.perf_counter() - start
+    return history
