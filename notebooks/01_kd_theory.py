@@ -147,6 +147,7 @@ run.add_claim(claims.check_exact(
 # a small student (784-20-20-10 on MNIST) after one epoch of ordinary training.
 
 # %%
+seed_everything(seed)  # the teacher may have been trained or loaded above: start the student from the same state
 student = mlp(in_features, [20, 20], len(splits.classes))
 fit(student, splits.train, splits.val, epochs=1, lr=1e-3, seed=seed, progress=False)
 student_logits = predict_logits(student, splits.test.x).double()
@@ -186,21 +187,33 @@ run.add_claim(claims.check_exact(
 # `soft_kd_loss` includes it. We measure the gradient norm with autograd.
 
 # %%
-T_sweep = np.geomspace(1, 100, 25)
+T_sweep = np.geomspace(1, 10_000, 41)
 norm_plain, norm_scaled = [], []
 for T in T_sweep:
     g = grad_wrt_student(losses.soft_kd_loss, student_logits, test_logits, float(T))  # includes T^2
     norm_scaled.append(g.norm(dim=1).mean().item() * len(g))  # per-example gradient norm
     norm_plain.append(norm_scaled[-1] / T**2)
 norm_plain, norm_scaled = np.array(norm_plain), np.array(norm_scaled)
-tail = T_sweep >= 10
-slope_plain = np.polyfit(np.log(T_sweep[tail]), np.log(norm_plain[tail]), 1)[0]
-slope_scaled = np.polyfit(np.log(T_sweep[tail]), np.log(norm_scaled[tail]), 1)[0]
+
+
+def loglog_slope(mask, norms):
+    return np.polyfit(np.log(T_sweep[mask]), np.log(norms[mask]), 1)[0]
+
+
+# The 1/T^2 law is asymptotic: it needs T much larger than the spread of the logits (e^{x/T} ~ 1 + x/T).
+spread = max(np.ptp(test_logits.numpy(), axis=1).max(), np.ptp(student_logits.numpy(), axis=1).max())
+asymptotic, practical = T_sweep >= 5 * spread, (T_sweep >= 2) & (T_sweep <= 20)
+slope_plain, slope_scaled = loglog_slope(asymptotic, norm_plain), loglog_slope(asymptotic, norm_scaled)
+practical_plain = loglog_slope(practical, norm_plain)
+run.metrics["grad_slope_practical_T2_to_20"] = practical_plain
+print(f"largest logit spread: {spread:.1f}, so the asymptotic regime is T >= {5 * spread:.0f}")
+print(f"slope without T^2: {slope_plain:.3f} for T >= {5 * spread:.0f}; {practical_plain:.3f} for 2 <= T <= 20")
 
 fig, ax = plt.subplots(figsize=(7, 4))
-ax.loglog(T_sweep, norm_plain, "o-", label=f"KL alone (slope {slope_plain:.2f} for T >= 10)")
-ax.loglog(T_sweep, norm_scaled, "s-", label=f"KL x T^2 (slope {slope_scaled:.2f} for T >= 10)")
-ax.loglog(T_sweep, norm_plain[0] / T_sweep**2, "k--", lw=1, label="reference 1/T^2")
+ax.loglog(T_sweep, norm_plain, "o-", ms=3, label="KL alone")
+ax.loglog(T_sweep, norm_scaled, "s-", ms=3, label="KL x T^2")
+ax.loglog(T_sweep, norm_plain[-1] * (T_sweep[-1] / T_sweep) ** 2, "k--", lw=1, label="reference 1/T^2")
+ax.axvspan(5 * spread, T_sweep[-1], color="grey", alpha=0.15, label="T >= 5 x logit spread")
 ax.set_xlabel("temperature T")
 ax.set_ylabel("mean per-example gradient norm ||dL/dz||")
 ax.set_title("The soft term's gradient falls as 1/T^2; the T^2 factor undoes it")
@@ -209,12 +222,18 @@ plt.show()
 
 run.add_claim(claims.check_exact(
     "grad-falls-as-inverse-T2", "The magnitudes of the gradients produced by the soft targets scale as 1/T^2.",
-    HINTON, "slope of log gradient norm vs log T for 10 <= T <= 100, KL without the T^2 factor",
-    observed=slope_plain, expected=-2.0, tolerance=0.1))
+    HINTON, "slope of log gradient norm vs log T, KL without the T^2 factor, for T >= 5 x the largest logit spread",
+    observed=slope_plain, expected=-2.0, tolerance=0.05))
 run.add_claim(claims.check_exact(
-    "T2-factor-restores-scale", "Multiplying the soft loss by T^2 keeps its gradient scale roughly unchanged when T changes.",
-    HINTON, "slope of log gradient norm vs log T for 10 <= T <= 100, KL x T^2",
-    observed=slope_scaled, expected=0.0, tolerance=0.1))
+    "T2-factor-restores-scale", "Multiplying the soft loss by T^2 keeps its gradient scale unchanged when T changes (at high T).",
+    HINTON, "slope of log gradient norm vs log T, KL x T^2, for T >= 5 x the largest logit spread",
+    observed=slope_scaled, expected=0.0, tolerance=0.05))
+
+# %% [markdown]
+# In the range people actually use, $2 \le T \le 20$, the logits are not small compared with $T$
+# and the fall-off is close to, but not exactly, $1/T^2$ (the slope printed above): the $T^2$ factor is a
+# first-order correction that becomes exact as $T$ grows. Either way, changing $T$ without it
+# changes the soft term's effective learning rate by orders of magnitude.
 
 # %% [markdown]
 # ## The high-temperature limit is logit matching
@@ -235,7 +254,7 @@ centred_student = student_logits - student_logits.mean(dim=1, keepdim=True)
 centred_teacher = test_logits - test_logits.mean(dim=1, keepdim=True)
 g_match = grad_wrt_student(losses.logit_matching_loss, centred_student, centred_teacher)
 g_match_raw = grad_wrt_student(losses.logit_matching_loss, student_logits, test_logits)
-T_limit = np.geomspace(1, 1000, 31)
+T_limit = np.geomspace(1, 10_000, 41)
 rel_error, rel_error_raw = [], []
 for T in T_limit:
     g = grad_wrt_student(losses.soft_kd_loss, centred_student, centred_teacher, float(T))
@@ -254,7 +273,7 @@ plt.show()
 
 run.add_claim(claims.check_exact(
     "high-T-is-logit-matching", "In the high-temperature limit, distillation is equivalent to matching the (zero-mean) logits.",
-    HINTON, "relative error between the T^2-scaled KD gradient and (z - v)/N at T = 1000, centred logits",
+    HINTON, "relative error between the T^2-scaled KD gradient and (z - v)/N at T = 10,000, centred logits",
     observed=rel_error[-1], expected=0.0, tolerance=0.01))
 
 # %% [markdown]

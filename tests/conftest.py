@@ -1,0 +1,38 @@
+"""Shared fixtures: tiny IDX data sets written on the fly, and an isolated kdutils cache."""
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kdutils import data
+
+
+def write_idx(folder: Path, stem: str, array: np.ndarray, compress: bool = True) -> Path:
+    """Write ``array`` (uint8) as a standard IDX file ``stem`` (gzip-compressed by default)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    payload = header + array.astype(np.uint8).tobytes()
+    path = folder / (stem + (".gz" if compress else ""))
+    path.write_bytes(gzip.compress(payload) if compress else payload)
+    return path
+
+
+def write_fake_mnist(folder: Path, n_train: int = 60, n_test: int = 20, compress: bool = True, seed: int = 0) -> None:
+    """Four IDX files like MNIST's, with balanced labels 0..9 and a label-dependent image."""
+    rng = np.random.default_rng(seed)
+    for (images, labels), n in zip(data.IDX_FILES.values(), (n_train, n_test)):
+        y = np.arange(n) % 10
+        x = rng.integers(0, 50, size=(n, 28, 28)).astype(np.uint8)
+        x[np.arange(n), y, :] = 255  # class c lights up row c: learnable
+        write_idx(folder, images, x, compress)
+        write_idx(folder, labels, y, compress)
+
+
+@pytest.fixture
+def isolated_sources(tmp_path, monkeypatch):
+    """No cache, no system package: the resolver sees only what a test puts in place."""
+    monkeypatch.setenv("KD_DATA", str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "SYSTEM_DIRS", {"mnist": [tmp_path / "no-system"], "fashion-mnist": [tmp_path / "no-system"]})
+    return tmp_path

@@ -1,0 +1,112 @@
+"""End to end: every notebook under `smoke` with papermill, nbval on the executed copies, the HTML book."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+from kdutils.claims import VERDICTS
+from kdutils.runner import toc_notebooks
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILE = "smoke"
+SITE = ROOT / "build" / PROFILE / "site"
+HTML = SITE / "_build" / "html"
+CHAPTERS = toc_notebooks()
+SMOKE_BUDGET_SECONDS = 60
+
+
+def kdutils_cli(*args, env):
+    return subprocess.run([sys.executable, "-m", "kdutils", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="session")
+def book(tmp_path_factory):
+    """Execute every chapter under smoke (teachers trained afresh), then build the HTML with -W."""
+    env = os.environ | {"KD_CHECKPOINTS": str(tmp_path_factory.mktemp("checkpoints"))}
+    seconds = {}
+    for name in CHAPTERS:
+        tic = time.perf_counter()
+        result = kdutils_cli("run", "--profile", PROFILE, "--only", name, env=env)
+        seconds[name] = time.perf_counter() - tic
+        assert result.returncode == 0, f"{name} failed under {PROFILE}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    built = kdutils_cli("book", "--profile", PROFILE, env=env)
+    assert built.returncode == 0, f"jupyter-book build -W failed:\n{built.stdout[-5000:]}\n{built.stderr[-3000:]}"
+    return {"seconds": seconds, "env": env}
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_notebook_source_is_paired_and_clean(name):
+    py, ipynb = ROOT / "notebooks" / f"{name}.py", ROOT / "notebooks" / f"{name}.ipynb"
+    assert py.is_file() and ipynb.is_file(), f"{name}: both {py.name} and {ipynb.name} must exist"
+    from_py, from_nb = jupytext.read(py), nbformat.read(ipynb, as_version=4)
+    assert [(c.cell_type, c.source) for c in from_py.cells] == [(c.cell_type, c.source) for c in from_nb.cells], \
+        f"{name}: .py and .ipynb differ; run: make notebooks"
+    code = [c for c in from_nb.cells if c.cell_type == "code"]
+    assert not any(c.outputs or c.execution_count for c in code), f"{ipynb.name} is committed with outputs"
+    assert "parameters" in code[0].metadata.get("tags", []), f"{name}: the first code cell must be tagged parameters"
+    assert any("nbval-check-output" in c.metadata.get("tags", []) for c in code), f"{name}: no cell checked by nbval"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_notebook_runs_under_smoke_within_budget(book, name):
+    assert book["seconds"][name] < SMOKE_BUDGET_SECONDS, f"{name} took {book['seconds'][name]:.0f} s under smoke"
+    executed = nbformat.read(SITE / "notebooks" / f"{name}.ipynb", as_version=4)
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and f'profile = "{PROFILE}"' in injected[0].source
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_results_record_claims_with_verdicts(book, name):
+    payload = json.loads((ROOT / "build" / PROFILE / "results" / f"{name}.json").read_text())
+    assert payload["profile"] == PROFILE and payload["data_source"] and payload["claims"]
+    assert payload["environment"]["versions"]["torch"]
+    for claim in payload["claims"]:
+        assert claim["verdict"] in VERDICTS and claim["source"] and claim["measurement"]
+        if claim["kind"] == "exact":  # mathematical statements must hold on every run
+            assert claim["verdict"] == "reproduced", f"{name}: {claim['id']} {claim['reason']}"
+        else:
+            assert claim["numbers"]["n"] >= 3
+
+
+@pytest.mark.slow
+def test_nbval_reproduces_checked_outputs(book):
+    notebooks = [str(SITE / "notebooks" / f"{name}.ipynb") for name in CHAPTERS]
+    result = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",
+                             "--rootdir", str(SITE), *notebooks], cwd=ROOT, env=book["env"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert re.search(r"\d+ passed", result.stdout)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_html_chapter_has_figures_and_no_traceback(book, name):
+    page = (HTML / "notebooks" / f"{name}.html").read_text()
+    assert page.count("<img") >= 1, f"{name}.html has no figure"
+    for image in re.findall(r'<img[^>]+src="([^"]+)"', page):
+        if not image.startswith(("http", "data:")):
+            assert (HTML / "notebooks" / image).resolve().is_file(), f"{name}.html links a missing image {image}"
+    assert "Traceback" not in page and "Error</span>" not in page
+
+
+@pytest.mark.slow
+def test_html_book_pages(book):
+    for page in ("index.html", "book/running.html", "book/results.html", "book/references.html"):
+        assert (HTML / page).is_file(), f"{page} was not built"
+    results = (HTML / "book" / "results.html").read_text()
+    claims = sum(len(json.loads(p.read_text())["claims"]) for p in (ROOT / "build" / PROFILE / "results").glob("*.json"))
+    assert results.count("<strong>reproduced</strong>") + results.count("<strong>not reproduced</strong>") \
+        + results.count("<strong>inconclusive</strong>") == claims
+    assert "smoke" in (HTML / "book" / "running.html").read_text()

@@ -1,0 +1,86 @@
+"""Claims: statistics over seeds, verdicts, and the results JSON and page built from them."""
+
+import json
+import math
+
+import pytest
+
+from kdutils import claims, results, runner
+
+
+def test_seed_statistics_by_hand():
+    s = claims.seed_statistics([1.0, 2.0, 3.0])
+    assert s["mean"] == 2.0 and s["std"] == 1.0
+    half = 4.302652729911275 / math.sqrt(3)  # t(0.975, df=2) * std / sqrt(n)
+    assert s["ci_low"] == pytest.approx(2.0 - half) and s["ci_high"] == pytest.approx(2.0 + half)
+
+
+def test_fewer_than_three_seeds_is_refused():
+    with pytest.raises(ValueError, match="need at least 3 values .* got 2"):
+        claims.seed_statistics([1.0, 2.0])
+
+
+@pytest.mark.parametrize("treatment, control, higher, verdict", [
+    ([0.90, 0.91, 0.92], [0.80, 0.80, 0.81], True, "reproduced"),
+    ([0.80, 0.80, 0.81], [0.90, 0.91, 0.92], True, "not reproduced"),
+    ([0.90, 0.70, 0.95], [0.80, 0.85, 0.80], True, "inconclusive"),
+    ([10, 11, 12], [20, 21, 22], False, "reproduced"),  # fewer errors is better
+    ([0.8, 0.8, 0.8], [0.8, 0.8, 0.8], True, "not reproduced"),
+])
+def test_compare_seeds_verdicts(treatment, control, higher, verdict):
+    claim = claims.compare_seeds("c", "s", "src", "m", treatment, control, higher_is_better=higher)
+    assert claim.verdict == verdict
+    assert claim.numbers["n"] == 3 and claim.kind == "empirical"
+
+
+def test_compare_seeds_needs_paired_values():
+    with pytest.raises(ValueError, match="one value per seed each; got 3 and 4"):
+        claims.compare_seeds("c", "s", "src", "m", [1, 2, 3], [1, 2, 3, 4])
+
+
+def test_check_exact():
+    assert claims.check_exact("a", "s", "src", "m", 10.0000001, 10.0, 1e-6).verdict == "reproduced"
+    assert claims.check_exact("a", "s", "src", "m", 10.1, 10.0, 1e-6).verdict == "not reproduced"
+    with pytest.raises(ValueError, match="observed value is not finite"):
+        claims.check_exact("a", "s", "src", "m", float("nan"), 0.0, 1.0)
+
+
+def test_run_writes_json_with_environment_and_claims(tmp_path, monkeypatch):
+    monkeypatch.setenv("KD_RESULTS_DIR", str(tmp_path))
+    run = results.Run("99_test", "smoke", [0, 1, 2])
+    run.metrics["accuracy"] = 0.5
+    run.data_source = "packaged: test"
+    run.add_claim(claims.check_exact("x", "s", "src", "m", 1.0, 1.0, 0.0))
+    with pytest.raises(ValueError, match="claim id 'x' is recorded twice"):
+        run.add_claim(claims.check_exact("x", "s", "src", "m", 1.0, 1.0, 0.0))
+    payload = json.loads(run.save().read_text())
+    assert payload["claims"][0]["verdict"] == "reproduced"
+    assert payload["environment"]["versions"]["torch"] and payload["wall_seconds"] >= 0
+    assert results.load_results("smoke")[0]["notebook"] == "99_test"
+
+
+def test_results_page_has_one_row_per_claim():
+    exact = claims.check_exact("x", "Softmax | sums to one", "Hinton", "m", 1.0, 1.0, 0.0)
+    empirical = claims.compare_seeds("y", "KD helps", "Hinton", "acc", [0.9, 0.91, 0.92], [0.8, 0.8, 0.81])
+    fake = {"notebook": "01_kd_theory", "data_source": "d", "seeds": [0, 1, 2], "wall_seconds": 1.0,
+            "claims": [exact.as_dict(), empirical.as_dict()], "environment": results.environment()}
+    page = runner.results_page("smoke", [fake])
+    rows = [line for line in page.splitlines() if line.startswith("| ") and "**" in line]
+    assert len(rows) == 2
+    assert "Softmax \\| sums to one" in page and "**reproduced**" in page
+    assert "2 claims" in page and "| torch |" in page
+
+
+def test_results_page_without_runs_says_how_to_make_them():
+    assert "python -m kdutils run --profile cpu" in runner.results_page("cpu", [])
+
+
+def test_toc_lists_the_chapters():
+    assert runner.toc_notebooks()[0] == "01_kd_theory"
+
+
+def test_runner_refuses_unknown_profile_and_notebook():
+    with pytest.raises(ValueError, match="unknown profile 'fast'"):
+        runner.run("fast")
+    with pytest.raises(ValueError, match=r"unknown notebook\(s\) \['99_nope'\]"):
+        runner.run("smoke", only=["99_nope"])

@@ -1,0 +1,179 @@
+"""Losses against hand-computed values, the sources' reference formulas, and autograd."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kdutils import losses
+
+@pytest.fixture(autouse=True)
+def float64():
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
+
+
+@pytest.fixture
+def logits():
+    g = torch.Generator().manual_seed(0)
+    student = torch.randn(8, 5, generator=g) * 3
+    teacher = torch.randn(8, 5, generator=g) * 3
+    targets = torch.randint(0, 5, (8,), generator=g)
+    return student, teacher, targets
+
+
+def test_soft_kd_by_hand_two_classes():
+    # teacher softmax = (0.75, 0.25), student softmax = (0.5, 0.5) at T = 1
+    student = torch.tensor([[0.0, 0.0]])
+    teacher = torch.tensor([[math.log(3.0), 0.0]])
+    expected = 0.75 * math.log(0.75 / 0.5) + 0.25 * math.log(0.25 / 0.5)
+    assert losses.soft_kd_loss(student, teacher, 1.0).item() == pytest.approx(expected, rel=1e-12)
+    # at T = 2 the teacher becomes (sqrt3, 1) / (sqrt3 + 1); the loss is multiplied by T^2 = 4
+    p = math.sqrt(3) / (math.sqrt(3) + 1)
+    expected_t2 = 4 * (p * math.log(p / 0.5) + (1 - p) * math.log((1 - p) / 0.5))
+    assert losses.soft_kd_loss(student, teacher, 2.0).item() == pytest.approx(expected_t2, rel=1e-12)
+
+
+def test_soft_kd_is_zero_when_student_matches_teacher(logits):
+    _, teacher, _ = logits
+    assert losses.soft_kd_loss(teacher + 7.0, teacher, 3.0).item() == pytest.approx(0.0, abs=1e-12)
+
+
+def hf_guide_compute_loss(student_logits, teacher_logits, labels, temperature, lambda_param):
+    """The Hugging Face guide's ImageDistilTrainer.compute_loss, restated."""
+    loss_function = nn.KLDivLoss(reduction="batchmean")
+    soft_teacher = F.softmax(teacher_logits / temperature, dim=-1)
+    soft_student = F.log_softmax(student_logits / temperature, dim=-1)
+    distillation_loss = loss_function(soft_student, soft_teacher) * (temperature ** 2)
+    student_target_loss = F.cross_entropy(student_logits, labels)
+    return (1.0 - lambda_param) * student_target_loss + lambda_param * distillation_loss
+
+
+@pytest.mark.parametrize("T, alpha", [(1.0, 0.0), (5.0, 0.5), (2.5, 0.9), (7.0, 1.0)])
+def test_distillation_loss_matches_hf_guide(logits, T, alpha):
+    student, teacher, targets = logits
+    ours = losses.distillation_loss(student, targets, teacher, alpha=alpha, T=T)
+    assert ours.item() == pytest.approx(hf_guide_compute_loss(student, teacher, targets, T, alpha).item(), rel=1e-12)
+
+
+def deit_distillation_loss(outputs, outputs_kd, labels, teacher_outputs, distillation_type, alpha, tau):
+    """DeiT's DistillationLoss.forward (facebookresearch/deit losses.py), restated."""
+    base_loss = F.cross_entropy(outputs, labels)
+    if distillation_type == "none":
+        return base_loss
+    if distillation_type == "soft":
+        T = tau
+        distillation_loss = F.kl_div(F.log_softmax(outputs_kd / T, dim=1), F.log_softmax(teacher_outputs / T, dim=1),
+                                     reduction="sum", log_target=True) * (T * T) / outputs_kd.numel()
+    elif distillation_type == "hard":
+        distillation_loss = F.cross_entropy(outputs_kd, teacher_outputs.argmax(dim=1))
+    return base_loss * (1 - alpha) + distillation_loss * alpha
+
+
+@pytest.mark.parametrize("kind", ["none", "soft", "hard"])
+@pytest.mark.parametrize("alpha, tau", [(0.5, 1.0), (0.1, 3.0), (1.0, 0.5)])
+def test_deit_loss_matches_deit_code(logits, kind, alpha, tau):
+    student, teacher, targets = logits
+    dist_head = student.flip(0)
+    ours = losses.deit_loss(student, dist_head, targets, teacher, kind, alpha=alpha, tau=tau)
+    ref = deit_distillation_loss(student, dist_head, targets, teacher, kind, alpha, tau)
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-12)
+
+
+def test_deit_soft_is_num_classes_times_smaller_than_batchmean(logits):
+    student, teacher, targets = logits
+    deit_soft = losses.deit_loss(student, student, targets, teacher, "soft", alpha=1.0, tau=2.0)
+    assert (losses.soft_kd_loss(student, teacher, 2.0) / deit_soft).item() == pytest.approx(5.0, rel=1e-12)
+
+
+def test_hinton_soft_cross_entropy_by_formula_and_same_gradient_as_kl(logits):
+    student, teacher, _ = logits
+    T = 4.0
+    p = torch.softmax(teacher / T, dim=1)
+    q = torch.softmax(student / T, dim=1)
+    by_hand = -(p * q.log()).sum(dim=1).mean() * T * T
+    assert losses.soft_target_cross_entropy(student, teacher, T).item() == pytest.approx(by_hand.item(), rel=1e-12)
+    grads = []
+    for fn in (losses.soft_kd_loss, losses.soft_target_cross_entropy):
+        z = student.clone().requires_grad_(True)
+        fn(z, teacher, T).backward()
+        grads.append(z.grad)
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=1e-14)
+
+
+def test_soft_kd_gradient_is_T_times_q_minus_p_over_batch(logits):
+    student, teacher, _ = logits
+    T = 3.0
+    z = student.clone().requires_grad_(True)
+    losses.soft_kd_loss(z, teacher, T).backward()
+    expected = T * (torch.softmax(student / T, 1) - torch.softmax(teacher / T, 1)) / len(student)
+    torch.testing.assert_close(z.grad, expected, rtol=1e-10, atol=1e-14)
+
+
+def test_gradcheck_all_losses(logits):
+    student, teacher, targets = logits
+    z = student[:3].clone().requires_grad_(True)
+    t, y = teacher[:3], targets[:3]
+    assert torch.autograd.gradcheck(lambda s: losses.soft_kd_loss(s, t, 2.0), (z,))
+    assert torch.autograd.gradcheck(lambda s: losses.distillation_loss(s, y, t, 0.3, 4.0), (z,))
+    assert torch.autograd.gradcheck(lambda s: losses.logit_matching_loss(s, t), (z,))
+    assert torch.autograd.gradcheck(lambda s: losses.deit_loss(s, s * 0.5, y, t, "soft", 0.5, 2.0), (z,))
+
+
+def test_high_temperature_limit_is_logit_matching(logits):
+    student, teacher, _ = logits
+    student = student - student.mean(1, keepdim=True)
+    teacher = teacher - teacher.mean(1, keepdim=True)
+    grads = []
+    for fn in (lambda s: losses.soft_kd_loss(s, teacher, 1e6), lambda s: losses.logit_matching_loss(s, teacher)):
+        z = student.clone().requires_grad_(True)
+        fn(z).backward()
+        grads.append(z.grad)
+    assert ((grads[0] - grads[1]).norm() / grads[1].norm()).item() < 1e-4  # first-order error ~ logits / T
+
+
+def test_hard_distillation_uses_teacher_argmax(logits):
+    student, teacher, _ = logits
+    expected = F.cross_entropy(student, teacher.argmax(1))
+    assert losses.hard_distillation_loss(student, teacher).item() == pytest.approx(expected.item())
+
+
+def test_entropy_of_uniform_is_log_classes():
+    assert losses.entropy(torch.zeros(2, 7)).tolist() == pytest.approx([math.log(7)] * 2)
+
+
+@pytest.mark.parametrize("T", [0, -1.0, float("nan"), float("inf"), "5", True])
+def test_bad_temperature_is_refused(logits, T):
+    student, teacher, targets = logits
+    with pytest.raises(ValueError, match=r"temperature T must be a finite number > 0; got"):
+        losses.distillation_loss(student, targets, teacher, alpha=0.5, T=T)
+
+
+@pytest.mark.parametrize("alpha", [-0.1, 1.5, float("nan"), None])
+def test_bad_alpha_is_refused(logits, alpha):
+    student, teacher, targets = logits
+    with pytest.raises(ValueError, match=r"alpha must be a number in \[0, 1\]; got"):
+        losses.distillation_loss(student, targets, teacher, alpha=alpha, T=2.0)
+
+
+def test_mismatched_shapes_are_refused(logits):
+    student, teacher, targets = logits
+    with pytest.raises(ValueError, match=r"same shape; got student \(8, 5\) and teacher \(8, 4\)"):
+        losses.soft_kd_loss(student, teacher[:, :4], 2.0)
+    with pytest.raises(ValueError, match=r"targets must be class indices of shape \(8,\); got \(7,\)"):
+        losses.distillation_loss(student, targets[:7], teacher, 0.5, 2.0)
+
+
+def test_unknown_deit_kind_is_refused(logits):
+    student, teacher, targets = logits
+    with pytest.raises(ValueError, match="'none', 'soft' or 'hard'; got 'medium'"):
+        losses.deit_loss(student, student, targets, teacher, "medium")
+
+
+def test_non_finite_loss_is_reported():
+    with pytest.raises(FloatingPointError, match="non-finite loss .* at epoch 3"):
+        losses.require_finite(torch.tensor(float("nan")), "epoch 3")

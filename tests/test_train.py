@@ -1,0 +1,153 @@
+"""The fit loop, seeding, the teacher-logit cache, checkpoints and evaluation."""
+
+import pytest
+import torch
+from torch import nn
+
+from kdutils import checkpoints, losses
+from kdutils.data import load_splits
+from kdutils.evaluate import accuracy, agreement, classification_metrics, macro_f1
+from kdutils.models import count_parameters, mlp
+from kdutils.train import TeacherCache, fit, pick_device
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_splits("digits")
+
+
+def train_small(digits, seed, **kwargs):
+    torch.manual_seed(seed)
+    model = mlp(64, [32], 10)
+    history = fit(model, digits.train, digits.val, epochs=3, lr=1e-2, batch_size=64, seed=seed, progress=False, **kwargs)
+    return model, history
+
+
+def test_fit_learns_and_keeps_the_best_validation_epoch(digits):
+    model, history = train_small(digits, 0)
+    assert len(history.epochs) == 3
+    best = max(history.column("val_accuracy"))
+    assert history.best_val_accuracy == best
+    assert classification_metrics(model, digits.val.x, digits.val.y)["accuracy"] == pytest.approx(best)
+    assert classification_metrics(model, digits.test.x, digits.test.y)["accuracy"] > 0.8
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(digits):
+    a, ha = train_small(digits, 0)
+    b, hb = train_small(digits, 0)
+    c, hc = train_small(digits, 1)
+    assert ha.column("train_loss") == hb.column("train_loss")
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert ha.column("train_loss") != hc.column("train_loss")
+
+
+def test_distillation_with_teacher_cache_equals_teacher_forward(digits):
+    teacher, _ = train_small(digits, 3)
+    objective = lambda s, y, t: losses.distillation_loss(s, y, t, alpha=0.7, T=4.0)  # noqa: E731
+    with_cache, h1 = train_small(digits, 0, objective=objective, teacher=TeacherCache(teacher, digits.train.x))
+    with_model, h2 = train_small(digits, 0, objective=objective, teacher=teacher)
+    for a, b in zip(h1.column("train_loss"), h2.column("train_loss")):
+        assert a == pytest.approx(b, rel=1e-5)
+
+
+def test_teacher_cache_refuses_other_inputs_and_is_bypassed_under_augmentation(digits):
+    teacher, _ = train_small(digits, 3)
+    cache = TeacherCache(teacher, digits.train.x)
+    other = digits.train.x.clone()
+    other[0, 0, 0, 0] += 1.0
+    with pytest.raises(ValueError, match="TeacherCache was built on other inputs"):
+        cache.check(other)
+    seen = []
+
+    def objective(s, y, t):
+        seen.append(t)
+        return losses.distillation_loss(s, y, t, alpha=0.5, T=2.0)
+
+    flip = lambda x: x.flip(-1)  # noqa: E731
+    cache.logits.fill_(1e6)  # a stale cache would show up as these values
+    train_small(digits, 0, objective=objective, teacher=cache, augment=flip)
+    assert all(t.abs().max() < 1e5 for t in seen)
+
+
+def test_nan_loss_stops_training_with_a_clear_error(digits):
+    nan_objective = lambda s, y, t: s.sum() * float("nan")  # noqa: E731
+    with pytest.raises(FloatingPointError, match="non-finite loss .* at train epoch 1"):
+        train_small(digits, 0, objective=nan_objective)
+
+
+@pytest.mark.parametrize("kwargs, message", [({"epochs": 0}, "epochs must be >= 1; got 0"), ({"lr": -1.0}, "learning rate must be > 0")])
+def test_bad_training_arguments(digits, kwargs, message):
+    args = {"epochs": 1, "lr": 1e-3} | kwargs
+    with pytest.raises(ValueError, match=message):
+        fit(mlp(64, [8], 10), digits.train, digits.val, progress=False, **args)
+
+
+def test_pick_device():
+    assert pick_device("cpu").type == "cpu"
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        pick_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="needs a CUDA GPU .* profile='cpu'"):
+            pick_device("cuda")
+
+
+def test_checkpoint_round_trip_and_mismatch(tmp_path):
+    model, config = mlp(4, [3], 2), {"hidden": [3], "lr": 0.1}
+    path = checkpoints.save_checkpoint(tmp_path / "m.pt", model, config, {"note": "x"})
+    fresh = mlp(4, [3], 2)
+    assert checkpoints.load_checkpoint(path, fresh, config) == {"note": "x"}
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
+    with pytest.raises(checkpoints.CheckpointMismatchError, match="was saved for config .* not for"):
+        checkpoints.load_checkpoint(path, fresh, {"hidden": [3], "lr": 0.2})
+
+
+def test_interrupted_checkpoint_write_leaves_the_old_file(tmp_path, monkeypatch):
+    model, config = mlp(4, [3], 2), {"v": 1}
+    path = checkpoints.save_checkpoint(tmp_path / "m.pt", model, config)
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoints.save_checkpoint(path, mlp(4, [3], 2), {"v": 2})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # no temp file left behind
+
+
+def test_cached_model_trains_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("KD_CHECKPOINTS", str(tmp_path))
+    calls = []
+
+    def train(model):
+        calls.append(1)
+        nn.init.constant_(model[1].weight, 0.5)
+        return {"trained": True}
+
+    build = lambda: mlp(4, [3], 2)  # noqa: E731
+    m1, extra1, loaded1 = checkpoints.cached_model("t", {"a": 1}, build, train)
+    m2, extra2, loaded2 = checkpoints.cached_model("t", {"a": 1}, build, train)
+    assert (loaded1, loaded2, len(calls)) == (False, True, 1)
+    assert torch.equal(m2[1].weight, torch.full((3, 4), 0.5)) and extra2 == {"trained": True}
+    checkpoints.cached_model("t", {"a": 2}, build, train)
+    assert len(calls) == 2
+
+
+def test_metrics_against_scikit_learn():
+    from sklearn.metrics import accuracy_score, f1_score
+
+    g = torch.Generator().manual_seed(0)
+    logits, y = torch.randn(200, 4, generator=g), torch.randint(0, 4, (200,), generator=g)
+    pred = logits.argmax(1).numpy()
+    assert accuracy(logits, y) == pytest.approx(accuracy_score(y.numpy(), pred))
+    assert macro_f1(logits, y) == pytest.approx(f1_score(y.numpy(), pred, average="macro"))
+    assert agreement(logits, logits * 2) == 1.0
+
+
+def test_mlp_shapes_and_errors():
+    model = mlp(784, [1200, 1200], 10, dropout=0.5)
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert count_parameters(model) == 784 * 1200 + 1200 + 1200 * 1200 + 1200 + 1200 * 10 + 10
+    with pytest.raises(ValueError, match="dropout must be in"):
+        mlp(784, [10], 10, dropout=1.0)
