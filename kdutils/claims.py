@@ -19,7 +19,7 @@ class Claim:
     statement: str
     source: str
     measurement: str
-    kind: str  # "exact" (mathematical, checked to a tolerance) or "empirical" (statistics over seeds)
+    kind: str  # "exact" (maths, to a tolerance), "bound" (a target such as a speed-up) or "empirical" (over seeds)
     numbers: dict = field(default_factory=dict)
     verdict: str = "inconclusive"
     reason: str = ""
@@ -29,10 +29,11 @@ class Claim:
 
     def summary(self) -> str:
         """A one-line, deterministic summary: id, verdict and the key numbers."""
-        if self.kind == "exact":
-            n = self.numbers
-            return f"{self.id}: {self.verdict} (observed {n['observed']:.4g}, expected {n['expected']:.4g} +- {n['tolerance']:.2g})"
         n = self.numbers
+        if self.kind == "exact":
+            return f"{self.id}: {self.verdict} (observed {n['observed']:.4g}, expected {n['expected']:.4g} +- {n['tolerance']:.2g})"
+        if self.kind == "bound":
+            return f"{self.id}: {self.verdict} (observed {n['observed']:.3g}, target {'<=' if n['at_most'] else '>='} {n['bound']:.3g})"
         return (f"{self.id}: {self.verdict} (effect {n['effect_mean']:+.4f} +- {n['effect_std']:.4f}, "
                 f"95% CI [{n['ci_low']:+.4f}, {n['ci_high']:+.4f}], n={n['n']})")
 
@@ -49,6 +50,18 @@ def check_exact(id: str, statement: str, source: str, measurement: str, observed
                  {"observed": float(observed), "expected": float(expected), "tolerance": float(tolerance)},
                  "reproduced" if ok else "not reproduced",
                  f"|observed - expected| = {abs(observed - expected):.3g} {'<=' if ok else '>'} {tolerance:.3g}")
+
+
+def check_bound(id: str, statement: str, source: str, measurement: str, observed: float, bound: float,
+                at_most: bool = True) -> Claim:
+    """A target such as a speed-up: reproduced when ``observed <= bound`` (or ``>=`` with ``at_most=False``)."""
+    if not math.isfinite(observed):
+        raise ValueError(f"claim {id!r}: observed value is not finite ({observed!r})")
+    ok = observed <= bound if at_most else observed >= bound
+    relation = ("<=" if ok else ">") if at_most else (">=" if ok else "<")
+    return Claim(id, statement, source, measurement, "bound",
+                 {"observed": float(observed), "bound": float(bound), "at_most": at_most},
+                 "reproduced" if ok else "not reproduced", f"observed {observed:.3g} {relation} {bound:.3g}")
 
 
 def seed_statistics(values: Sequence[float]) -> dict:

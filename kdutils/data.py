@@ -275,3 +275,17 @@ def batches(x: Tensor, y: Tensor, batch_size: int, *, shuffle: bool = False,
     for start in range(0, n, batch_size):
         idx = order[start:start + batch_size]
         yield idx, x[idx], y[idx]
+
+
+def stratified_subset(split: Split, fraction: float, seed: int = 0) -> Split:
+    """A seeded random ``fraction`` of each class of ``split`` (at least one image per class)."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1]; got {fraction!r}")
+    if fraction == 1.0:
+        return split
+    rng = np.random.default_rng(seed)
+    labels = split.y.numpy()
+    keep = [rng.choice(idx, max(1, round(len(idx) * fraction)), replace=False)
+            for idx in (np.flatnonzero(labels == c) for c in np.unique(labels))]
+    index = torch.from_numpy(np.sort(np.concatenate(keep)))
+    return Split(split.x[index], split.y[index])

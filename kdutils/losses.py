@@ -133,3 +133,16 @@ def require_finite(loss: Tensor, where: str) -> Tensor:
         raise FloatingPointError(f"non-finite loss ({loss.item()!r}) at {where}; lower the learning rate, "
                                  f"check the inputs for NaN, or check T and alpha")
     return loss
+
+
+def kd_objective(alpha: float, T: float):
+    """``distillation_loss`` as a fit-loop objective ``(student_logits, y, teacher_logits) -> loss``."""
+    check_alpha(alpha)
+    check_temperature(T)
+
+    def objective(student_logits: Tensor, targets: Tensor, teacher_logits: Tensor | None) -> Tensor:
+        if teacher_logits is None:
+            raise ValueError("kd_objective needs teacher logits: pass teacher= (a model or a TeacherCache) to fit")
+        return distillation_loss(student_logits, targets, teacher_logits, alpha, T)
+
+    return objective

@@ -93,6 +93,8 @@ def _numbers(claim: dict) -> str:
     n = claim["numbers"]
     if claim["kind"] == "exact":
         return f"observed {n['observed']:.4g}; expected {n['expected']:.4g} ± {n['tolerance']:.2g}"
+    if claim["kind"] == "bound":
+        return f"observed {n['observed']:.3g}; target {'≤' if n['at_most'] else '≥'} {n['bound']:.3g}"
     return (f"{n['treatment_mean']:.4f} ± {n['treatment_std']:.4f} vs {n['control_mean']:.4f} ± "
             f"{n['control_std']:.4f}; effect {n['effect_mean']:+.4f}, 95% CI [{n['ci_low']:+.4f}, "
             f"{n['ci_high']:+.4f}], {n['n']} seeds")

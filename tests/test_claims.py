@@ -84,3 +84,11 @@ def test_runner_refuses_unknown_profile_and_notebook():
         runner.run("fast")
     with pytest.raises(ValueError, match=r"unknown notebook\(s\) \['99_nope'\]"):
         runner.run("smoke", only=["99_nope"])
+
+
+def test_check_bound_both_directions():
+    assert claims.check_bound("s", "fast", "src", "ratio", 1.05, 1.1).verdict == "reproduced"
+    assert claims.check_bound("s", "fast", "src", "ratio", 1.2, 1.1).verdict == "not reproduced"
+    claim = claims.check_bound("s", "speed-up", "src", "ratio", 4.0, 5.0, at_most=False)
+    assert claim.verdict == "not reproduced" and claim.reason == "observed 4 < 5"
+    assert "target >= 5" in claim.summary()
