@@ -135,14 +135,34 @@ def require_finite(loss: Tensor, where: str) -> Tensor:
     return loss
 
 
-def kd_objective(alpha: float, T: float):
-    """``distillation_loss`` as a fit-loop objective ``(student_logits, y, teacher_logits) -> loss``."""
+def kd_objective(alpha: float, T: float, t_squared: bool = True):
+    """``distillation_loss`` as a fit-loop objective ``(student_logits, y, teacher_logits) -> loss``.
+
+    ``t_squared=False`` drops the T^2 factor from the soft term (an ablation, not a recommendation).
+    """
     check_alpha(alpha)
     check_temperature(T)
+    soft_scale = 1.0 if t_squared else 1.0 / (T * T)
 
     def objective(student_logits: Tensor, targets: Tensor, teacher_logits: Tensor | None) -> Tensor:
         if teacher_logits is None:
             raise ValueError("kd_objective needs teacher logits: pass teacher= (a model or a TeacherCache) to fit")
-        return distillation_loss(student_logits, targets, teacher_logits, alpha, T)
+        check_targets(student_logits, targets)
+        hard = F.cross_entropy(student_logits, targets)
+        return (1.0 - alpha) * hard + alpha * soft_scale * soft_kd_loss(student_logits, teacher_logits, T)
+
+    return objective
+
+
+def logit_matching_objective(alpha: float):
+    """``(1 - alpha) * CE + alpha * logit_matching_loss``: the T -> infinity limit of :func:`kd_objective`."""
+    check_alpha(alpha)
+
+    def objective(student_logits: Tensor, targets: Tensor, teacher_logits: Tensor | None) -> Tensor:
+        if teacher_logits is None:
+            raise ValueError("logit_matching_objective needs teacher logits: pass teacher= to fit")
+        check_targets(student_logits, targets)
+        hard = F.cross_entropy(student_logits, targets)
+        return (1.0 - alpha) * hard + alpha * logit_matching_loss(student_logits, teacher_logits)
 
     return objective

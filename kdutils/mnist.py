@@ -76,3 +76,30 @@ def accuracy_with_shift(logits: torch.Tensor, y: torch.Tensor, cls: int, shift: 
     shifted = logits.clone()
     shifted[:, cls] += shift
     return (shifted.argmax(dim=1) == y).float().mean().item()
+
+
+def objective_for(spec: dict) -> Objective:
+    """The training objective a job asks for: ``alone``, ``kd`` (alpha, T, t_squared) or ``logits`` (alpha)."""
+    from .losses import kd_objective, logit_matching_objective
+
+    kind = spec["kind"]
+    if kind == "alone":
+        return cross_entropy_objective
+    if kind == "kd":
+        return kd_objective(spec["alpha"], spec["T"], spec.get("t_squared", True))
+    if kind == "logits":
+        return logit_matching_objective(spec["alpha"])
+    raise ValueError(f"unknown objective kind {kind!r}; choose 'alone', 'kd' or 'logits'")
+
+
+def student_job(job: dict, shared: dict) -> dict:
+    """One sweep job: train a student described by ``job`` on ``shared["splits"]``; return its test metrics.
+
+    ``job``: ``hidden``, ``seed``, ``epochs`` and ``objective`` (see :func:`objective_for`);
+    ``shared``: ``splits`` and, for distillation, ``cache`` (a :class:`TeacherCache` on the training images).
+    """
+    spec = job["objective"]
+    teacher = None if spec["kind"] == "alone" else shared["cache"]
+    _, history, metrics = train_student(job["hidden"], shared["splits"], job["seed"], objective=objective_for(spec),
+                                        teacher=teacher, epochs=job["epochs"])
+    return {**job, **metrics, "val_accuracy": history.best_val_accuracy}

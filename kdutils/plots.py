@@ -26,6 +26,21 @@ def softened_bars(ax: plt.Axes, logits: Tensor, temperatures: Sequence[float], c
     ax.legend(fontsize="small")
 
 
+def entropy_vs_temperature(ax: plt.Axes, logits: Tensor, temperatures: Sequence[float], title: str = "") -> None:
+    """Mean (and 10th-90th percentile band) entropy of ``softmax(logits / T)`` over rows, against T."""
+    from .losses import entropy
+
+    values = torch.stack([entropy(logits, float(T)) for T in temperatures]).numpy()
+    low, high = np.percentile(values, [10, 90], axis=1)
+    ax.plot(temperatures, values.mean(axis=1), label="mean over images")
+    ax.fill_between(temperatures, low, high, alpha=0.25, label="10th-90th percentile")
+    ax.axhline(np.log(logits.shape[1]), ls="--", c="k", label=f"uniform: log {logits.shape[1]}")
+    ax.set_xlabel("temperature T")
+    ax.set_ylabel("entropy of softmax(z / T) [nats]")
+    ax.set_title(title)
+    ax.legend()
+
+
 def training_curves(histories: dict[str, dict], key: str = "val_accuracy", ax: plt.Axes | None = None) -> plt.Axes:
     """One line per run of ``key`` against epoch, from :meth:`History.as_dict` records."""
     ax = ax or plt.gca()

@@ -113,19 +113,11 @@ plt.show()
 
 # %%
 T_grid = np.linspace(1, 20, 39)
-entropies = torch.stack([losses.entropy(test_logits, float(T)) for T in T_grid])  # (temperatures, images)
 fig, ax = plt.subplots(figsize=(7, 4))
-mean = entropies.mean(dim=1).numpy()
-low, high = np.percentile(entropies.numpy(), [10, 90], axis=1)
-ax.plot(T_grid, mean, label="mean over test images")
-ax.fill_between(T_grid, low, high, alpha=0.25, label="10th-90th percentile")
-ax.axhline(math.log(len(splits.classes)), ls="--", c="k", label=f"uniform: log {len(splits.classes)}")
-ax.set_xlabel("temperature T")
-ax.set_ylabel("entropy of softmax(z / T) [nats]")
-ax.set_title("Higher temperature, softer targets")
-ax.legend()
+plots.entropy_vs_temperature(ax, test_logits, T_grid, title="Higher temperature, softer targets")
 plt.show()
 
+entropies = torch.stack([losses.entropy(test_logits, float(T)) for T in T_grid])  # (temperatures, images)
 monotone = (entropies.diff(dim=0) >= -1e-12).all(dim=0).double().mean().item()
 run.add_claim(claims.check_exact(
     "entropy-rises-with-T", "Raising the temperature produces a softer probability distribution over classes.",

@@ -197,3 +197,31 @@ def test_naive_baseline_loop_trains_like_kdutils(digits):
         # same models, optimizer and epochs: the two loops reach similar accuracy
         assert abs(rows[row]["naive"]["test_accuracy"] - rows[row]["kdutils"]["test_accuracy"]) < 0.15
     assert rows["kd"]["cache_seconds"] >= 0 and set(rows["kd_over_scratch"]) == {"naive", "kdutils"}
+
+
+def _square_job(job, shared):
+    return {"value": job["x"] ** 2 + shared["offset"], "threads": torch.get_num_threads()}
+
+
+def test_run_jobs_gives_the_same_results_in_parallel_and_inline():
+    from kdutils.sweep import run_jobs
+
+    jobs = [{"x": x} for x in range(5)]
+    parallel = run_jobs(_square_job, jobs, {"offset": 1}, processes=2, progress=False)
+    inline = run_jobs(_square_job, jobs, {"offset": 1}, processes=1, progress=False)
+    assert parallel == inline == [{"value": x * x + 1, "threads": 1} for x in range(5)]
+    with pytest.raises(ValueError, match="processes must be >= 1"):
+        run_jobs(_square_job, jobs, {}, processes=-1)
+
+
+def test_student_job_objectives(digits):
+    from kdutils import mnist
+
+    teacher, _ = train_small(digits, 3)
+    shared = {"splits": digits, "cache": TeacherCache(teacher, digits.train.x)}
+    for objective in ({"kind": "alone"}, {"kind": "kd", "alpha": 0.5, "T": 4.0, "t_squared": False},
+                      {"kind": "logits", "alpha": 0.5}):
+        result = mnist.student_job({"hidden": [8], "seed": 0, "epochs": 1, "objective": objective}, shared)
+        assert 0.0 <= result["accuracy"] <= 1.0 and result["objective"] == objective
+    with pytest.raises(ValueError, match="unknown objective kind 'mse'"):
+        mnist.objective_for({"kind": "mse"})

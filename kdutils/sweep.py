@@ -1,0 +1,56 @@
+"""Sweeps: many small, independent trainings spread over processes, one thread each, same results at any width."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+# Large read-only objects (data, teacher logits) reach forked workers through this dict, not pickling.
+_SHARED: dict[str, Any] = {}
+
+
+def _single_threaded(fn: Callable[[dict, dict], Any], job: dict) -> Any:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread per job: the same numbers whether jobs run inline or in parallel
+    try:
+        return fn(job, _SHARED)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def run_jobs(fn: Callable[[dict, dict], Any], jobs: list[dict], shared: dict[str, Any], processes: int | None = None,
+             progress: bool = True, desc: str = "sweep") -> list[Any]:
+    """Return ``[fn(job, shared) for job in jobs]``, computed by ``processes`` forked workers (default: one per core).
+
+    ``fn`` must be a module-level function. Each job runs single-threaded, so results do not depend
+    on how many processes are used; where ``fork`` is unavailable the jobs run in this process.
+    """
+    processes = processes or os.cpu_count() or 1
+    if processes < 1:
+        raise ValueError(f"processes must be >= 1; got {processes!r}")
+    _SHARED.clear()
+    _SHARED.update(shared)
+    bar = tqdm(total=len(jobs), desc=desc, disable=not progress, leave=False)
+    try:
+        if processes == 1 or len(jobs) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            results = []
+            for job in jobs:
+                results.append(_single_threaded(fn, job))
+                bar.update()
+            return results
+        with ProcessPoolExecutor(max_workers=min(processes, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = [pool.submit(_single_threaded, fn, job) for job in jobs]
+            results = []
+            for future in futures:
+                results.append(future.result())
+                bar.update()
+            return results
+    finally:
+        bar.close()
+        _SHARED.clear()
