@@ -48,3 +48,36 @@ def classification_metrics(model: nn.Module, x: Tensor, y: Tensor, device: str |
     logits = predict_logits(model, x, device=device)
     errors = int((logits.argmax(dim=1) != y).sum())
     return {"accuracy": accuracy(logits, y), "macro_f1": macro_f1(logits, y), "errors": errors}
+
+
+def count_flops(model: nn.Module, example: Tensor) -> int:
+    """Floating-point operations of one forward pass on ``example`` (PyTorch's FlopCounterMode: 2 per multiply-add)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(example)
+    model.train(was_training)
+    return int(counter.get_total_flops())
+
+
+@torch.no_grad()
+def latency_ms(model: nn.Module, example: Tensor, repeats: int = 20, warmup: int = 3) -> float:
+    """Median wall time in milliseconds of a forward pass on ``example`` (eval mode, after warm-up)."""
+    import statistics
+    import time
+
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1; got {repeats!r}")
+    was_training = model.training
+    model.eval()
+    for _ in range(warmup):
+        model(example)
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        model(example)
+        times.append((time.perf_counter() - tic) * 1000)
+    model.train(was_training)
+    return statistics.median(times)

@@ -28,3 +28,35 @@ def mlp(in_features: int, hidden: Sequence[int], num_classes: int, dropout: floa
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def vit_small_images(img_size: int, in_chans: int, num_classes: int, embed_dim: int = 64, depth: int = 4,
+                     num_heads: int = 4, patch_size: int = 4, distilled: bool = False) -> nn.Module:
+    """A small timm Vision Transformer (or DeiT-style ``VisionTransformerDistilled``) for small images."""
+    from timm.models.deit import VisionTransformerDistilled
+    from timm.models.vision_transformer import VisionTransformer
+
+    if img_size % patch_size:
+        raise ValueError(f"img_size {img_size} must be a multiple of patch_size {patch_size}")
+    cls = VisionTransformerDistilled if distilled else VisionTransformer
+    return cls(img_size=img_size, patch_size=patch_size, in_chans=in_chans, num_classes=num_classes,
+               embed_dim=embed_dim, depth=depth, num_heads=num_heads, mlp_ratio=2.0)
+
+
+def mobilenet_v2_small_images(num_classes: int, in_chans: int = 1, width_mult: float = 0.5) -> nn.Module:
+    """torchvision's MobileNetV2 (random init) adapted to 28-32 px images.
+
+    The stem takes ``in_chans`` channels, and the last downsampling stage keeps stride 1: the standard
+    network shrinks its input 32x (224 px -> a 7x7 map), which would leave a 28 px image as a single
+    pixel before the last blocks; with total stride 16 the final map is 2x2.
+    """
+    from torchvision.models import mobilenet_v2
+
+    model = mobilenet_v2(weights=None, num_classes=num_classes, width_mult=width_mult)
+    stem = model.features[0][0]
+    model.features[0][0] = nn.Conv2d(in_chans, stem.out_channels, kernel_size=3, stride=2, padding=1, bias=False)
+    last_downsampling = [block for block in model.features[1:-1] if block.stride == 2][-1]
+    depthwise = next(m for m in last_downsampling.conv.modules() if isinstance(m, nn.Conv2d) and m.groups > 1)
+    depthwise.stride = (1, 1)
+    last_downsampling.stride = 1
+    return model
