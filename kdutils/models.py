@@ -60,3 +60,15 @@ def mobilenet_v2_small_images(num_classes: int, in_chans: int = 1, width_mult: f
     depthwise.stride = (1, 1)
     last_downsampling.stride = 1
     return model
+
+
+def small_convnet(in_chans: int, num_classes: int, width: int = 32) -> nn.Sequential:
+    """A small VGG-style CNN (conv-BN-ReLU pairs, two poolings, global average pooling): the convnet teacher."""
+
+    def block(c_in: int, c_out: int) -> list[nn.Module]:
+        return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+    return nn.Sequential(*block(in_chans, width), *block(width, width), nn.MaxPool2d(2),
+                         *block(width, 2 * width), *block(2 * width, 2 * width), nn.MaxPool2d(2),
+                         *block(2 * width, 4 * width), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(4 * width, num_classes))

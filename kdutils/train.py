@@ -95,6 +95,13 @@ def lr_schedule(optimizer: torch.optim.Optimizer, name: str, total_steps: int) -
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def _as_logits(out: object) -> Tensor | tuple[Tensor, ...]:
+    """A model's output as float logits: a tensor, an object with ``.logits``, or a tuple of heads (DeiT)."""
+    if isinstance(out, tuple):
+        return tuple(o.float() for o in out)
+    return getattr(out, "logits", out).float()
+
+
 @dataclass
 class History:
     """What a fit did, epoch by epoch, and which epoch was kept."""
@@ -116,13 +123,14 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
         objective: Objective = cross_entropy_objective, teacher: nn.Module | TeacherCache | None = None,
         augment: Callable[[Tensor], Tensor] | None = None, weight_decay: float = 0.0,
         betas: tuple[float, float] = (0.9, 0.999), optimizer: str = "adam", schedule: str = "constant",
-        channels_last: bool = False,
+        channels_last: bool = False, score: Callable[[dict], float] | None = None,
         seed: int = 0, device: str | torch.device = "cpu", amp: bool = False, progress: bool = True,
         desc: str = "train") -> History:
     """Train ``model`` with Adam or AdamW on in-memory tensors; keep the weights of the best validation epoch.
 
     ``objective(student_logits, y, teacher_logits)`` gets the teacher's logits for the batch (from the
     cache when ``teacher`` is a :class:`TeacherCache` and there is no augmentation) or ``None``.
+    ``score(epoch_row)`` picks the epoch to keep (highest wins; default: validation accuracy).
     """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1; got {epochs!r}")
@@ -145,7 +153,7 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
     model.to(memory_format=memory_format)  # channels_last makes CPU convolutions several times faster
     opt = optimizers[optimizer](model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay, fused=True)
     scheduler = lr_schedule(opt, schedule, total_steps=epochs * math.ceil(len(train) / batch_size))
-    history, best_state = History(), None
+    history, best_state, best_score = History(), None, float("-inf")
     start = time.perf_counter()
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
     for epoch in bar:
@@ -165,8 +173,7 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
                         t_logits = getattr(t_logits, "logits", t_logits).float()
                 else:
                     t_logits = None
-                out = model(xb)
-                loss = objective(getattr(out, "logits", out).float(), yb, t_logits)
+                loss = objective(_as_logits(model(xb)), yb, t_logits)
             require_finite(loss, f"{desc} epoch {epoch + 1}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -179,9 +186,10 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
                "val_loss": F.cross_entropy(val_logits, val.y).item(),
                "val_accuracy": accuracy(val_logits, val.y), "seconds": time.perf_counter() - tic}
         history.epochs.append(row)
-        if row["val_accuracy"] > history.best_val_accuracy:
+        row_score = score(row) if score else row["val_accuracy"]
+        if best_state is None or row_score > best_score:
+            best_score, best_state = row_score, copy.deepcopy(model.state_dict())
             history.best_epoch, history.best_val_accuracy = row["epoch"], row["val_accuracy"]
-            best_state = copy.deepcopy(model.state_dict())
         bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{row['val_accuracy']:.3f}")
     model.load_state_dict(best_state)
     model.eval()
