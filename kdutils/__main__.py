@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
     run_p.add_argument("--only", nargs="+", metavar="NAME", help="notebook names, e.g. 01_kd_theory")
     run_p.add_argument("--jobs", type=int, default=1, help="notebooks executed in parallel")
+    run_p.add_argument("--force", action="store_true", help="re-execute notebooks that are up to date")
     book_p = sub.add_parser("book", help="build the HTML book from the executed notebooks")
     book_p.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
     args = parser.parse_args(argv)
@@ -22,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     from . import runner
 
     if args.command == "run":
-        runner.run(args.profile, only=args.only, jobs=args.jobs)
+        runner.run(args.profile, only=args.only, jobs=args.jobs, force=args.force)
     else:
         runner.build_book(args.profile)
     return 0

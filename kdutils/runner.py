@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -43,6 +44,22 @@ def toc_notebooks(root: Path = REPO_ROOT) -> list[str]:
     return found
 
 
+def run_key(name: str, profile: str, root: Path = REPO_ROOT, seed: int = 0) -> str:
+    """Hash of what an executed notebook depends on: its source, the profile and seed, and kdutils' code."""
+    digest = hashlib.sha256(f"{profile}\0{seed}\0".encode())
+    for path in [root / "notebooks" / f"{name}.ipynb", *sorted((root / "kdutils").glob("*.py"))]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def is_up_to_date(name: str, profile: str, root: Path = REPO_ROOT, seed: int = 0) -> bool:
+    """True when the executed notebook and its results exist and were made from the same inputs."""
+    build = build_dir(profile, root)
+    key_file = build / "run-keys" / f"{name}.sha256"
+    outputs = [build / "site" / "notebooks" / f"{name}.ipynb", build / "results" / f"{name}.json", key_file]
+    return all(p.is_file() for p in outputs) and key_file.read_text() == run_key(name, profile, root, seed)
+
+
 def execute_notebook(name: str, profile: str, root: Path = REPO_ROOT, seed: int = 0) -> float:
     """Run ``notebooks/<name>.ipynb`` under ``profile``; write the executed copy into the book's site."""
     import papermill
@@ -54,13 +71,22 @@ def execute_notebook(name: str, profile: str, root: Path = REPO_ROOT, seed: int 
     out.parent.mkdir(parents=True, exist_ok=True)
     os.environ["KD_RESULTS_DIR"] = str(build_dir(profile, root) / "results")
     tic = time.perf_counter()
+    key = run_key(name, profile, root, seed)
     papermill.execute_notebook(str(source), str(out), parameters={"profile": profile, "seed": seed},
                                kernel_name="python3", cwd=str(source.parent), progress_bar=False)
+    key_file = build_dir(profile, root) / "run-keys" / f"{name}.sha256"
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(key)  # written last: an interrupted run is executed again next time
     return time.perf_counter() - tic
 
 
-def run(profile: str, only: list[str] | None = None, jobs: int = 1, root: Path = REPO_ROOT) -> dict[str, float]:
-    """Execute the notebooks of the book (or ``only`` these) under ``profile``; return seconds per notebook."""
+def run(profile: str, only: list[str] | None = None, jobs: int = 1, force: bool = False,
+        root: Path = REPO_ROOT) -> dict[str, float]:
+    """Execute the notebooks of the book (or ``only`` these) under ``profile``; return seconds per notebook.
+
+    A notebook whose source, profile and kdutils code have not changed since its last run is skipped
+    (0 seconds) unless ``force``.
+    """
     get_profile(profile)  # fail early on an unknown profile
     names = toc_notebooks(root)
     if only:
@@ -71,6 +97,11 @@ def run(profile: str, only: list[str] | None = None, jobs: int = 1, root: Path =
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1; got {jobs!r}")
     seconds: dict[str, float] = {}
+    if not force:
+        for name in [n for n in names if is_up_to_date(n, profile, root)]:
+            print(f"[kdutils] {name}: up to date (source, profile and kdutils unchanged), not re-executed", flush=True)
+            seconds[name] = 0.0
+            names.remove(name)
     if jobs == 1:
         for name in names:
             print(f"[kdutils] executing {name} (profile {profile})", flush=True)

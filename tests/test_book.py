@@ -34,7 +34,7 @@ def book(tmp_path_factory):
     seconds = {}
     for name in CHAPTERS:
         tic = time.perf_counter()
-        result = kdutils_cli("run", "--profile", PROFILE, "--only", name, env=env)
+        result = kdutils_cli("run", "--profile", PROFILE, "--only", name, "--force", env=env)
         seconds[name] = time.perf_counter() - tic
         assert result.returncode == 0, f"{name} failed under {PROFILE}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     built = kdutils_cli("book", "--profile", PROFILE, env=env)

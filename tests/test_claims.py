@@ -92,3 +92,20 @@ def test_check_bound_both_directions():
     claim = claims.check_bound("s", "speed-up", "src", "ratio", 4.0, 5.0, at_most=False)
     assert claim.verdict == "not reproduced" and claim.reason == "observed 4 < 5"
     assert "target >= 5" in claim.summary()
+
+
+def test_run_key_tracks_notebook_profile_and_kdutils(tmp_path):
+    for path, text in (("notebooks/01_x.ipynb", "{}"), ("kdutils/a.py", "x = 1")):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    assert not runner.is_up_to_date("01_x", "smoke", tmp_path)
+    build = tmp_path / "build" / "smoke"
+    for path in ("site/notebooks/01_x.ipynb", "results/01_x.json"):
+        (build / path).parent.mkdir(parents=True, exist_ok=True)
+        (build / path).write_text("{}")
+    (build / "run-keys").mkdir()
+    (build / "run-keys" / "01_x.sha256").write_text(runner.run_key("01_x", "smoke", tmp_path))
+    assert runner.is_up_to_date("01_x", "smoke", tmp_path)
+    assert runner.run_key("01_x", "cpu", tmp_path) != runner.run_key("01_x", "smoke", tmp_path)
+    (tmp_path / "kdutils" / "a.py").write_text("x = 2")
+    assert not runner.is_up_to_date("01_x", "smoke", tmp_path)
