@@ -90,7 +90,7 @@ for name, metrics in teacher_test.items():
 
 # %%
 ARCH = {"embed_dim": 96, "depth": 4, "num_heads": 3, "patch_size": 7}
-TRAIN = dict(epochs=cfg.choose(smoke=2, cpu=8, gpu=100), lr=2e-3, weight_decay=0.05, optimizer="adamw",
+TRAIN = dict(epochs=cfg.choose(smoke=2, cpu=6, gpu=100), lr=2e-3, weight_decay=0.05, optimizer="adamw",
              schedule="cosine", batch_size=128, device=device, amp=cfg.amp)
 caches = {name: TeacherCache(m, student_train.x, device=device) for name, m in teachers.items()}
 VARIANTS = {  # name: (distillation token?, objective, teacher)
