@@ -20,7 +20,7 @@ PROFILE = "smoke"
 SITE = ROOT / "build" / PROFILE / "site"
 HTML = SITE / "_build" / "html"
 CHAPTERS = toc_notebooks()
-SMOKE_BUDGET_SECONDS = 60
+SMOKE_BUDGET_SECONDS = {"04_vit_to_mobilenet": 90, "05_deit_distillation_token": 90}  # the others: 60 s
 
 
 def kdutils_cli(*args, env):
@@ -58,7 +58,8 @@ def test_notebook_source_is_paired_and_clean(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_notebook_runs_under_smoke_within_budget(book, name):
-    assert book["seconds"][name] < SMOKE_BUDGET_SECONDS, f"{name} took {book['seconds'][name]:.0f} s under smoke"
+    budget = SMOKE_BUDGET_SECONDS.get(name, 60)
+    assert book["seconds"][name] < budget, f"{name} took {book['seconds'][name]:.0f} s under smoke (budget {budget} s)"
     executed = nbformat.read(SITE / "notebooks" / f"{name}.ipynb", as_version=4)
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
