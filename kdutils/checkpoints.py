@@ -74,5 +74,8 @@ def cached_model(name: str, config: dict[str, Any], build: Callable[[], nn.Modul
     if path.is_file():
         return model, load_checkpoint(path, model, config), True
     extra = train(model)
-    save_checkpoint(path, model, config, extra)
+    from .train import distributed_context
+
+    if distributed_context()[0] == 0:  # under torchrun every rank trains; rank 0 writes
+        save_checkpoint(path, model, config, extra)
     return model, extra, False

@@ -266,14 +266,20 @@ def load_splits(name: str, *, path: str | Path | None = None, download: bool = F
 
 
 def batches(x: Tensor, y: Tensor, batch_size: int, *, shuffle: bool = False,
-            generator: torch.Generator | None = None) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-    """Yield ``(indices, x, y)`` mini-batches from in-memory tensors (no DataLoader, no copies per item)."""
+            generator: torch.Generator | None = None, shard: tuple[int, int] = (0, 1)
+            ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    """Yield ``(indices, x, y)`` mini-batches from in-memory tensors (no DataLoader, no copies per item).
+
+    ``shard=(rank, world_size)``: every process draws the same global batches (same generator seed)
+    and keeps every ``world_size``-th item of each, as a DistributedSampler would.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size!r}")
+    rank, world = shard
     n = len(y)
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
     for start in range(0, n, batch_size):
-        idx = order[start:start + batch_size]
+        idx = order[start:start + batch_size][rank::world]
         yield idx, x[idx], y[idx]
 
 

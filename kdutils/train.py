@@ -46,6 +46,13 @@ def pick_device(preferred: str = "cpu") -> torch.device:
     raise ValueError(f"unknown device {preferred!r}; choose 'cpu' or 'cuda'")
 
 
+def distributed_context() -> tuple[int, int]:
+    """``(rank, world_size)`` of the process group torchrun set up, or ``(0, 1)`` in a single process."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
 def cross_entropy_objective(student_logits: Tensor, targets: Tensor, teacher_logits: Tensor | None) -> Tensor:
     """Plain supervised training: cross-entropy with the labels (ignores the teacher)."""
     return F.cross_entropy(student_logits, targets)
@@ -131,11 +138,16 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
     ``objective(student_logits, y, teacher_logits)`` gets the teacher's logits for the batch (from the
     cache when ``teacher`` is a :class:`TeacherCache` and there is no augmentation) or ``None``.
     ``score(epoch_row)`` picks the epoch to keep (highest wins; default: validation accuracy).
+    Under torchrun the model is wrapped in DistributedDataParallel, each rank trains on its share of
+    every global batch of ``batch_size``, losses are averaged over ranks, and only rank 0 shows progress.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1; got {epochs!r}")
     if lr <= 0:
         raise ValueError(f"learning rate must be > 0; got {lr!r}")
+    rank, world = distributed_context()
+    if batch_size % world:
+        raise ValueError(f"batch_size {batch_size} must be a multiple of the {world} processes")
     device = torch.device(device)
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -153,18 +165,23 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
     model.to(memory_format=memory_format)  # channels_last makes CPU convolutions several times faster
     opt = optimizers[optimizer](model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay, fused=True)
     scheduler = lr_schedule(opt, schedule, total_steps=epochs * math.ceil(len(train) / batch_size))
+    step_model = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        step_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     history, best_state, best_score = History(), None, float("-inf")
     start = time.perf_counter()
-    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
+    bar = tqdm(range(epochs), desc=desc, disable=not progress or rank != 0, leave=False)
     for epoch in bar:
         model.train()
         tic, total, count = time.perf_counter(), 0.0, 0
-        for idx, xb, yb in batches(train.x, train.y, batch_size, shuffle=True, generator=generator):
+        for idx, xb, yb in batches(train.x, train.y, batch_size, shuffle=True, generator=generator, shard=(rank, world)):
             xb = xb.to(device, non_blocking=True, memory_format=memory_format)
             yb = yb.to(device, non_blocking=True)
             if augment is not None:
                 xb = augment(xb)
-            with torch.autocast(device.type, enabled=amp):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):  # bf16 needs no grad scaler
                 if cache is not None:
                     t_logits = cache[idx].to(device)
                 elif teacher_model is not None:
@@ -173,7 +190,7 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
                         t_logits = getattr(t_logits, "logits", t_logits).float()
                 else:
                     t_logits = None
-                loss = objective(_as_logits(model(xb)), yb, t_logits)
+                loss = objective(_as_logits(step_model(xb)), yb, t_logits)
             require_finite(loss, f"{desc} epoch {epoch + 1}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -181,7 +198,11 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
             scheduler.step()
             total += loss.item() * len(yb)
             count += len(yb)
-        val_logits = predict_logits(model, val.x, device=device)
+        if world > 1:
+            sums = torch.tensor([total, count], dtype=torch.float64, device=device)
+            torch.distributed.all_reduce(sums)
+            total, count = sums.tolist()
+        val_logits = predict_logits(model, val.x, device=device)  # every rank: identical weights, identical numbers
         row = {"epoch": epoch + 1, "train_loss": total / count,
                "val_loss": F.cross_entropy(val_logits, val.y).item(),
                "val_accuracy": accuracy(val_logits, val.y), "seconds": time.perf_counter() - tic}

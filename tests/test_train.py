@@ -225,3 +225,29 @@ def test_student_job_objectives(digits):
         assert 0.0 <= result["accuracy"] <= 1.0 and result["objective"] == objective
     with pytest.raises(ValueError, match="unknown objective kind 'mse'"):
         mnist.objective_for({"kind": "mse"})
+
+
+def test_torchrun_two_processes_match_one_process(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    script = str(root / "examples" / "ddp_digits.py")
+    single = subprocess.run([sys.executable, script, str(tmp_path / "one.pt")], cwd=root, capture_output=True, text=True)
+    assert single.returncode == 0, single.stderr[-2000:]
+    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          script, str(tmp_path / "two.pt")], cwd=root, capture_output=True, text=True, timeout=300)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    one, two = (torch.load(tmp_path / f, weights_only=True) for f in ("one.pt", "two.pt"))
+    for key in one:  # same global batch: same training, up to the order of floating-point sums
+        torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-5)
+
+
+def test_batches_shard_the_global_batch():
+    from kdutils.data import batches
+
+    x, y = torch.arange(10).float().unsqueeze(1), torch.arange(10)
+    full = [idx.tolist() for idx, _, _ in batches(x, y, 4)]
+    halves = [[idx.tolist() for idx, _, _ in batches(x, y, 4, shard=(r, 2))] for r in (0, 1)]
+    assert [sorted(a + b) for a, b in zip(*halves)] == [sorted(f) for f in full]
