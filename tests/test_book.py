@@ -106,7 +106,7 @@ def test_html_chapter_has_figures_and_no_traceback(book, name):
 
 @pytest.mark.slow
 def test_html_book_pages(book):
-    for page in ("index.html", "book/running.html", "book/results.html", "book/references.html"):
+    for page in ("index.html", "book/running.html", "book/gpu.html", "book/results.html", "book/references.html"):
         assert (HTML / page).is_file(), f"{page} was not built"
     results = (HTML / "book" / "results.html").read_text()
     claims = sum(len(json.loads(p.read_text())["claims"]) for p in (ROOT / "build" / PROFILE / "results").glob("*.json"))
