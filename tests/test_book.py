@@ -113,3 +113,12 @@ def test_html_book_pages(book):
     assert results.count("<strong>reproduced</strong>") + results.count("<strong>not reproduced</strong>") \
         + results.count("<strong>inconclusive</strong>") == claims
     assert "smoke" in (HTML / "book" / "running.html").read_text()
+
+
+@pytest.mark.slow
+def test_html_shows_the_parameters_actually_used(book):
+    import html
+
+    text = html.unescape(re.sub(r"<[^>]+>", "", (HTML / "notebooks" / f"{CHAPTERS[0]}.html").read_text()))
+    assert 'profile = "smoke"' in text
+    assert 'profile = "cpu"' not in text  # the notebook's default parameters cell is hidden

@@ -69,6 +69,8 @@ def test_results_page_has_one_row_per_claim():
     assert len(rows) == 2
     assert "Softmax \\| sums to one" in page and "**reproduced**" in page
     assert "2 claims" in page and "| torch |" in page
+    titled = runner.results_page("smoke", [fake], {"01_kd_theory": "Knowledge distillation from first principles"})
+    assert "## Knowledge distillation from first principles" in titled and "{doc}`../notebooks/01_kd_theory`" in titled
 
 
 def test_results_page_without_runs_says_how_to_make_them():
