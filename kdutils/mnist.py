@@ -62,15 +62,6 @@ def train_student(hidden: Sequence[int], splits: Splits, seed: int, *, train: Sp
     return model, history, classification_metrics(model, splits.test.x, splits.test.y)
 
 
-def class_accuracy(model: nn.Module, split: Split, cls: int, bias_shift: float = 0.0) -> float:
-    """Accuracy on the images of class ``cls``, after adding ``bias_shift`` to that class's logit."""
-    from .evaluate import predict_logits
-
-    logits = predict_logits(model, split.x[split.y == cls])
-    logits[:, cls] += bias_shift
-    return (logits.argmax(dim=1) == cls).float().mean().item()
-
-
 def accuracy_with_shift(logits: torch.Tensor, y: torch.Tensor, cls: int, shift: float) -> float:
     """Overall accuracy after adding ``shift`` to class ``cls``'s logit."""
     shifted = logits.clone()

@@ -26,7 +26,6 @@ profile = "cpu"
 seed = 0
 
 # %%
-import math
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -37,7 +37,6 @@ import torch
 import torch.nn.functional as F
 
 from kdutils import baseline, claims, mnist
-from kdutils.claims import seed_statistics
 from kdutils.data import Split, load_splits, stratified_subset
 from kdutils.evaluate import classification_metrics, predict_logits
 from kdutils.losses import kd_objective, soft_kd_loss

@@ -312,7 +312,7 @@ print(f"results written to {run.save()}")
 from IPython.display import Markdown
 
 verdicts = {c.id: c.verdict for c in run.claims}
-lines = [f"* Best temperature by validation accuracy for each width: "
+lines = ["* Best temperature by validation accuracy for each width: "
          + ", ".join(f"{w} units: T = {best_T[w]}" for w in WIDTHS) + f". Rank correlation between width and best T, "
          f"per seed: {', '.join(f'{r:+.2f}' for r in rho)} — *{verdicts['smaller-students-lower-T']}*."]
 lines += [f"* {c.statement} — *{c.verdict}* ({c.reason})." for c in run.claims if c.id.startswith("hinton-")]

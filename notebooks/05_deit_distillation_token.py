@@ -37,7 +37,6 @@ seed = 0
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
 from kdutils import claims, deit, fashion
 from kdutils.evaluate import classification_metrics
