@@ -16,9 +16,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from .data import Split, Splits
 from .evaluate import classification_metrics
-from .losses import distillation_loss
+from .losses import distillation_loss, kd_objective
 from .models import mlp
-from .train import TeacherCache, fit, seed_everything
+from .train import TeacherCache, cross_entropy_objective, fit, seed_everything
 
 
 class PILImages(Dataset):
@@ -92,10 +92,9 @@ def compare_loops(splits: Splits, teacher: nn.Module, *, teacher_hidden: Sequenc
                 tic = time.perf_counter()
                 cache = TeacherCache(teacher, splits.train.x) if kd else None
                 build = time.perf_counter() - tic
-                objective = (lambda s, y, t: distillation_loss(s, y, t, alpha, T)) if kd else None
+                objective = kd_objective(alpha, T) if kd else cross_entropy_objective
                 history = fit(model, splits.train, splits.val, epochs=epochs, lr=lr, batch_size=batch_size,
-                              teacher=cache, seed=seed, progress=False,
-                              **({"objective": objective} if kd else {}))
+                              objective=objective, teacher=cache, seed=seed, progress=False)
                 seconds = history.column("seconds")
                 if kd:
                     result["cache_seconds"] = build  # paid once per data set, not per epoch

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from transformers import Trainer
 
-from .evaluate import macro_f1
+from .evaluate import accuracy, macro_f1
 from .losses import check_alpha, check_temperature, distillation_loss
 
 HUB_HOST = "huggingface.co"
@@ -79,7 +79,7 @@ def compute_metrics(eval_pred: Any) -> dict[str, float]:
     """Accuracy and macro-F1 for ``Trainer`` evaluation."""
     logits, labels = eval_pred
     logits_t, labels_t = torch.as_tensor(np.asarray(logits)), torch.as_tensor(np.asarray(labels))
-    return {"accuracy": float((logits_t.argmax(1) == labels_t).float().mean()), "macro_f1": macro_f1(logits_t, labels_t)}
+    return {"accuracy": accuracy(logits_t, labels_t), "macro_f1": macro_f1(logits_t, labels_t)}
 
 
 def mobilenet_v2_student(num_labels: int, image_size: int = 224, **config: Any) -> nn.Module:

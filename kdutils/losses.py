@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -127,10 +126,10 @@ def entropy(logits: Tensor, T: float = 1.0) -> Tensor:
     return -(log_p.exp() * log_p).sum(dim=1)
 
 
-def require_finite(loss: Tensor, where: str) -> Tensor:
-    """Return ``loss``, or raise FloatingPointError naming ``where`` if it is NaN or infinite."""
-    if not torch.isfinite(loss).all():
-        raise FloatingPointError(f"non-finite loss ({loss.item()!r}) at {where}; lower the learning rate, "
+def require_finite(loss: float, where: str) -> float:
+    """Return ``loss`` (a Python number), or raise FloatingPointError naming ``where`` if it is NaN or infinite."""
+    if not math.isfinite(loss):
+        raise FloatingPointError(f"non-finite loss ({loss!r}) at {where}; lower the learning rate, "
                                  f"check the inputs for NaN, or check T and alpha")
     return loss
 

@@ -191,12 +191,12 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
                 else:
                     t_logits = None
                 loss = objective(_as_logits(step_model(xb)), yb, t_logits)
-            require_finite(loss, f"{desc} epoch {epoch + 1}")
+            loss_value = require_finite(loss.item(), f"{desc} epoch {epoch + 1}")  # one device sync per step
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             scheduler.step()
-            total += loss.item() * len(yb)
+            total += loss_value * len(yb)
             count += len(yb)
         if world > 1:
             sums = torch.tensor([total, count], dtype=torch.float64, device=device)
