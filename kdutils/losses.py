@@ -5,6 +5,8 @@ Conventions (used by every chapter):
 * ``soft_kd_loss = KL(softmax(t/T) || softmax(s/T)) * T^2``, averaged over the batch (``batchmean``),
   computed from log-probabilities on both sides.
 * ``distillation_loss = (1 - alpha) * CE(s, y) + alpha * soft_kd_loss``: ``alpha`` weighs the teacher.
+* The fit-loop objective :class:`KDObjective` uses Hinton's cross-entropy form of the soft term: its value
+  is larger by ``alpha * T^2`` times the teacher's entropy, and its gradient is the same.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -134,23 +137,58 @@ def require_finite(loss: float, where: str) -> float:
     return loss
 
 
-def kd_objective(alpha: float, T: float, t_squared: bool = True):
-    """``distillation_loss`` as a fit-loop objective ``(student_logits, y, teacher_logits) -> loss``.
+class KDObjective:
+    """Hinton's objective as one log-softmax over two temperatures, ready for precomputed teacher targets.
 
-    ``t_squared=False`` drops the T^2 factor from the soft term (an ablation, not a recommendation).
+    ``(1 - alpha) * CE(s, y) + alpha * soft_target_cross_entropy(s, t, T)`` is minus the dot product of
+    ``log_softmax([s, s / T])`` with the targets ``[(1 - alpha) * onehot(y), alpha * T^2 * softmax(t / T)]``,
+    over the batch. Three autograd nodes instead of a dozen: on a 20-20 MLP the loss's ops cost as much
+    as the model's, and with a :class:`~kdutils.train.TeacherCache` the fit loop builds the targets once
+    (:meth:`teacher_targets`) and only looks them up per batch (:meth:`loss_on_targets`).
+    Its value differs from :func:`distillation_loss` by ``alpha * T^2 * H(softmax(t / T))``, the teacher's
+    entropy, a constant for the student: the gradients are the same.
     """
-    check_alpha(alpha)
-    check_temperature(T)
-    soft_scale = 1.0 if t_squared else 1.0 / (T * T)
 
-    def objective(student_logits: Tensor, targets: Tensor, teacher_logits: Tensor | None) -> Tensor:
+    def __init__(self, alpha: float, T: float, t_squared: bool = True) -> None:
+        check_alpha(alpha)
+        check_temperature(T)
+        self.alpha, self.T = alpha, T
+        soft_scale = 1.0 if t_squared else 1.0 / (T * T)  # t_squared=False: an ablation, not a recommendation
+        self._weights = (1.0 - alpha, alpha * soft_scale * T * T)
+        self._logit_scale = torch.tensor([1.0, 1.0 / T]).view(2, 1, 1)
+
+    def teacher_targets(self, teacher_logits: Tensor, targets: Tensor) -> Tensor:
+        """The ``(batch, 2, classes)`` targets (hard row, then soft row) for these labels and teacher logits."""
+        check_targets(teacher_logits, targets)
+        hard_weight, soft_weight = self._weights
+        logits = teacher_logits.detach().to(torch.promote_types(teacher_logits.dtype, torch.float32))
+        soft = F.softmax(logits / self.T, dim=1) * soft_weight
+        hard = F.one_hot(targets, logits.shape[1]).to(soft.dtype) * hard_weight
+        return torch.stack([hard, soft], dim=1)
+
+    def loss_on_targets(self, student_logits: Tensor, teacher_targets: Tensor) -> Tensor:
+        """The objective from targets built by :meth:`teacher_targets` (row for row the same batch)."""
+        batch, classes = student_logits.shape if student_logits.ndim == 2 else (-1, -1)
+        if teacher_targets.shape != (batch, 2, classes):
+            raise ValueError(f"teacher targets must be (batch, 2, classes) for student logits "
+                             f"{tuple(student_logits.shape)}; got {tuple(teacher_targets.shape)}")
+        # Class-major (2, classes, batch): PyTorch's CPU log-softmax is several times faster over a short
+        # leading dimension than over a last dimension of 10 classes.
+        log_q = F.log_softmax(student_logits.t().unsqueeze(0) * self._logit_scale.to(student_logits.device), dim=1)
+        # the batch mean and the sign go on the targets, which need no gradient: one autograd node fewer each
+        weights = teacher_targets.permute(1, 2, 0).reshape(-1).to(log_q.dtype) * (-1.0 / batch)
+        return torch.dot(log_q.view(-1), weights)
+
+    def __call__(self, student_logits: Tensor, targets: Tensor, teacher_logits: Tensor | None) -> Tensor:
         if teacher_logits is None:
             raise ValueError("kd_objective needs teacher logits: pass teacher= (a model or a TeacherCache) to fit")
-        check_targets(student_logits, targets)
-        hard = F.cross_entropy(student_logits, targets)
-        return (1.0 - alpha) * hard + alpha * soft_scale * soft_kd_loss(student_logits, teacher_logits, T)
+        check_logits(student_logits, teacher_logits)
+        return self.loss_on_targets(student_logits, self.teacher_targets(teacher_logits, targets))
 
-    return objective
+
+def kd_objective(alpha: float, T: float, t_squared: bool = True) -> KDObjective:
+    """``(1 - alpha) * CE + alpha * T^2 * soft-target CE`` as a fit-loop objective (see :class:`KDObjective`)."""
+    return KDObjective(alpha, T, t_squared)
 
 
 def logit_matching_objective(alpha: float):

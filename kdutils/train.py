@@ -136,7 +136,9 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
     """Train ``model`` with Adam or AdamW on in-memory tensors; keep the weights of the best validation epoch.
 
     ``objective(student_logits, y, teacher_logits)`` gets the teacher's logits for the batch (from the
-    cache when ``teacher`` is a :class:`TeacherCache` and there is no augmentation) or ``None``.
+    cache when ``teacher`` is a :class:`TeacherCache` and there is no augmentation) or ``None``. With a
+    cache, an objective that has ``teacher_targets`` / ``loss_on_targets`` (:class:`~kdutils.losses.KDObjective`)
+    gets its per-image targets built once and looked up per batch.
     ``score(epoch_row)`` picks the epoch to keep (highest wins; default: validation accuracy).
     Under torchrun the model is wrapped in DistributedDataParallel, each rank trains on its share of
     every global batch of ``batch_size``, losses are averaged over ranks, and only rank 0 shows progress.
@@ -156,8 +158,21 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
     teacher_model = teacher.teacher if isinstance(teacher, TeacherCache) else teacher
     if cache is not None:
         cache.check(train.x)
+    # With fixed inputs the teacher's targets are fixed too: objectives that can, build them once
+    cached_targets = (objective.teacher_targets(cache.logits, train.y).to(device)
+                      if cache is not None and hasattr(objective, "teacher_targets") else None)
     if teacher_model is not None:
         teacher_model.to(device).eval()
+
+    def teacher_logits(idx: Tensor, xb: Tensor) -> Tensor | None:
+        if cache is not None:
+            return cache[idx].to(device)
+        if teacher_model is None:
+            return None
+        with torch.no_grad():
+            out = teacher_model(xb)
+        return getattr(out, "logits", out).float()
+
     optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
     if optimizer not in optimizers:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {sorted(optimizers)}")
@@ -182,15 +197,11 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
             if augment is not None:
                 xb = augment(xb)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):  # bf16 needs no grad scaler
-                if cache is not None:
-                    t_logits = cache[idx].to(device)
-                elif teacher_model is not None:
-                    with torch.no_grad():
-                        t_logits = teacher_model(xb)
-                        t_logits = getattr(t_logits, "logits", t_logits).float()
+                logits = _as_logits(step_model(xb))
+                if cached_targets is not None:
+                    loss = objective.loss_on_targets(logits, cached_targets[idx.to(device)])
                 else:
-                    t_logits = None
-                loss = objective(_as_logits(step_model(xb)), yb, t_logits)
+                    loss = objective(logits, yb, teacher_logits(idx, xb))
             loss_value = require_finite(loss.item(), f"{desc} epoch {epoch + 1}")  # one device sync per step
             opt.zero_grad(set_to_none=True)
             loss.backward()

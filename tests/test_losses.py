@@ -183,7 +183,7 @@ def test_kd_objective_without_T2_and_logit_matching_objective(logits):
     student, teacher, targets = logits
     ce = F.cross_entropy(student, targets)
     without = losses.kd_objective(0.6, 5.0, t_squared=False)(student, targets, teacher)
-    expected = 0.4 * ce + 0.6 * losses.soft_kd_loss(student, teacher, 5.0) / 25.0
+    expected = 0.4 * ce + 0.6 * losses.soft_target_cross_entropy(student, teacher, 5.0) / 25.0
     assert without.item() == pytest.approx(expected.item(), rel=1e-12)
     matching = losses.logit_matching_objective(0.6)(student, targets, teacher)
     assert matching.item() == pytest.approx((0.4 * ce + 0.3 * ((student - teacher) ** 2).mean()).item(), rel=1e-12)

@@ -153,15 +153,46 @@ def test_mlp_shapes_and_errors():
         mlp(784, [10], 10, dropout=1.0)
 
 
-def test_kd_objective_needs_a_teacher_and_matches_distillation_loss():
+@pytest.mark.parametrize("alpha, T, t_squared", [(0.4, 3.0, True), (0.7, 7.0, False), (0.0, 2.0, True), (1.0, 20.0, True)])
+def test_kd_objective_is_hintons_cross_entropy_form_with_distillation_loss_gradient(alpha, T, t_squared):
     g = torch.Generator().manual_seed(0)
-    s, t, y = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g), torch.tensor([0, 1, 2, 0])
+    s = torch.randn(6, 5, generator=g, requires_grad=True)
+    t, y = 3 * torch.randn(6, 5, generator=g), torch.tensor([0, 1, 2, 3, 4, 0])
+    soft_scale = 1.0 if t_squared else 1.0 / T**2
+    value = losses.kd_objective(alpha, T, t_squared)(s, y, t)
+    reference = ((1 - alpha) * torch.nn.functional.cross_entropy(s, y)
+                 + alpha * soft_scale * losses.soft_target_cross_entropy(s, t, T))
+    assert value.item() == pytest.approx(reference.item(), rel=1e-6)
+    # the two differ by the teacher's entropy, a constant: same gradient as the KL form
+    kl_form = (1 - alpha) * torch.nn.functional.cross_entropy(s, y) + alpha * soft_scale * losses.soft_kd_loss(s, t, T)
+    assert value.item() - kl_form.item() == pytest.approx(
+        alpha * soft_scale * T**2 * losses.entropy(t, T).mean().item(), rel=1e-5, abs=1e-6)
+    torch.testing.assert_close(torch.autograd.grad(value, s)[0], torch.autograd.grad(kl_form, s)[0])
+
+
+def test_kd_objective_needs_a_teacher_and_checks_its_targets():
+    s, t, y = torch.randn(4, 3), torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
     objective = losses.kd_objective(0.4, 3.0)
-    assert objective(s, y, t).item() == pytest.approx(losses.distillation_loss(s, y, t, 0.4, 3.0).item())
     with pytest.raises(ValueError, match="kd_objective needs teacher logits"):
         objective(s, y, None)
     with pytest.raises(ValueError, match="alpha must be"):
         losses.kd_objective(2.0, 3.0)
+    targets = objective.teacher_targets(t, y)
+    assert targets.shape == (4, 2, 3)
+    torch.testing.assert_close(targets.sum(dim=2), torch.tensor([[0.6, 0.4 * 9]]).expand(4, 2))
+    with pytest.raises(ValueError, match=r"teacher targets must be \(batch, 2, classes\).*got \(3, 2, 3\)"):
+        objective.loss_on_targets(s, targets[:3])
+
+
+def test_kd_objective_with_cached_targets_trains_like_the_teacher_forward(digits):
+    teacher, _ = train_small(digits, 3)
+    objective = losses.kd_objective(0.7, 4.0)
+    cached, h1 = train_small(digits, 0, objective=objective, teacher=TeacherCache(teacher, digits.train.x))
+    live, h2 = train_small(digits, 0, objective=objective, teacher=teacher)
+    for a, b in zip(h1.column("train_loss"), h2.column("train_loss")):
+        assert a == pytest.approx(b, rel=1e-5)
+    for p, q in zip(cached.parameters(), live.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
 
 
 def test_stratified_subset_keeps_every_class(digits):
