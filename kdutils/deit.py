@@ -118,7 +118,8 @@ def cnn_teacher(profile: Profile, splits: Splits, target_val_accuracy: float,
     def train(model: nn.Module) -> dict:
         history = fit(model, splits.train, splits.val, epochs=config["epochs"], lr=config["lr"],
                       weight_decay=config["weight_decay"], optimizer="adamw", batch_size=config["batch_size"],
-                      channels_last=True, seed=config["seed"], progress=progress, desc="CNN teacher",
+                      channels_last=True, seed=config["seed"], device=profile.device, amp=profile.amp,
+                      progress=progress, desc="CNN teacher",
                       score=lambda row: -abs(row["val_accuracy"] - target_val_accuracy))
         return {"history": history.as_dict()}
 

@@ -6,9 +6,19 @@ import torch
 from torch import Tensor, nn
 
 
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (the CPU for a model without parameters)."""
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: Tensor, batch_size: int = 1024, device: str | torch.device = "cpu") -> Tensor:
-    """Logits of ``model`` on every row of ``x``, in eval mode, returned on the CPU."""
+def predict_logits(model: nn.Module, x: Tensor, batch_size: int = 1024,
+                   device: str | torch.device | None = None) -> Tensor:
+    """Logits of ``model`` on every row of ``x``, in eval mode, returned on the CPU.
+
+    ``device``: where the batches go; by default the device the model's weights are on.
+    """
+    device = device or model_device(model)
     was_training = model.training
     model.eval()
     out = []
@@ -43,7 +53,8 @@ def agreement(student_logits: Tensor, teacher_logits: Tensor) -> float:
     return (student_logits.argmax(dim=1) == teacher_logits.argmax(dim=1)).float().mean().item()
 
 
-def classification_metrics(model: nn.Module, x: Tensor, y: Tensor, device: str | torch.device = "cpu") -> dict[str, float]:
+def classification_metrics(model: nn.Module, x: Tensor, y: Tensor,
+                           device: str | torch.device | None = None) -> dict[str, float]:
     """Accuracy, macro-F1 and error count of ``model`` on ``(x, y)``."""
     logits = predict_logits(model, x, device=device)
     errors = int((logits.argmax(dim=1) != y).sum())

@@ -52,7 +52,8 @@ def vit_teacher(profile: Profile, splits: Splits, progress: bool = True) -> tupl
     def train(model: nn.Module) -> dict:
         history = fit(model, splits.train, splits.val, epochs=config["epochs"], lr=config["lr"],
                       weight_decay=config["weight_decay"], optimizer="adamw", schedule=config["schedule"], batch_size=config["batch_size"],
-                      seed=config["seed"], progress=progress, desc="ViT teacher")
+                      seed=config["seed"], device=profile.device, amp=profile.amp, progress=progress,
+                      desc="ViT teacher")
         return {"history": history.as_dict()}
 
     return cached_model(f"vit-teacher-{splits.name}", config, build, train)

@@ -108,14 +108,20 @@ def load_guide_setup(teacher_name: str = GUIDE_TEACHER) -> dict[str, Any]:
     return {"datasets": processed, "processor": processor, "teacher": teacher, "num_labels": num_labels}
 
 
-def training_arguments(output_dir: str, epochs: int, seed: int, use_fp16: bool, **overrides: Any):
-    """The guide's ``TrainingArguments`` (30 epochs, evaluation and best model by accuracy, TensorBoard), hub push off."""
+def training_arguments(output_dir: str, epochs: int, seed: int, on_gpu: bool, **overrides: Any):
+    """The guide's ``TrainingArguments`` (30 epochs, evaluation and best model by accuracy, TensorBoard), hub push off.
+
+    ``on_gpu``: fp16 mixed precision, four loader workers and pinned memory (the guide's GPU setting).
+    """
     from transformers import TrainingArguments
 
-    settings = dict(output_dir=output_dir, num_train_epochs=epochs, fp16=use_fp16, logging_strategy="epoch",
+    settings = dict(output_dir=output_dir, num_train_epochs=epochs, fp16=on_gpu, logging_strategy="epoch",
                     eval_strategy="epoch", save_strategy="epoch", load_best_model_at_end=True,
                     metric_for_best_model="accuracy", report_to="tensorboard",  # logs under output_dir/runs
-                    save_total_limit=1, seed=seed, push_to_hub=False)
+                    save_total_limit=1, seed=seed, push_to_hub=False,
+                    # on a GPU, decode and augment images in worker processes into pinned memory; on 2 CPU
+                    # cores, workers would only compete with the training for the same cores
+                    dataloader_num_workers=4 if on_gpu else 0, dataloader_pin_memory=on_gpu)
     settings.update(overrides)
     return TrainingArguments(**settings)
 

@@ -44,7 +44,7 @@ def mnist_teacher(profile: Profile, splits: Splits, progress: bool = True) -> tu
     def train(model: nn.Module) -> dict:
         history = fit(model, splits.train, splits.val, epochs=config["epochs"], lr=config["lr"],
                       betas=tuple(config["betas"]), batch_size=config["batch_size"], seed=config["seed"],
-                      progress=progress, desc="teacher")
+                      device=profile.device, amp=profile.amp, progress=progress, desc="teacher")
         return {"history": history.as_dict()}
 
     return cached_model(f"mnist-teacher-{splits.name}", config, build, train)
@@ -52,13 +52,13 @@ def mnist_teacher(profile: Profile, splits: Splits, progress: bool = True) -> tu
 
 def train_student(hidden: Sequence[int], splits: Splits, seed: int, *, train: Split | None = None,
                   objective: Objective = cross_entropy_objective, teacher: nn.Module | TeacherCache | None = None,
-                  epochs: int, lr: float = 1e-3, batch_size: int = 128, progress: bool = False,
-                  desc: str = "student") -> tuple[nn.Module, History, dict]:
+                  epochs: int, lr: float = 1e-3, batch_size: int = 128, device: str | torch.device = "cpu", amp: bool = False,
+                  progress: bool = False, desc: str = "student") -> tuple[nn.Module, History, dict]:
     """Build a ReLU MLP student from ``seed``, fit it (on ``train`` or the full training split), test it once."""
     seed_everything(seed)
     model = mlp(splits.train.x[0].numel(), hidden, len(splits.classes))
     history = fit(model, train or splits.train, splits.val, epochs=epochs, lr=lr, batch_size=batch_size,
-                  objective=objective, teacher=teacher, seed=seed, progress=progress, desc=desc)
+                  objective=objective, teacher=teacher, seed=seed, device=device, amp=amp, progress=progress, desc=desc)
     return model, history, classification_metrics(model, splits.test.x, splits.test.y)
 
 
@@ -87,10 +87,12 @@ def student_job(job: dict, shared: dict) -> dict:
     """One sweep job: train a student described by ``job`` on ``shared["splits"]``; return its test metrics.
 
     ``job``: ``hidden``, ``seed``, ``epochs`` and ``objective`` (see :func:`objective_for`);
-    ``shared``: ``splits`` and, for distillation, ``cache`` (a :class:`TeacherCache` on the training images).
+    ``shared``: ``splits``, for distillation ``cache`` (a :class:`TeacherCache` on the training images),
+    and optionally ``device`` and ``amp`` (default: the CPU, full precision).
     """
     spec = job["objective"]
     teacher = None if spec["kind"] == "alone" else shared["cache"]
     _, history, metrics = train_student(job["hidden"], shared["splits"], job["seed"], objective=objective_for(spec),
-                                        teacher=teacher, epochs=job["epochs"])
+                                        teacher=teacher, epochs=job["epochs"], device=shared.get("device", "cpu"),
+                                        amp=shared.get("amp", False))
     return {**job, **metrics, "val_accuracy": history.best_val_accuracy}

@@ -25,15 +25,17 @@ def _single_threaded(fn: Callable[[dict, dict], Any], job: dict) -> Any:
 
 
 def run_jobs(fn: Callable[[dict, dict], Any], jobs: list[dict], shared: dict[str, Any], processes: int | None = None,
-             progress: bool = True, desc: str = "sweep") -> list[Any]:
+             progress: bool = True, desc: str = "sweep", device: str = "cpu") -> list[Any]:
     """Return ``[fn(job, shared) for job in jobs]``, computed by ``processes`` forked workers (default: one per core).
 
     ``fn`` must be a module-level function. Each job runs single-threaded, so results do not depend
-    on how many processes are used; where ``fork`` is unavailable the jobs run in this process.
+    on how many processes are used; where ``fork`` is unavailable the jobs run in this process. On a
+    ``cuda`` device the jobs run one after another in this process: CUDA does not survive a fork,
+    and the GPU, not the CPU cores, is what runs each job in parallel.
     """
-    processes = processes or os.cpu_count() or 1
-    if processes < 1:
+    if processes is not None and processes < 1:
         raise ValueError(f"processes must be >= 1; got {processes!r}")
+    processes = 1 if torch.device(device).type == "cuda" else processes or os.cpu_count() or 1
     _SHARED.clear()
     _SHARED.update(shared)
     bar = tqdm(total=len(jobs), desc=desc, disable=not progress, leave=False)

@@ -66,7 +66,7 @@ class TeacherCache:
     """
 
     def __init__(self, teacher: nn.Module, x: Tensor, batch_size: int = 1024,
-                 device: str | torch.device = "cpu") -> None:
+                 device: str | torch.device | None = None) -> None:
         self.teacher = teacher
         self._fingerprint = self._fingerprint_of(x)
         self.logits = predict_logits(teacher, x, batch_size=batch_size, device=device)
@@ -185,15 +185,15 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
         from torch.nn.parallel import DistributedDataParallel
 
         step_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    train_x, train_y = train.x.to(device), train.y.to(device)  # on a GPU the data moves once, not every batch
     history, best_state, best_score = History(), None, float("-inf")
     start = time.perf_counter()
     bar = tqdm(range(epochs), desc=desc, disable=not progress or rank != 0, leave=False)
     for epoch in bar:
         model.train()
         tic, total, count = time.perf_counter(), 0.0, 0
-        for idx, xb, yb in batches(train.x, train.y, batch_size, shuffle=True, generator=generator, shard=(rank, world)):
-            xb = xb.to(device, non_blocking=True, memory_format=memory_format)
-            yb = yb.to(device, non_blocking=True)
+        for idx, xb, yb in batches(train_x, train_y, batch_size, shuffle=True, generator=generator, shard=(rank, world)):
+            xb = xb.contiguous(memory_format=memory_format)
             if augment is not None:
                 xb = augment(xb)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):  # bf16 needs no grad scaler

@@ -39,9 +39,10 @@ from kdutils.evaluate import classification_metrics, predict_logits
 from kdutils.models import mlp
 from kdutils.profiles import get_profile
 from kdutils.results import Run
-from kdutils.train import fit, seed_everything
+from kdutils.train import fit, pick_device, seed_everything
 
 cfg = get_profile(profile)
+device = pick_device(cfg.device)  # a clear error when the profile wants a GPU and there is none
 run = Run("01_kd_theory", profile, cfg.seeds)
 seed_everything(seed)
 HINTON = "Hinton, Vinyals & Dean 2015 (sec. 2)"
@@ -69,7 +70,7 @@ def build_teacher():
 
 def train_teacher(model):
     history = fit(model, splits.train, splits.val, epochs=teacher_config["epochs"], lr=teacher_config["lr"],
-                  batch_size=teacher_config["batch_size"], seed=seed, desc="teacher")
+                  batch_size=teacher_config["batch_size"], seed=seed, device=device, amp=cfg.amp, desc="teacher")
     return {"history": history.as_dict()}
 
 
@@ -140,7 +141,7 @@ run.add_claim(claims.check_exact(
 # %%
 seed_everything(seed)  # the teacher may have been trained or loaded above: start the student from the same state
 student = mlp(in_features, [20, 20], len(splits.classes))
-fit(student, splits.train, splits.val, epochs=1, lr=1e-3, seed=seed, progress=False)
+fit(student, splits.train, splits.val, epochs=1, lr=1e-3, seed=seed, device=device, amp=cfg.amp, progress=False)
 student_logits = predict_logits(student, splits.test.x).double()
 
 

@@ -42,9 +42,10 @@ from kdutils.evaluate import classification_metrics, predict_logits
 from kdutils.losses import kd_objective, soft_kd_loss
 from kdutils.profiles import get_profile
 from kdutils.results import Run
-from kdutils.train import TeacherCache, seed_everything
+from kdutils.train import TeacherCache, pick_device, seed_everything
 
 cfg = get_profile(profile)
+device = pick_device(cfg.device)  # a clear error when the profile wants a GPU and there is none
 run = Run("02_mnist_teacher_student", profile, cfg.seeds)
 seed_everything(seed)
 HINTON, BLOG = "Hinton, Vinyals & Dean 2015 (sec. 3)", "MNIST KD blog post (seed 001)"
@@ -98,7 +99,8 @@ def student_run(hidden, seed, setting, train=None, teacher_cache=None, objective
     if setting is not None and objective is None:
         objective = kd_objective(*setting)
     kwargs = {} if objective is None else {"objective": objective, "teacher": teacher_cache or cache}
-    return mnist.train_student(hidden, splits, seed, train=train, epochs=epochs, **kwargs)
+    return mnist.train_student(hidden, splits, seed, train=train, epochs=epochs, device=device, amp=cfg.amp,
+                               **kwargs)
 
 
 main = {}  # (student, setting) -> list of per-seed test metrics

@@ -37,9 +37,10 @@ from kdutils.losses import entropy
 from kdutils.profiles import get_profile
 from kdutils.results import Run
 from kdutils.sweep import run_jobs
-from kdutils.train import TeacherCache, seed_everything
+from kdutils.train import TeacherCache, pick_device, seed_everything
 
 cfg = get_profile(profile)
+device = pick_device(cfg.device)  # a clear error when the profile wants a GPU and there is none
 run = Run("03_temperature", profile, cfg.seeds)
 seed_everything(seed)
 HINTON = "Hinton, Vinyals & Dean 2015 (sec. 3)"
@@ -122,7 +123,7 @@ TEMPERATURES = cfg.choose(smoke=[1, 4, 20], cpu=[1, 2, 3, 4, 6, 8, 12, 20], gpu=
 WIDTHS = cfg.choose(smoke=[10, 100], cpu=[10, 30, 100, 300, 800], gpu=[10, 30, 100, 300, 800])
 ALPHA = 0.9
 EPOCHS = cfg.choose(smoke=3, cpu=20, gpu=60)
-shared = {"splits": splits, "cache": TeacherCache(teacher, splits.train.x)}
+shared = {"splits": splits, "cache": TeacherCache(teacher, splits.train.x), "device": device, "amp": cfg.amp}
 
 
 def job(width, s, **objective):
@@ -130,7 +131,7 @@ def job(width, s, **objective):
 
 
 def sweep(jobs, desc):
-    return run_jobs(mnist.student_job, jobs, shared, desc=desc)
+    return run_jobs(mnist.student_job, jobs, shared, desc=desc, device=device)
 
 
 def by(results, *keys):

@@ -62,9 +62,10 @@ def test_distillation_trainer_compute_loss_is_kdutils_loss(tmp_path):
 
 def test_trainer_route_trains_and_evaluates(tmp_path):
     x, y = generated_images()
-    args = hf.training_arguments(str(tmp_path), epochs=2, seed=0, use_fp16=False, use_cpu=True,
+    args = hf.training_arguments(str(tmp_path), epochs=2, seed=0, on_gpu=False, use_cpu=True,
                                  per_device_train_batch_size=8, per_device_eval_batch_size=8, learning_rate=1e-2)
     assert args.report_to == ["tensorboard"] and args.load_best_model_at_end and args.metric_for_best_model == "accuracy"
+    assert args.dataloader_num_workers == 0 and not args.dataloader_pin_memory  # workers only pay off beside a GPU
     trainer = hf.DistillationTrainer(model=tiny_student(), args=args, train_dataset=DictDataset(x, y),
                                      eval_dataset=DictDataset(x, y), compute_metrics=hf.compute_metrics,
                                      teacher_model=tiny_teacher(), temperature=5.0, alpha=0.5)

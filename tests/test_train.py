@@ -234,6 +234,12 @@ def _square_job(job, shared):
     return {"value": job["x"] ** 2 + shared["offset"], "threads": torch.get_num_threads()}
 
 
+def _pid_job(job, shared):
+    import os
+
+    return os.getpid()
+
+
 def test_run_jobs_gives_the_same_results_in_parallel_and_inline():
     from kdutils.sweep import run_jobs
 
@@ -243,6 +249,39 @@ def test_run_jobs_gives_the_same_results_in_parallel_and_inline():
     assert parallel == inline == [{"value": x * x + 1, "threads": 1} for x in range(5)]
     with pytest.raises(ValueError, match="processes must be >= 1"):
         run_jobs(_square_job, jobs, {}, processes=-1)
+
+
+def test_run_jobs_forks_on_the_cpu_and_stays_in_this_process_for_cuda():
+    import os
+
+    from kdutils.sweep import run_jobs
+
+    jobs = [{}] * 4
+    assert set(run_jobs(_pid_job, jobs, {}, processes=2, progress=False)).isdisjoint({os.getpid()})
+    # CUDA state does not survive fork: with a GPU the jobs run here (no GPU is touched by this job)
+    assert set(run_jobs(_pid_job, jobs, {}, processes=2, progress=False, device="cuda")) == {os.getpid()}
+
+
+def test_models_and_data_follow_the_device_they_are_given(digits):
+    from kdutils import mnist
+    from kdutils.evaluate import model_device, predict_logits
+
+    model, history, metrics = mnist.train_student([8], digits, 0, epochs=1, device="cpu", amp=True)
+    assert model_device(model) == torch.device("cpu") and 0.0 <= metrics["accuracy"] <= 1.0
+
+    class OnMeta(nn.Module):  # stands in for a model on another device: its batches must be sent there
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.empty(1, device="meta"))
+            self.seen = set()
+
+        def forward(self, x):
+            self.seen.add(x.device.type)
+            return torch.zeros(len(x), 10)
+
+    meta = OnMeta()
+    assert model_device(meta) == torch.device("meta")
+    assert predict_logits(meta, digits.test.x[:5]).shape == (5, 10) and meta.seen == {"meta"}
 
 
 def test_student_job_objectives(digits):
