@@ -280,7 +280,8 @@ def batches(x: Tensor, y: Tensor, batch_size: int, *, shuffle: bool = False,
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
     for start in range(0, n, batch_size):
         idx = order[start:start + batch_size][rank::world]
-        yield idx, x[idx], y[idx]
+        # index_select, not x[idx]: several times faster for a batch of images on the CPU
+        yield idx, x.index_select(0, idx.to(x.device)), y.index_select(0, idx.to(y.device))
 
 
 def stratified_subset(split: Split, fraction: float, seed: int = 0) -> Split:
