@@ -2,6 +2,8 @@
 # Both bootstrap .venv from requirements-lock.txt when it is missing or stale.
 PYTHON ?= python3
 PROFILE ?= cpu
+# notebooks executed side by side, each on its share of the cores
+JOBS ?= 2
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -10,7 +12,7 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 .PHONY: book test notebooks system-data lock clean
 
 book: $(STAMP) system-data
-	$(BIN)/python -m kdutils run --profile $(PROFILE)
+	$(BIN)/python -m kdutils run --profile $(PROFILE) --jobs $(JOBS)
 	$(BIN)/python -m kdutils book --profile $(PROFILE)
 
 test: $(STAMP) system-data

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,14 +69,35 @@ def checkpoint_dir() -> Path:
 def cached_model(name: str, config: dict[str, Any], build: Callable[[], nn.Module],
                  train: Callable[[nn.Module], dict]) -> tuple[nn.Module, dict, bool]:
     """Return ``(model, extra, loaded)``: loaded from the cache when a checkpoint of this config exists,
-    otherwise built, trained by ``train(model) -> extra`` and saved. Teachers are shared this way."""
-    path = checkpoint_dir() / f"{name}-{config_hash(config)[:16]}.pt"
-    model = build()
-    if path.is_file():
-        return model, load_checkpoint(path, model, config), True
-    extra = train(model)
+    otherwise built, trained by ``train(model) -> extra`` and saved. Teachers are shared this way.
+
+    Notebooks running side by side that need the same teacher train it once: the first holds a lock
+    while it trains, the others wait for it and load the checkpoint.
+    """
     from .train import distributed_context
 
-    if distributed_context()[0] == 0:  # under torchrun every rank trains; rank 0 writes
-        save_checkpoint(path, model, config, extra)
+    path = checkpoint_dir() / f"{name}-{config_hash(config)[:16]}.pt"
+    model = build()
+    rank, world = distributed_context()
+    # under torchrun every rank trains together (a rank waiting on a lock would deadlock the others)
+    with contextlib.nullcontext() if world > 1 else _exclusive(path.with_suffix(".lock")):
+        if path.is_file():
+            return model, load_checkpoint(path, model, config), True
+        extra = train(model)
+        if rank == 0:  # rank 0 writes
+            save_checkpoint(path, model, config, extra)
     return model, extra, False
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_path`` (an advisory file lock; a no-op where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock, at worst a teacher is trained twice
+        yield
+        return
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed, also if this process dies
+        yield

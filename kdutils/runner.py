@@ -60,9 +60,15 @@ def is_up_to_date(name: str, profile: str, root: Path = REPO_ROOT, seed: int = 0
     return all(p.is_file() for p in outputs) and key_file.read_text() == run_key(name, profile, root, seed)
 
 
-def execute_notebook(name: str, profile: str, root: Path = REPO_ROOT, seed: int = 0) -> float:
-    """Run ``notebooks/<name>.ipynb`` under ``profile``; write the executed copy into the book's site."""
+def execute_notebook(name: str, profile: str, root: Path = REPO_ROOT, seed: int = 0, threads: int | None = None) -> float:
+    """Run ``notebooks/<name>.ipynb`` under ``profile``; write the executed copy into the book's site.
+
+    ``threads``: the CPU threads the notebook's kernel may use (default: all), for notebooks run side by side.
+    """
     import papermill
+
+    if threads is not None:  # the kernel is a child process: it inherits these, and torch reads them at start
+        os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
 
     source = root / "notebooks" / f"{name}.ipynb"
     if not source.is_file():
@@ -77,8 +83,10 @@ def execute_notebook(name: str, profile: str, root: Path = REPO_ROOT, seed: int 
     _show_only_injected_parameters(out)
     key_file = build_dir(profile, root) / "run-keys" / f"{name}.sha256"
     key_file.parent.mkdir(parents=True, exist_ok=True)
+    seconds = time.perf_counter() - tic
+    (key_file.parent / f"{name}.seconds").write_text(f"{seconds:.1f}")  # for scheduling the next parallel run
     key_file.write_text(key)  # written last: an interrupted run is executed again next time
-    return time.perf_counter() - tic
+    return seconds
 
 
 def _show_only_injected_parameters(path: Path) -> None:
@@ -121,12 +129,29 @@ def run(profile: str, only: list[str] | None = None, jobs: int = 1, force: bool 
             seconds[name] = execute_notebook(name, profile, root)
             print(f"[kdutils] {name}: {seconds[name]:.1f} s", flush=True)
     else:
+        threads = max(1, (os.cpu_count() or 1) // jobs)  # more threads than cores would slow every notebook down
+        print(f"[kdutils] executing {', '.join(parallel_order(names, profile, root))} (profile {profile}), "
+              f"{jobs} at a time, {threads} thread(s) each", flush=True)
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {name: pool.submit(execute_notebook, name, profile, root) for name in names}
+            futures = {name: pool.submit(execute_notebook, name, profile, root, 0, threads)
+                       for name in parallel_order(names, profile, root)}
             for name, future in futures.items():
                 seconds[name] = future.result()
                 print(f"[kdutils] {name}: {seconds[name]:.1f} s", flush=True)
     return seconds
+
+
+def parallel_order(names: list[str], profile: str, root: Path = REPO_ROOT) -> list[str]:
+    """Longest first, by each notebook's last recorded run time (never run: first, in book order).
+
+    Starting the long ones first keeps every worker busy until the end; notebooks that share a teacher
+    wait for whichever trains it (see :func:`kdutils.checkpoints.cached_model`).
+    """
+    def last_seconds(name: str) -> float:
+        record = build_dir(profile, root) / "run-keys" / f"{name}.seconds"
+        return float(record.read_text()) if record.is_file() else float("inf")
+
+    return sorted(names, key=lambda name: -last_seconds(name))
 
 
 def _cell(text: object) -> str:

@@ -111,3 +111,13 @@ def test_run_key_tracks_notebook_profile_and_kdutils(tmp_path):
     assert runner.run_key("01_x", "cpu", tmp_path) != runner.run_key("01_x", "smoke", tmp_path)
     (tmp_path / "kdutils" / "a.py").write_text("x = 2")
     assert not runner.is_up_to_date("01_x", "smoke", tmp_path)
+
+
+def test_parallel_order_starts_the_longest_and_the_never_run_first(tmp_path):
+    keys = tmp_path / "build" / "cpu" / "run-keys"
+    keys.mkdir(parents=True)
+    names = ["01_a", "02_b", "03_c", "04_d"]
+    assert runner.parallel_order(names, "cpu", tmp_path) == names  # no history: book order
+    for name, seconds in (("01_a", "9.5"), ("02_b", "250.0"), ("04_d", "300.2")):
+        (keys / f"{name}.seconds").write_text(seconds)
+    assert runner.parallel_order(names, "cpu", tmp_path) == ["03_c", "04_d", "02_b", "01_a"]

@@ -1,5 +1,7 @@
 """The fit loop, seeding, the teacher-logit cache, checkpoints and evaluation."""
 
+import time
+
 import pytest
 import torch
 from torch import nn
@@ -134,6 +136,29 @@ def test_cached_model_trains_once(tmp_path, monkeypatch):
     assert len(calls) == 2
 
 
+def _slow_teacher(log_path):
+    def train(model):
+        with open(log_path, "a") as log:
+            log.write("trained\n")
+        time.sleep(1.0)  # long enough for the other process to ask for the same teacher meanwhile
+        nn.init.constant_(model[1].weight, 0.25)
+        return {}
+
+    model, _, loaded = checkpoints.cached_model("shared", {"a": 1}, lambda: mlp(4, [3], 2), train)
+    return loaded, model[1].weight.sum().item()
+
+
+def test_notebooks_side_by_side_train_a_shared_teacher_once(tmp_path, monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setenv("KD_CHECKPOINTS", str(tmp_path / "ckpt"))
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        results = pool.map(_slow_teacher, [tmp_path / "log"] * 2)
+    assert (tmp_path / "log").read_text() == "trained\n"
+    assert sorted(loaded for loaded, _ in results) == [False, True]
+    assert [weight for _, weight in results] == [0.25 * 12] * 2
+
+
 def test_metrics_against_scikit_learn():
     from sklearn.metrics import accuracy_score, f1_score
 
@@ -258,6 +283,12 @@ def test_run_jobs_forks_on_the_cpu_and_stays_in_this_process_for_cuda():
 
     jobs = [{}] * 4
     assert set(run_jobs(_pid_job, jobs, {}, processes=2, progress=False)).isdisjoint({os.getpid()})
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a notebook given one core when several run side by side: no workers by default
+    try:
+        assert set(run_jobs(_pid_job, jobs, {}, progress=False)) == {os.getpid()}
+    finally:
+        torch.set_num_threads(threads)
     # CUDA state does not survive fork: with a GPU the jobs run here (no GPU is touched by this job)
     assert set(run_jobs(_pid_job, jobs, {}, processes=2, progress=False, device="cuda")) == {os.getpid()}
 
