@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+import torch
+
 from kdutils import baseline, mnist
 from kdutils.data import load_splits
 from kdutils.profiles import get_profile
@@ -27,7 +29,8 @@ def main() -> None:
     teacher, _, _ = mnist.mnist_teacher(cfg, splits)
     rows = baseline.compare_loops(splits, teacher, teacher_hidden=mnist.TEACHER_HIDDEN,
                                   student_hidden=mnist.BLOG_STUDENT, epochs=args.epochs, batch_size=args.batch_size)
-    print(f"data: {splits.source}; {len(splits.train)} training images; batch {args.batch_size}; {args.epochs} epochs")
+    print(f"data: {splits.source}; {len(splits.train)} training images; batch {args.batch_size}; {args.epochs} epochs; "
+          f"{torch.get_num_threads()} thread(s)")
     print(f"{'':<9} {'naive s/epoch':>14} {'kdutils s/epoch':>16} {'speed-up':>9} {'naive acc':>10} {'kdutils acc':>12}")
     for row in ("teacher", "scratch", "kd"):
         r = rows[row]

@@ -370,6 +370,7 @@ run.add_claim(claims.compare_seeds(
 speed = baseline.compare_loops(splits, teacher, teacher_hidden=mnist.TEACHER_HIDDEN, student_hidden=mnist.BLOG_STUDENT,
                                epochs=cfg.choose(smoke=1, cpu=3, gpu=3), seed=seed)
 run.metrics["speed"] = speed
+print(f"both loops on this CPU with {torch.get_num_threads()} thread(s)")
 print(f"{'':<10} {'naive s/epoch':>14} {'kdutils s/epoch':>16} {'speed-up':>9} {'naive acc':>10} {'kdutils acc':>12}")
 for row in ("teacher", "scratch", "kd"):
     r = speed[row]

@@ -175,6 +175,7 @@ for name, (model, accuracy) in models.items():
                   "latency_ms_b64": latency_ms(model, torch.zeros(64, *image_shape), repeats=cfg.choose(smoke=3, cpu=15, gpu=15)),
                   "accuracy": accuracy}
 run.metrics["cost"] = cost
+print(f"CPU latency with {torch.get_num_threads()} thread(s)")
 print(f"{'model':<24} {'params (M)':>10} {'MFLOPs':>8} {'ms, batch 1':>12} {'ms, batch 64':>13} {'accuracy':>9}")
 for name, c in cost.items():
     print(f"{name:<24} {c['parameters'] / 1e6:>10.3f} {c['mflops']:>8.1f} {c['latency_ms_b1']:>12.2f} "
