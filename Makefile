@@ -2,8 +2,9 @@
 # Both bootstrap .venv from requirements-lock.txt when it is missing or stale.
 PYTHON ?= python3
 PROFILE ?= cpu
-# notebooks executed side by side, each on its share of the cores
-JOBS ?= 2
+# Notebooks executed side by side, each kernel on its share of the cores (at least one thread). One more
+# notebook than cores keeps every core busy while a notebook waits for a teacher another one is training.
+JOBS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed

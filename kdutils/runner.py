@@ -123,12 +123,13 @@ def run(profile: str, only: list[str] | None = None, jobs: int = 1, force: bool 
             print(f"[kdutils] {name}: up to date (source, profile and kdutils unchanged), not re-executed", flush=True)
             seconds[name] = 0.0
             names.remove(name)
-    if jobs == 1:
+    if jobs == 1 or len(names) <= 1:
         for name in names:
             print(f"[kdutils] executing {name} (profile {profile})", flush=True)
             seconds[name] = execute_notebook(name, profile, root)
             print(f"[kdutils] {name}: {seconds[name]:.1f} s", flush=True)
     else:
+        jobs = min(jobs, len(names))
         threads = max(1, (os.cpu_count() or 1) // jobs)  # more threads than cores would slow every notebook down
         print(f"[kdutils] executing {', '.join(parallel_order(names, profile, root))} (profile {profile}), "
               f"{jobs} at a time, {threads} thread(s) each", flush=True)
