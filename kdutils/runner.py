@@ -143,16 +143,17 @@ def run(profile: str, only: list[str] | None = None, jobs: int = 1, force: bool 
 
 
 def parallel_order(names: list[str], profile: str, root: Path = REPO_ROOT) -> list[str]:
-    """Longest first, by each notebook's last recorded run time (never run: first, in book order).
+    """Longest first, by each notebook's last recorded run time; never run: first, later chapters first.
 
     Starting the long ones first keeps every worker busy until the end; notebooks that share a teacher
-    wait for whichever trains it (see :func:`kdutils.checkpoints.cached_model`).
+    wait for whichever trains it (see :func:`kdutils.checkpoints.cached_model`). Without a record, the
+    book's order is the best guess reversed: its chapters grow from theory to paper-scale models.
     """
     def last_seconds(name: str) -> float:
         record = build_dir(profile, root) / "run-keys" / f"{name}.seconds"
         return float(record.read_text()) if record.is_file() else float("inf")
 
-    return sorted(names, key=lambda name: -last_seconds(name))
+    return sorted(names, key=lambda name: (-last_seconds(name), -names.index(name)))
 
 
 def _cell(text: object) -> str:

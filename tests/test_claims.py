@@ -117,7 +117,7 @@ def test_parallel_order_starts_the_longest_and_the_never_run_first(tmp_path):
     keys = tmp_path / "build" / "cpu" / "run-keys"
     keys.mkdir(parents=True)
     names = ["01_a", "02_b", "03_c", "04_d"]
-    assert runner.parallel_order(names, "cpu", tmp_path) == names  # no history: book order
+    assert runner.parallel_order(names, "cpu", tmp_path) == names[::-1]  # no history: later (bigger) chapters first
     for name, seconds in (("01_a", "9.5"), ("02_b", "250.0"), ("04_d", "300.2")):
         (keys / f"{name}.seconds").write_text(seconds)
     assert runner.parallel_order(names, "cpu", tmp_path) == ["03_c", "04_d", "02_b", "01_a"]
