@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import yaml
@@ -134,9 +134,10 @@ def run(profile: str, only: list[str] | None = None, jobs: int = 1, force: bool 
         print(f"[kdutils] executing {', '.join(parallel_order(names, profile, root))} (profile {profile}), "
               f"{jobs} at a time, {threads} thread(s) each", flush=True)
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {name: pool.submit(execute_notebook, name, profile, root, 0, threads)
+            futures = {pool.submit(execute_notebook, name, profile, root, 0, threads): name
                        for name in parallel_order(names, profile, root)}
-            for name, future in futures.items():
+            for future in as_completed(futures):
+                name = futures[future]
                 seconds[name] = future.result()
                 print(f"[kdutils] {name}: {seconds[name]:.1f} s", flush=True)
     return seconds

@@ -121,3 +121,32 @@ def test_parallel_order_starts_the_longest_and_the_never_run_first(tmp_path):
     for name, seconds in (("01_a", "9.5"), ("02_b", "250.0"), ("04_d", "300.2")):
         (keys / f"{name}.seconds").write_text(seconds)
     assert runner.parallel_order(names, "cpu", tmp_path) == ["03_c", "04_d", "02_b", "01_a"]
+
+
+def test_runner_executes_notebooks_side_by_side_each_on_its_share_of_the_cores(tmp_path, monkeypatch):
+    import os
+
+    import nbformat
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "kdutils").mkdir()
+    toc = "format: jb-book\nroot: intro\nchapters:\n  - file: notebooks/01_a\n  - file: notebooks/02_b\n"
+    (tmp_path / "_toc.yml").write_text(toc)
+    for name in ("01_a", "02_b"):
+        parameters = nbformat.v4.new_code_cell('profile = "cpu"\nseed = 0', metadata={"tags": ["parameters"]})
+        probe = nbformat.v4.new_code_cell(
+            'import os, pathlib\nprint("threads", os.environ.get("OMP_NUM_THREADS"))\n'
+            f'results = pathlib.Path(os.environ["KD_RESULTS_DIR"])\nresults.mkdir(parents=True, exist_ok=True)\n'
+            f'(results / "{name}.json").write_text("{{}}")')
+        notebook = nbformat.v4.new_notebook(cells=[parameters, probe], metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+        nbformat.write(notebook, tmp_path / "notebooks" / f"{name}.ipynb")
+    seconds = runner.run("smoke", jobs=2, root=tmp_path)
+    assert sorted(seconds) == ["01_a", "02_b"] and all(s > 0 for s in seconds.values())
+    for name in ("01_a", "02_b"):
+        executed = nbformat.read(tmp_path / "build" / "smoke" / "site" / "notebooks" / f"{name}.ipynb", as_version=4)
+        assert executed.cells[-1].outputs[0]["text"] == "threads 1\n"
+        assert runner.is_up_to_date(name, "smoke", tmp_path)
+        assert float((tmp_path / "build" / "smoke" / "run-keys" / f"{name}.seconds").read_text()) > 0
+    assert runner.run("smoke", jobs=2, root=tmp_path) == {"01_a": 0.0, "02_b": 0.0}  # nothing changed
