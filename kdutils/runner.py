@@ -78,10 +78,11 @@ def execute_notebook(name: str, profile: str, root: Path = REPO_ROOT, seed: int 
     os.environ["KD_RESULTS_DIR"] = str(build_dir(profile, root) / "results")
     tic = time.perf_counter()
     key = run_key(name, profile, root, seed)
+    key_file = build_dir(profile, root) / "run-keys" / f"{name}.sha256"
+    key_file.unlink(missing_ok=True)  # the executed copy is rewritten as it runs: until it completes, it is stale
     papermill.execute_notebook(str(source), str(out), parameters={"profile": profile, "seed": seed},
                                kernel_name="python3", cwd=str(source.parent), progress_bar=False)
     _show_only_injected_parameters(out)
-    key_file = build_dir(profile, root) / "run-keys" / f"{name}.sha256"
     key_file.parent.mkdir(parents=True, exist_ok=True)
     seconds = time.perf_counter() - tic
     (key_file.parent / f"{name}.seconds").write_text(f"{seconds:.1f}")  # for scheduling the next parallel run

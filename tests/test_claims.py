@@ -150,3 +150,27 @@ def test_runner_executes_notebooks_side_by_side_each_on_its_share_of_the_cores(t
         assert runner.is_up_to_date(name, "smoke", tmp_path)
         assert float((tmp_path / "build" / "smoke" / "run-keys" / f"{name}.seconds").read_text()) > 0
     assert runner.run("smoke", jobs=2, root=tmp_path) == {"01_a": 0.0, "02_b": 0.0}  # nothing changed
+
+
+def test_an_interrupted_run_is_executed_again(tmp_path, monkeypatch):
+    import papermill
+
+    monkeypatch.setenv("KD_RESULTS_DIR", str(tmp_path))  # execute_notebook sets it; restored after the test
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "kdutils").mkdir()
+    (tmp_path / "notebooks" / "01_x.ipynb").write_text("{}")
+    build = tmp_path / "build" / "smoke"
+    for path in ("site/notebooks/01_x.ipynb", "results/01_x.json"):
+        (build / path).parent.mkdir(parents=True, exist_ok=True)
+        (build / path).write_text("{}")
+    (build / "run-keys").mkdir()
+    (build / "run-keys" / "01_x.sha256").write_text(runner.run_key("01_x", "smoke", tmp_path))
+    assert runner.is_up_to_date("01_x", "smoke", tmp_path)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(papermill, "execute_notebook", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        runner.execute_notebook("01_x", "smoke", tmp_path)  # e.g. a --force run stopped half way
+    assert not runner.is_up_to_date("01_x", "smoke", tmp_path)
