@@ -96,18 +96,23 @@ def test_check_bound_both_directions():
     assert "target >= 5" in claim.summary()
 
 
-def test_run_key_tracks_notebook_profile_and_kdutils(tmp_path):
+def _completed_run(root):
+    """A repository with notebook ``01_x`` and kdutils code, and the outputs of a complete smoke run of it."""
     for path, text in (("notebooks/01_x.ipynb", "{}"), ("kdutils/a.py", "x = 1")):
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / path).write_text(text)
-    assert not runner.is_up_to_date("01_x", "smoke", tmp_path)
-    build = tmp_path / "build" / "smoke"
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    assert not runner.is_up_to_date("01_x", "smoke", root)
+    build = root / "build" / "smoke"
     for path in ("site/notebooks/01_x.ipynb", "results/01_x.json"):
         (build / path).parent.mkdir(parents=True, exist_ok=True)
         (build / path).write_text("{}")
     (build / "run-keys").mkdir()
-    (build / "run-keys" / "01_x.sha256").write_text(runner.run_key("01_x", "smoke", tmp_path))
-    assert runner.is_up_to_date("01_x", "smoke", tmp_path)
+    (build / "run-keys" / "01_x.sha256").write_text(runner.run_key("01_x", "smoke", root))
+    assert runner.is_up_to_date("01_x", "smoke", root)
+
+
+def test_run_key_tracks_notebook_profile_and_kdutils(tmp_path):
+    _completed_run(tmp_path)
     assert runner.run_key("01_x", "cpu", tmp_path) != runner.run_key("01_x", "smoke", tmp_path)
     (tmp_path / "kdutils" / "a.py").write_text("x = 2")
     assert not runner.is_up_to_date("01_x", "smoke", tmp_path)
@@ -156,16 +161,7 @@ def test_an_interrupted_run_is_executed_again(tmp_path, monkeypatch):
     import papermill
 
     monkeypatch.setenv("KD_RESULTS_DIR", str(tmp_path))  # execute_notebook sets it; restored after the test
-    (tmp_path / "notebooks").mkdir()
-    (tmp_path / "kdutils").mkdir()
-    (tmp_path / "notebooks" / "01_x.ipynb").write_text("{}")
-    build = tmp_path / "build" / "smoke"
-    for path in ("site/notebooks/01_x.ipynb", "results/01_x.json"):
-        (build / path).parent.mkdir(parents=True, exist_ok=True)
-        (build / path).write_text("{}")
-    (build / "run-keys").mkdir()
-    (build / "run-keys" / "01_x.sha256").write_text(runner.run_key("01_x", "smoke", tmp_path))
-    assert runner.is_up_to_date("01_x", "smoke", tmp_path)
+    _completed_run(tmp_path)
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
