@@ -20,7 +20,7 @@ from .data import Split, Splits
 from .evaluate import classification_metrics
 from .losses import distillation_loss, kd_objective
 from .models import mlp
-from .train import TeacherCache, cross_entropy_objective, fit, seed_everything
+from .train import History, TeacherCache, cross_entropy_objective, fit, seed_everything
 
 
 class PILImages(Dataset):
@@ -96,10 +96,8 @@ def compare_loops(splits: Splits, teacher: nn.Module, *, teacher_hidden: Sequenc
                 seconds = naive_fit(model, splits.train, epochs=epochs, lr=lr, batch_size=batch_size,
                                     teacher=teacher if kd else None, alpha=alpha, T=T, seed=seed)
             else:
-                objective = kd_objective(alpha, T) if kd else cross_entropy_objective
-                history = fit(model, splits.train, splits.val, epochs=epochs, lr=lr, batch_size=batch_size,
-                              objective=objective, teacher=cache if kd else None, seed=seed, progress=False)
-                seconds = history.column("seconds")
+                seconds = _kdutils_fit(model, splits, cache if kd else None, epochs=epochs, lr=lr,
+                                       batch_size=batch_size, alpha=alpha, T=T, seed=seed).column("seconds")
             result[loop] = {"seconds_per_epoch": statistics.median(seconds),  # robust to a hiccup of the machine
                             "test_accuracy": classification_metrics(model, splits.test.x, splits.test.y)["accuracy"]}
         result["speedup"] = result["naive"]["seconds_per_epoch"] / result["kdutils"]["seconds_per_epoch"]
@@ -127,9 +125,15 @@ def alternating_epoch_ratio(splits: Splits, cache: TeacherCache, hidden: Sequenc
         for kind in seconds:
             seed_everything(seed)
             model = mlp(in_features, hidden, classes)
-            kd = kind == "kd"
-            history = fit(model, splits.train, splits.val, epochs=1, lr=lr, batch_size=batch_size,
-                          objective=kd_objective(alpha, T) if kd else cross_entropy_objective,
-                          teacher=cache if kd else None, seed=seed, progress=False)
+            history = _kdutils_fit(model, splits, cache if kind == "kd" else None, epochs=1, lr=lr,
+                                   batch_size=batch_size, alpha=alpha, T=T, seed=seed)
             seconds[kind].append(history.epochs[0]["seconds"])
     return {"ratio": statistics.median(seconds["kd"]) / statistics.median(seconds["scratch"]), **seconds}
+
+
+def _kdutils_fit(model: nn.Module, splits: Splits, cache: TeacherCache | None, *, epochs: int, lr: float,
+                 batch_size: int, alpha: float, T: float, seed: int) -> History:
+    """kdutils' loop on the benchmark's settings: distilled from ``cache`` when given, alone otherwise."""
+    return fit(model, splits.train, splits.val, epochs=epochs, lr=lr, batch_size=batch_size,
+               objective=kd_objective(alpha, T) if cache is not None else cross_entropy_objective,
+               teacher=cache, seed=seed, progress=False)

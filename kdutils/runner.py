@@ -132,11 +132,11 @@ def run(profile: str, only: list[str] | None = None, jobs: int = 1, force: bool 
     else:
         jobs = min(jobs, len(names))
         threads = max(1, (os.cpu_count() or 1) // jobs)  # more threads than cores would slow every notebook down
-        print(f"[kdutils] executing {', '.join(parallel_order(names, profile, root))} (profile {profile}), "
-              f"{jobs} at a time, {threads} thread(s) each", flush=True)
+        order = parallel_order(names, profile, root)
+        print(f"[kdutils] executing {', '.join(order)} (profile {profile}), {jobs} at a time, "
+              f"{threads} thread(s) each", flush=True)
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(execute_notebook, name, profile, root, 0, threads): name
-                       for name in parallel_order(names, profile, root)}
+            futures = {pool.submit(execute_notebook, name, profile, root, 0, threads): name for name in order}
             for future in as_completed(futures):
                 name = futures[future]
                 seconds[name] = future.result()

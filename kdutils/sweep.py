@@ -24,7 +24,7 @@ def _single_threaded(fn: Callable[[dict, dict], Any], job: dict) -> Any:
 
 
 def run_jobs(fn: Callable[[dict, dict], Any], jobs: list[dict], shared: dict[str, Any], processes: int | None = None,
-             progress: bool = True, desc: str = "sweep", device: str = "cpu") -> list[Any]:
+             progress: bool = True, desc: str = "sweep", device: str | torch.device = "cpu") -> list[Any]:
     """Return ``[fn(job, shared) for job in jobs]``, computed by ``processes`` forked workers (default: one per thread
     torch may use, i.e. per core unless ``OMP_NUM_THREADS`` says less).
 
