@@ -5,14 +5,15 @@ Conventions (used by every chapter):
 * ``soft_kd_loss = KL(softmax(t/T) || softmax(s/T)) * T^2``, averaged over the batch (``batchmean``),
   computed from log-probabilities on both sides.
 * ``distillation_loss = (1 - alpha) * CE(s, y) + alpha * soft_kd_loss``: ``alpha`` weighs the teacher.
-* The fit-loop objective :class:`KDObjective` uses Hinton's cross-entropy form of the soft term: its value
-  is larger by ``alpha * T^2`` times the teacher's entropy, and its gradient is the same.
+* The fit-loop objective :class:`KDObjective` uses Hinton's cross-entropy form of the soft term (its value
+  is larger by ``alpha * T^2`` times the teacher's entropy, its gradient is the same) and gives the fit
+  loop that gradient in closed form.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -137,16 +138,31 @@ def require_finite(loss: float, where: str) -> float:
     return loss
 
 
-class KDObjective:
-    """Hinton's objective as one log-softmax over two temperatures, ready for precomputed teacher targets.
+class KDTargets(NamedTuple):
+    """:class:`KDObjective`'s per-image targets, class-major: one column per image."""
 
-    ``(1 - alpha) * CE(s, y) + alpha * soft_target_cross_entropy(s, t, T)`` is minus the dot product of
-    ``log_softmax([s, s / T])`` with the targets ``[(1 - alpha) * onehot(y), alpha * T^2 * softmax(t / T)]``,
-    over the batch. Six small autograd nodes instead of about a dozen, which matters when the student is
-    as small as a 20-20 MLP; with a :class:`~kdutils.train.TeacherCache` the fit loop builds the targets once
-    (:meth:`teacher_targets`) and only looks them up per batch (:meth:`loss_on_targets`).
-    Its value differs from :func:`distillation_loss` by ``alpha * T^2 * H(softmax(t / T))``, the teacher's
-    entropy, a constant for the student: the gradients are the same.
+    weights: Tensor  # (2 * classes, images): (1 - alpha) * onehot(y) above alpha * T^2 * softmax(t / T)
+    offset: Tensor  # (classes, images): (1 - alpha) * onehot(y) + alpha * T * softmax(t / T), the gradient's constant part
+
+    def select(self, images: Tensor) -> KDTargets:
+        """The columns of these images, in this order."""
+        return KDTargets(self.weights.index_select(1, images), self.offset.index_select(1, images))
+
+    def to(self, device: str | torch.device) -> KDTargets:
+        return KDTargets(self.weights.to(device), self.offset.to(device))
+
+
+class KDObjective:
+    """Hinton's objective with its gradient in closed form, for precomputed teacher targets.
+
+    ``(1 - alpha) * CE(s, y) + alpha * T^2 * soft_target_cross_entropy(s, t, T)``. Called, it is an
+    ordinary autograd loss. The fit loop instead builds per-image targets once (:meth:`teacher_targets`)
+    and asks :meth:`value_and_grad` for the value and for the gradient with respect to the student's
+    logits, which chapter 1 derives: per image, ``(1 - alpha) * (softmax(s) - onehot(y)) +
+    alpha * T * (softmax(s / T) - softmax(t / T))``, averaged over the batch. ``backward`` then starts at
+    the logits: a small student pays for a few tensor operations per step instead of a loss graph.
+    The value is Hinton's cross-entropy form, larger than :func:`distillation_loss` by ``alpha * T^2``
+    times the teacher's entropy, a constant for the student: the gradients are the same.
     """
 
     def __init__(self, alpha: float, T: float, t_squared: bool = True) -> None:
@@ -155,35 +171,58 @@ class KDObjective:
         self.alpha, self.T = alpha, T
         soft_scale = 1.0 if t_squared else 1.0 / (T * T)  # t_squared=False: an ablation, not a recommendation
         self._weights = (1.0 - alpha, alpha * soft_scale * T * T)
-        self._logit_scale = torch.tensor([1.0, 1.0 / T]).view(2, 1, 1)
+        self._constants: dict[tuple[torch.device, torch.dtype], tuple[Tensor, Tensor]] = {}
 
-    def teacher_targets(self, teacher_logits: Tensor, targets: Tensor) -> Tensor:
-        """The ``(batch, 2, classes)`` targets (hard row, then soft row) for these labels and teacher logits."""
-        check_targets(teacher_logits, targets)
+    def _scale_and_coef(self, like: Tensor) -> tuple[Tensor, Tensor]:
+        """The logit scales (1, 1/T) and the gradient's coefficients (weight x scale), on ``like``'s device and dtype."""
+        key = (like.device, like.dtype)
+        if key not in self._constants:
+            hard_weight, soft_weight = self._weights
+            self._constants[key] = (torch.tensor([1.0, 1.0 / self.T], device=like.device, dtype=like.dtype).view(2, 1, 1),
+                                    torch.tensor([[hard_weight, soft_weight / self.T]], device=like.device, dtype=like.dtype))
+        return self._constants[key]
+
+    def teacher_targets(self, teacher_logits: Tensor, labels: Tensor) -> KDTargets:
+        """The targets of these images, from the teacher's logits and the labels."""
+        check_targets(teacher_logits, labels)
         hard_weight, soft_weight = self._weights
         logits = teacher_logits.detach().to(torch.promote_types(teacher_logits.dtype, torch.float32))
-        soft = F.softmax(logits / self.T, dim=1) * soft_weight
-        hard = F.one_hot(targets, logits.shape[1]).to(soft.dtype) * hard_weight
-        return torch.stack([hard, soft], dim=1)
+        soft = F.softmax(logits / self.T, dim=1).t() * soft_weight
+        hard = F.one_hot(labels, logits.shape[1]).t().to(soft.dtype) * hard_weight
+        return KDTargets(torch.cat([hard, soft]), (hard + soft / self.T).contiguous())
 
-    def loss_on_targets(self, student_logits: Tensor, teacher_targets: Tensor) -> Tensor:
-        """The objective from targets built by :meth:`teacher_targets` (row for row the same batch)."""
+    def value_and_grad(self, student_logits: Tensor, targets: KDTargets) -> tuple[float, Tensor]:
+        """The objective's value and its gradient with respect to ``student_logits``, for this batch's targets.
+
+        ``targets``: the batch's columns of :meth:`teacher_targets`, in the order of the logits' rows.
+        Every tensor operation counts at this scale (a 20-20 student's step takes half a millisecond):
+        no autograd graph, no copies, no slices.
+        """
+        weights, offset = targets
         batch, classes = student_logits.shape if student_logits.ndim == 2 else (-1, -1)
-        if teacher_targets.shape != (batch, 2, classes):
-            raise ValueError(f"teacher targets must be (batch, 2, classes) for student logits "
-                             f"{tuple(student_logits.shape)}; got {tuple(teacher_targets.shape)}")
-        # Class-major (2, classes, batch): PyTorch's CPU log-softmax is several times faster over a short
-        # leading dimension than over a last dimension of 10 classes.
-        log_q = F.log_softmax(student_logits.t().unsqueeze(0) * self._logit_scale.to(student_logits.device), dim=1)
-        # the batch mean and the sign go on the targets, which need no gradient: one autograd node fewer each
-        weights = teacher_targets.permute(1, 2, 0).reshape(-1).to(log_q.dtype) * (-1.0 / batch)
-        return torch.dot(log_q.view(-1), weights)
+        if weights.shape != (2 * classes, batch) or offset.shape != (classes, batch):
+            raise ValueError(f"teacher targets must be (2 * classes, batch) and (classes, batch) for student logits "
+                             f"{tuple(student_logits.shape)}; got {tuple(weights.shape)} and {tuple(offset.shape)}")
+        scale, coef = self._scale_and_coef(offset)
+        with torch.no_grad():
+            logits = student_logits if student_logits.dtype == offset.dtype else student_logits.to(offset.dtype)
+            # Class-major (2, classes, batch): PyTorch's CPU log-softmax is several times faster over a short
+            # leading dimension than over a last dimension of 10 classes.
+            log_q = torch.log_softmax(logits.t() * scale, dim=1)
+            value = -torch.dot(log_q.view(-1), weights.view(-1)).item() / batch
+            # sum_k weight_k * scale_k * softmax(scale_k * s) - offset, over the batch
+            grad = torch.addmm(offset.view(1, -1), coef, log_q.exp().view(2, -1),
+                               beta=-1.0 / batch, alpha=1.0 / batch).view(classes, batch).t()
+        return value, grad if grad.dtype == student_logits.dtype else grad.to(student_logits.dtype)
 
-    def __call__(self, student_logits: Tensor, targets: Tensor, teacher_logits: Tensor | None) -> Tensor:
+    def __call__(self, student_logits: Tensor, labels: Tensor, teacher_logits: Tensor | None) -> Tensor:
         if teacher_logits is None:
             raise ValueError("kd_objective needs teacher logits: pass teacher= (a model or a TeacherCache) to fit")
         check_logits(student_logits, teacher_logits)
-        return self.loss_on_targets(student_logits, self.teacher_targets(teacher_logits, targets))
+        check_targets(student_logits, labels)
+        hard_weight, soft_weight = self._weights
+        return (hard_weight * F.cross_entropy(student_logits, labels)
+                + soft_weight / (self.T * self.T) * soft_target_cross_entropy(student_logits, teacher_logits, self.T))
 
 
 def kd_objective(alpha: float, T: float, t_squared: bool = True) -> KDObjective:

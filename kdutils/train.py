@@ -139,8 +139,9 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
 
     ``objective(student_logits, y, teacher_logits)`` gets the teacher's logits for the batch (from the
     cache when ``teacher`` is a :class:`TeacherCache` and there is no augmentation) or ``None``. With a
-    cache, an objective that has ``teacher_targets`` / ``loss_on_targets`` (:class:`~kdutils.losses.KDObjective`)
-    gets its per-image targets built once and looked up per batch.
+    cache or none. An objective with a closed-form gradient (``teacher_targets`` and ``value_and_grad``,
+    :class:`~kdutils.losses.KDObjective`) gets its per-image targets, built once from a cache, and
+    ``backward`` starts from its gradient at the logits.
     ``score(epoch_row)`` picks the epoch to keep (highest wins; default: validation accuracy).
     Under torchrun the model is wrapped in DistributedDataParallel, each rank trains on its share of
     every global batch of ``batch_size``, losses are averaged over ranks, and only rank 0 shows progress.
@@ -160,9 +161,10 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
     teacher_model = teacher.teacher if isinstance(teacher, TeacherCache) else teacher
     if cache is not None:
         cache.check(train.x)
-    # With fixed inputs the teacher's targets are fixed too: objectives that can, build them once
+    closed_form = hasattr(objective, "value_and_grad") and teacher is not None
+    # With fixed inputs the teacher's targets are fixed too: built once, looked up per batch
     cached_targets = (objective.teacher_targets(cache.logits, train.y).to(device)
-                      if cache is not None and hasattr(objective, "teacher_targets") else None)
+                      if cache is not None and closed_form else None)
     if teacher_model is not None:
         teacher_model.to(device).eval()
 
@@ -201,12 +203,16 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):  # bf16 needs no grad scaler
                 logits = _as_logits(step_model(xb))
                 if cached_targets is not None:
-                    loss = objective.loss_on_targets(logits, cached_targets.index_select(0, idx.to(device)))
+                    targets = cached_targets.select(idx.to(device))
+                elif closed_form:
+                    targets = objective.teacher_targets(teacher_logits(idx, xb), yb)
                 else:
                     loss = objective(logits, yb, teacher_logits(idx, xb))
-            loss_value = require_finite(loss.item(), f"{desc} epoch {epoch + 1}")  # one device sync per step
+            # a closed-form objective gives its gradient at the logits (in float32, outside autocast)
+            loss_value, grad = objective.value_and_grad(logits, targets) if closed_form else (loss.item(), None)
+            require_finite(loss_value, f"{desc} epoch {epoch + 1}")  # one device sync per step
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            (logits if closed_form else loss).backward(grad)  # backward starts where the gradient is known
             opt.step()
             scheduler.step()
             total += loss_value * len(yb)

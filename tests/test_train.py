@@ -1,5 +1,6 @@
 """The fit loop, seeding, the teacher-logit cache, checkpoints and evaluation."""
 
+import math
 import time
 
 import pytest
@@ -184,7 +185,8 @@ def test_kd_objective_is_hintons_cross_entropy_form_with_distillation_loss_gradi
     s = torch.randn(6, 5, generator=g, requires_grad=True)
     t, y = 3 * torch.randn(6, 5, generator=g), torch.tensor([0, 1, 2, 3, 4, 0])
     soft_scale = 1.0 if t_squared else 1.0 / T**2
-    value = losses.kd_objective(alpha, T, t_squared)(s, y, t)
+    objective = losses.kd_objective(alpha, T, t_squared)
+    value = objective(s, y, t)
     reference = ((1 - alpha) * torch.nn.functional.cross_entropy(s, y)
                  + alpha * soft_scale * losses.soft_target_cross_entropy(s, t, T))
     assert value.item() == pytest.approx(reference.item(), rel=1e-6)
@@ -192,7 +194,47 @@ def test_kd_objective_is_hintons_cross_entropy_form_with_distillation_loss_gradi
     kl_form = (1 - alpha) * torch.nn.functional.cross_entropy(s, y) + alpha * soft_scale * losses.soft_kd_loss(s, t, T)
     assert value.item() - kl_form.item() == pytest.approx(
         alpha * soft_scale * T**2 * losses.entropy(t, T).mean().item(), rel=1e-5, abs=1e-6)
-    torch.testing.assert_close(torch.autograd.grad(value, s)[0], torch.autograd.grad(kl_form, s)[0])
+    kl_grad = torch.autograd.grad(kl_form, s)[0]
+    torch.testing.assert_close(torch.autograd.grad(value, s)[0], kl_grad)
+    # the closed form the fit loop uses: same value, and the gradient autograd finds
+    closed_value, closed_grad = objective.value_and_grad(s, objective.teacher_targets(t, y))
+    assert closed_value == pytest.approx(reference.item(), rel=1e-6)
+    torch.testing.assert_close(closed_grad, kl_grad)
+
+
+def test_kd_objective_closed_form_by_hand():
+    # one image, two classes, alpha 0.5, T 2: softmax of (a, b) is (sig(a - b), 1 - sig(a - b))
+    s, t, y = torch.tensor([[1.0, -1.0]]), torch.tensor([[0.0, 2.0]]), torch.tensor([1])
+    sig = lambda v: 1 / (1 + math.exp(-v))
+    q, q_T, p_T = sig(2.0), sig(1.0), sig(-1.0)  # class 0's probability for s, s / 2, t / 2
+    # dL/ds_0 = 0.5 (q - 0) + 0.5 * 2 (q_T - p_T), and the two classes' gradients sum to 0
+    g0 = 0.5 * q + (q_T - p_T)
+    value = 0.5 * -math.log(1 - q) + 0.5 * 4 * -(p_T * math.log(q_T) + (1 - p_T) * math.log(1 - q_T))
+    objective = losses.kd_objective(0.5, 2.0)
+    closed_value, grad = objective.value_and_grad(s, objective.teacher_targets(t, y))
+    assert closed_value == pytest.approx(value, rel=1e-6)
+    torch.testing.assert_close(grad, torch.tensor([[g0, -g0]]))
+
+
+def test_kd_objective_closed_form_passes_gradcheck():
+    g = torch.Generator().manual_seed(1)
+    t, y = 2 * torch.randn(5, 4, generator=g, dtype=torch.float64), torch.tensor([0, 1, 2, 3, 1])
+    objective = losses.kd_objective(0.6, 4.0)
+    targets = objective.teacher_targets(t, y)
+
+    class ClosedForm(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, s):
+            value, grad = objective.value_and_grad(s, targets)
+            ctx.save_for_backward(grad)
+            return s.new_tensor(value)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return ctx.saved_tensors[0] * grad_output
+
+    assert targets.weights.dtype == targets.offset.dtype == torch.float64
+    assert torch.autograd.gradcheck(ClosedForm.apply, (torch.randn(5, 4, generator=g, dtype=torch.float64, requires_grad=True),))
 
 
 def test_kd_objective_needs_a_teacher_and_checks_its_targets():
@@ -203,10 +245,12 @@ def test_kd_objective_needs_a_teacher_and_checks_its_targets():
     with pytest.raises(ValueError, match="alpha must be"):
         losses.kd_objective(2.0, 3.0)
     targets = objective.teacher_targets(t, y)
-    assert targets.shape == (4, 2, 3)
-    torch.testing.assert_close(targets.sum(dim=2), torch.tensor([[0.6, 0.4 * 9]]).expand(4, 2))
-    with pytest.raises(ValueError, match=r"teacher targets must be \(batch, 2, classes\).*got \(3, 2, 3\)"):
-        objective.loss_on_targets(s, targets[:3])
+    assert targets.weights.shape == (6, 4) and targets.offset.shape == (3, 4)
+    torch.testing.assert_close(targets.weights.view(2, 3, 4).sum(dim=1), torch.tensor([[0.6], [0.4 * 9]]).expand(2, 4))
+    torch.testing.assert_close(targets.select(torch.tensor([2, 0])).offset, targets.offset[:, [2, 0]])
+    with pytest.raises(ValueError, match=r"teacher targets must be \(2 \* classes, batch\) and \(classes, batch\)"
+                                         r".*got \(6, 3\) and \(3, 3\)"):
+        objective.value_and_grad(s, targets.select(torch.tensor([0, 1, 2])))
 
 
 def test_kd_objective_with_cached_targets_trains_like_the_teacher_forward(digits):
@@ -214,10 +258,13 @@ def test_kd_objective_with_cached_targets_trains_like_the_teacher_forward(digits
     objective = losses.kd_objective(0.7, 4.0)
     cached, h1 = train_small(digits, 0, objective=objective, teacher=TeacherCache(teacher, digits.train.x))
     live, h2 = train_small(digits, 0, objective=objective, teacher=teacher)
-    for a, b in zip(h1.column("train_loss"), h2.column("train_loss")):
-        assert a == pytest.approx(b, rel=1e-5)
-    for p, q in zip(cached.parameters(), live.parameters()):
+    # the same objective with autograd doing the gradient: the closed form trains the same model
+    autograd, h3 = train_small(digits, 0, objective=lambda s, y, t: objective(s, y, t), teacher=teacher)
+    for a, b, c in zip(h1.column("train_loss"), h2.column("train_loss"), h3.column("train_loss")):
+        assert a == pytest.approx(b, rel=1e-5) and a == pytest.approx(c, rel=1e-4)
+    for p, q, r in zip(cached.parameters(), live.parameters(), autograd.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(p, r, rtol=1e-3, atol=1e-4)
 
 
 def test_stratified_subset_keeps_every_class(digits):
