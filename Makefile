@@ -9,14 +9,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+MATHJAX_VERSION := 3.2.2
+MATHJAX := build/mathjax
 
 .PHONY: book test notebooks system-data lock clean
 
-book: $(STAMP) system-data
+book: $(STAMP) system-data $(MATHJAX)/.fetched
 	$(BIN)/python -m kdutils run --profile $(PROFILE) --jobs $(JOBS)
 	$(BIN)/python -m kdutils book --profile $(PROFILE)
 
-test: $(STAMP) system-data
+test: $(STAMP) system-data $(MATHJAX)/.fetched
 	$(BIN)/python -m pytest
 
 $(STAMP): requirements-lock.txt pyproject.toml
@@ -33,6 +35,16 @@ system-data:
 	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
 		(sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist) || echo "warning: apt-get could not install dataset-fashion-mnist; kdutils will fall back"; \
 	else echo "note: dataset-fashion-mnist is not installed and apt is not usable; kdutils will look in \$$KD_DATA, then download when online"; fi
+
+# MathJax served with the book, so that its equations render offline; without npm the book uses MathJax's CDN.
+$(MATHJAX)/.fetched:
+	@mkdir -p $(MATHJAX); tmp=$$(mktemp -d); \
+	if command -v npm >/dev/null 2>&1 && (cd $$tmp && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null 2>&1) \
+		&& tar -xzf $$tmp/mathjax-$(MATHJAX_VERSION).tgz -C $$tmp; then \
+		mkdir -p $(MATHJAX)/output/chtml/fonts && cp $$tmp/package/es5/tex-mml-chtml.js $(MATHJAX)/ \
+		&& cp -r $$tmp/package/es5/output/chtml/fonts/woff-v2 $(MATHJAX)/output/chtml/fonts/; \
+	else echo "note: npm could not fetch mathjax@$(MATHJAX_VERSION); the book's equations will load MathJax from its CDN"; fi; \
+	rm -rf $$tmp; touch $@
 
 # Re-pair every notebook after editing its .py source.
 notebooks: $(STAMP)

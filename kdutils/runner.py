@@ -237,6 +237,7 @@ def stage_book(profile: str, root: Path = REPO_ROOT) -> Path:
         shutil.copy2(root / name, site / name)
     for name in BOOK_DIRS:
         shutil.copytree(root / name, site / name, dirs_exist_ok=True)
+    serve_mathjax(site, root)
     missing = [n for n in toc_notebooks(root) if not (site / "notebooks" / f"{n}.ipynb").is_file()]
     if missing:
         raise FileNotFoundError(f"not executed yet for profile {profile!r}: {missing}; "
@@ -246,6 +247,24 @@ def stage_book(profile: str, root: Path = REPO_ROOT) -> Path:
     titles = {n: notebook_title(site / "notebooks" / f"{n}.ipynb") for n in toc_notebooks(root)}
     (site / "book" / "results.md").write_text(results_page(profile, results, titles))
     return site
+
+
+def serve_mathjax(site: Path, root: Path = REPO_ROOT) -> bool:
+    """Serve the MathJax that ``make`` fetched from npm with the book, so equations render offline.
+
+    Returns False, leaving the configuration's MathJax CDN, when there is none (``build/mathjax``).
+    """
+    vendored = root / "build" / "mathjax"
+    if not (vendored / "tex-mml-chtml.js").is_file():
+        return False
+    # not under _static: Jupyter Book would also load every .js found there on every page
+    shutil.copytree(vendored, site / "_mathjax" / "mathjax", dirs_exist_ok=True)
+    config_path = site / "_config.yml"
+    config = yaml.safe_load(config_path.read_text())
+    sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
+    sphinx_config.update(html_static_path=["_mathjax"], mathjax_path="mathjax/tex-mml-chtml.js")
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return True
 
 
 def build_book(profile: str, root: Path = REPO_ROOT) -> Path:

@@ -195,7 +195,7 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
     bar = tqdm(range(epochs), desc=desc, disable=not progress or rank != 0, leave=False)
     for epoch in bar:
         model.train()
-        tic, total, count = time.perf_counter(), 0.0, 0
+        tic, cpu_tic, total, count = time.perf_counter(), time.thread_time(), 0.0, 0
         for idx, xb, yb in batches(train_x, train_y, batch_size, shuffle=True, generator=generator, shard=(rank, world)):
             xb = xb.contiguous(memory_format=memory_format)
             if augment is not None:
@@ -224,7 +224,8 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
         val_logits = predict_logits(model, val.x, device=device)  # every rank: identical weights, identical numbers
         row = {"epoch": epoch + 1, "train_loss": total / count,
                "val_loss": F.cross_entropy(val_logits, val.y).item(),
-               "val_accuracy": accuracy(val_logits, val.y), "seconds": time.perf_counter() - tic}
+               "val_accuracy": accuracy(val_logits, val.y), "seconds": time.perf_counter() - tic,
+               "cpu_seconds": time.thread_time() - cpu_tic}  # CPU time of this thread: what it did, not whom it waited for
         history.epochs.append(row)
         row_score = score(row) if score else row["val_accuracy"]
         if best_state is None or row_score > best_score:
