@@ -116,6 +116,17 @@ def test_html_book_pages(book):
 
 
 @pytest.mark.slow
+def test_html_equations_use_the_mathjax_make_fetched(book):
+    if not (ROOT / "build" / "mathjax" / "tex-mml-chtml.js").is_file():
+        pytest.skip("make could not fetch MathJax from npm; the book uses MathJax's CDN")
+    page = (HTML / "notebooks" / f"{CHAPTERS[0]}.html").read_text()
+    assert re.search(r'<script[^>]+src="\.\./_static/mathjax/tex-mml-chtml\.js', page), "MathJax is not served locally"
+    assert "cdn.jsdelivr.net/npm/mathjax" not in page
+    assert (HTML / "_static" / "mathjax" / "tex-mml-chtml.js").is_file()
+    assert any((HTML / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
+
+
+@pytest.mark.slow
 def test_html_shows_the_parameters_actually_used(book):
     import html
 

@@ -4,6 +4,7 @@ import json
 import math
 
 import pytest
+import yaml
 
 from kdutils import claims, results, runner
 
@@ -170,3 +171,19 @@ def test_an_interrupted_run_is_executed_again(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         runner.execute_notebook("01_x", "smoke", tmp_path)  # e.g. a --force run stopped half way
     assert not runner.is_up_to_date("01_x", "smoke", tmp_path)
+
+
+def test_serve_mathjax_points_the_book_at_the_fetched_copy(tmp_path):
+    root, site = tmp_path / "repo", tmp_path / "site"
+    site.mkdir()
+    (site / "_config.yml").write_text("title: T\nsphinx:\n  config:\n    nb_output_stderr: remove\n")
+    assert not runner.serve_mathjax(site, root)  # nothing fetched: the configuration's CDN stays
+    assert "mathjax_path" not in (site / "_config.yml").read_text()
+    vendored = root / "build" / "mathjax"
+    (vendored / "output").mkdir(parents=True)
+    (vendored / "tex-mml-chtml.js").write_text("// MathJax")
+    assert runner.serve_mathjax(site, root)
+    config = yaml.safe_load((site / "_config.yml").read_text())["sphinx"]["config"]
+    assert config == {"nb_output_stderr": "remove", "html_static_path": ["_mathjax"],
+                      "mathjax_path": "mathjax/tex-mml-chtml.js"}
+    assert (site / "_mathjax" / "mathjax" / "tex-mml-chtml.js").read_text() == "// MathJax"
