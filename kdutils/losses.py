@@ -149,6 +149,7 @@ class KDTargets(NamedTuple):
         return KDTargets(self.weights.index_select(1, images), self.offset.index_select(1, images))
 
     def to(self, device: str | torch.device) -> KDTargets:
+        """Both tensors on ``device``."""
         return KDTargets(self.weights.to(device), self.offset.to(device))
 
 

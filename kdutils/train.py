@@ -138,10 +138,10 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
     """Train ``model`` with Adam or AdamW on in-memory tensors; keep the weights of the best validation epoch.
 
     ``objective(student_logits, y, teacher_logits)`` gets the teacher's logits for the batch (from the
-    cache when ``teacher`` is a :class:`TeacherCache` and there is no augmentation) or ``None``. With a
-    cache or none. An objective with a closed-form gradient (``teacher_targets`` and ``value_and_grad``,
-    :class:`~kdutils.losses.KDObjective`) gets its per-image targets, built once from a cache, and
-    ``backward`` starts from its gradient at the logits.
+    cache when ``teacher`` is a :class:`TeacherCache` and there is no augmentation) or ``None``. An
+    objective with a closed-form gradient (``teacher_targets`` and ``value_and_grad``,
+    :class:`~kdutils.losses.KDObjective`) gets its per-image targets instead, built once from a cache or
+    per batch from a live teacher, and ``backward`` starts from its gradient at the logits.
     ``score(epoch_row)`` picks the epoch to keep (highest wins; default: validation accuracy).
     Under torchrun the model is wrapped in DistributedDataParallel, each rank trains on its share of
     every global batch of ``batch_size``, losses are averaged over ranks, and only rank 0 shows progress.
