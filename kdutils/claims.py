@@ -1,4 +1,34 @@
-"""Claims: a sentence from a source, the measurement that tests it, and a verdict computed from the runs."""
+"""Claims: a sentence from a source, the measurement that tests it, and a verdict computed from the runs.
+
+Three kinds. *Exact* claims are mathematics, checked to a tolerance; *bound* claims are engineering
+targets (a speed-up, a time); *comparative* claims say a treatment beats a control (or matches it)
+and are measured over seeds and test images.
+
+A comparative claim ends in one of four verdicts, read off a confidence interval (CI) of the paired
+effect, oriented so that positive is the side the claim names:
+
+* **reproduced**: the CI excludes zero on the claimed side;
+* **contradicted**: it excludes zero on the other side;
+* **no effect**: the CI lies inside +-margin, the margin declared with the claim before the run;
+* **inconclusive**: anything else (the run cannot tell).
+
+A claim of *equivalence* ("T = 8 and T = 20 give the same students") is reproduced when its CI lies
+inside +-margin and contradicted when it lies wholly outside it.
+
+The interval counts both sources of noise. Arms are scored per test image and per seed, a matrix
+``D[s, i] = treatment - control`` over seeds ``s`` and test images ``i``. Seeds vary the training
+(initialisation, batch order); the test images are one sample of the images the claim is about, the
+same sample for every seed, so their noise does not average out over seeds. The standard error adds
+the two variances, ``var_s(mean_i D) / S + var_i(mean_s D) / N``, with Welch-Satterthwaite degrees of
+freedom and Student's t. (Both terms contain the seed x image interaction once, so the interval errs
+on the wide side; ``tests/test_claims.py`` checks its coverage by simulation.) A measurement with no
+test images (a correlation over validation choices, a similarity) gives one number per seed and a
+seed-only t interval.
+
+Each chapter declares at most :data:`MAX_PRIMARY` *primary* claims, with margins, before its runs;
+their intervals and verdicts are corrected for multiplicity with Holm's step-down method within the
+chapter (:func:`apply_holm`). Every other comparative claim is *exploratory*, at 95% uncorrected.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +37,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from scipy import stats
 
-VERDICTS = ("reproduced", "not reproduced", "inconclusive")
+COMPARATIVE_VERDICTS = ("reproduced", "contradicted", "no effect", "inconclusive")
+CHECK_VERDICTS = ("reproduced", "not reproduced")  # exact and bound claims: the check passes or it does not
+VERDICTS = (*COMPARATIVE_VERDICTS, "not reproduced")
+KINDS = ("exact", "bound", "comparative")
+ALPHA = 0.05  # family-wise error rate of a chapter's primary claims; level of every exploratory interval
+POWER = 0.80  # for the minimum detectable effect
+MAX_PRIMARY = 3
 
 
 @dataclass
@@ -19,10 +56,13 @@ class Claim:
     statement: str
     source: str
     measurement: str
-    kind: str  # "exact" (maths, to a tolerance), "bound" (a target such as a speed-up) or "empirical" (over seeds)
+    kind: str  # one of KINDS
     numbers: dict = field(default_factory=dict)
     verdict: str = "inconclusive"
     reason: str = ""
+    role: str = ""  # comparative claims: "primary" (declared before the run) or "exploratory"
+    protocol: dict = field(default_factory=dict)  # seeds, test images, how the models were scored
+    section: str = ""  # the label of the chapter section that measured it
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -31,15 +71,47 @@ class Claim:
         """A one-line, deterministic summary: id, verdict and the key numbers."""
         n = self.numbers
         if self.kind == "exact":
-            return f"{self.id}: {self.verdict} (observed {n['observed']:.4g}, expected {n['expected']:.4g} +- {n['tolerance']:.2g})"
+            return (f"{self.id}: {self.verdict} (observed {n['observed']:.4g}, expected {n['expected']:.4g} "
+                    f"+- {n['tolerance']:.2g})")
         if self.kind == "bound":
-            return f"{self.id}: {self.verdict} (observed {n['observed']:.3g}, target {'<=' if n['at_most'] else '>='} {n['bound']:.3g})"
-        return (f"{self.id}: {self.verdict} (effect {n['effect_mean']:+.4f} +- {n['effect_std']:.4f}, "
-                f"95% CI [{n['ci_low']:+.4f}, {n['ci_high']:+.4f}], n={n['n']})")
+            return (f"{self.id}: {self.verdict} (observed {n['observed']:.3g}, target "
+                    f"{'<=' if n['at_most'] else '>='} {n['bound']:.3g})")
+        return f"{self.id} [{self.role}]: {self.verdict} ({format_effect(self)})"
+
+
+def format_effect(claim: Claim | dict) -> str:
+    """``effect +1.20 points, 95% CI [+0.40, +2.00], margin 0.50`` in the claim's own unit."""
+    c = claim if isinstance(claim, dict) else claim.as_dict()
+    n = c["numbers"]
+    scale, unit = n["scale"], n["unit"]
+    text = (f"effect {scale * n['effect']:+.2f} {unit}, {100 * n['ci_level']:.4g}% CI "
+            f"[{scale * n['ci_low']:+.2f}, {scale * n['ci_high']:+.2f}]")
+    if n["margin"] is not None:
+        text += f", margin {scale * n['margin']:.2f}"
+    return text
+
+
+def verdict_sentence(claim: Claim | dict) -> str:
+    """What the verdict means, in words that never call an inconclusive result a failure, or the reverse."""
+    c = claim if isinstance(claim, dict) else claim.as_dict()
+    verdict, n = c["verdict"], c["numbers"]
+    if c["kind"] != "comparative":
+        return f"{verdict}: {c['reason']}"
+    level = f"{100 * n['ci_level']:.4g}%"
+    equivalence = n["expects"] == "equivalent"
+    if verdict == "reproduced":
+        why = "lies inside the declared margin" if equivalence else "excludes zero on the claimed side"
+    elif verdict == "contradicted":
+        why = "lies wholly outside the declared margin" if equivalence else "excludes zero on the other side"
+    elif verdict == "no effect":
+        why = "lies inside the declared margin: any effect is too small to matter"
+    else:
+        why = "is too wide to tell: the run neither shows the effect nor rules it out"
+    return f"{verdict}: the {level} CI {why} ({format_effect(c)})"
 
 
 def check_exact(id: str, statement: str, source: str, measurement: str, observed: float,
-                expected: float, tolerance: float) -> Claim:
+                expected: float, tolerance: float, section: str = "") -> Claim:
     """A mathematical claim: reproduced when ``|observed - expected| <= tolerance``."""
     if not math.isfinite(observed):
         raise ValueError(f"claim {id!r}: observed value is not finite ({observed!r})")
@@ -48,12 +120,13 @@ def check_exact(id: str, statement: str, source: str, measurement: str, observed
     ok = abs(observed - expected) <= tolerance
     return Claim(id, statement, source, measurement, "exact",
                  {"observed": float(observed), "expected": float(expected), "tolerance": float(tolerance)},
-                 "reproduced" if ok else "not reproduced",
-                 f"|observed - expected| = {abs(observed - expected):.3g} {'<=' if ok else '>'} {tolerance:.3g}")
+                 CHECK_VERDICTS[0] if ok else CHECK_VERDICTS[1],
+                 f"|observed - expected| = {abs(observed - expected):.3g} {'<=' if ok else '>'} {tolerance:.3g}",
+                 section=section)
 
 
 def check_bound(id: str, statement: str, source: str, measurement: str, observed: float, bound: float,
-                at_most: bool = True) -> Claim:
+                at_most: bool = True, section: str = "") -> Claim:
     """A target such as a speed-up: reproduced when ``observed <= bound`` (or ``>=`` with ``at_most=False``)."""
     if not math.isfinite(observed):
         raise ValueError(f"claim {id!r}: observed value is not finite ({observed!r})")
@@ -61,43 +134,156 @@ def check_bound(id: str, statement: str, source: str, measurement: str, observed
     relation = ("<=" if ok else ">") if at_most else (">=" if ok else "<")
     return Claim(id, statement, source, measurement, "bound",
                  {"observed": float(observed), "bound": float(bound), "at_most": at_most},
-                 "reproduced" if ok else "not reproduced", f"observed {observed:.3g} {relation} {bound:.3g}")
+                 CHECK_VERDICTS[0] if ok else CHECK_VERDICTS[1], f"observed {observed:.3g} {relation} {bound:.3g}",
+                 section=section)
 
 
-def seed_statistics(values: Sequence[float]) -> dict:
-    """Mean, sample std and the two-sided 95% Student-t confidence interval of the mean."""
-    from scipy import stats
+def paired_effect(treatment: Sequence, control: Sequence) -> dict:
+    """Mean paired difference, its standard error and degrees of freedom, counting seeds and test images.
 
-    v = np.asarray(values, dtype=float)
-    if v.ndim != 1 or len(v) < 3:
-        raise ValueError(f"need at least 3 values (one per seed) for statistics; got {len(v)}")
-    mean, std = float(v.mean()), float(v.std(ddof=1))
-    half = float(stats.t.ppf(0.975, df=len(v) - 1) * std / math.sqrt(len(v)))
-    return {"n": len(v), "mean": mean, "std": std, "ci_low": mean - half, "ci_high": mean + half}
-
-
-def compare_seeds(id: str, statement: str, source: str, measurement: str, treatment: Sequence[float],
-                  control: Sequence[float], higher_is_better: bool = True) -> Claim:
-    """An empirical claim "treatment beats control", from paired per-seed values.
-
-    reproduced: the 95% CI of the paired effect lies entirely on the claimed side of zero;
-    not reproduced: the mean effect is zero or on the wrong side; inconclusive: the CI straddles zero.
+    ``treatment`` and ``control``: one row per seed (the same seeds, in the same order), each row either
+    a number or the per-test-image scores (e.g. 1 for a correct prediction) on the same test images.
     """
     t, c = np.asarray(treatment, dtype=float), np.asarray(control, dtype=float)
     if t.shape != c.shape:
-        raise ValueError(f"claim {id!r}: treatment and control need one value per seed each; "
-                         f"got {len(t)} and {len(c)}")
-    sign = 1.0 if higher_is_better else -1.0
-    effect = seed_statistics(sign * (t - c))
-    treat, ctrl = seed_statistics(t), seed_statistics(c)
-    if effect["ci_low"] > 0:
-        verdict, reason = "reproduced", "the 95% CI of the effect excludes zero on the claimed side"
-    elif effect["mean"] <= 0:
-        verdict, reason = "not reproduced", "the mean effect is not on the claimed side"
+        raise ValueError(f"treatment and control need the same seeds and test images; got shapes "
+                         f"{t.shape} and {c.shape}")
+    if t.ndim not in (1, 2):
+        raise ValueError(f"expected one number or one row of per-image scores per seed; got shape {t.shape}")
+    if len(t) < 2:
+        raise ValueError(f"need at least 2 seeds to measure seed noise; got {len(t)}")
+    if not (np.isfinite(t).all() and np.isfinite(c).all()):
+        raise ValueError("treatment and control scores must be finite")
+    d = t - c
+    seeds = len(d)
+    if d.ndim == 1:
+        v_seed, v_image, images = d.var(ddof=1) / seeds, 0.0, None
+        df = seeds - 1.0
+        per_seed = d
     else:
-        verdict, reason = "inconclusive", "the effect points the claimed way but its 95% CI includes zero"
-    numbers = {"n": effect["n"], "treatment_mean": treat["mean"], "treatment_std": treat["std"],
-               "control_mean": ctrl["mean"], "control_std": ctrl["std"], "effect_mean": effect["mean"],
-               "effect_std": effect["std"], "ci_low": effect["ci_low"], "ci_high": effect["ci_high"],
-               "treatment": t.tolist(), "control": c.tolist(), "higher_is_better": higher_is_better}
-    return Claim(id, statement, source, measurement, "empirical", numbers, verdict, reason)
+        images = d.shape[1]
+        if images < 2:
+            raise ValueError(f"need at least 2 test images per seed; got {images}")
+        per_seed = d.mean(axis=1)
+        v_seed, v_image = per_seed.var(ddof=1) / seeds, d.mean(axis=0).var(ddof=1) / images
+        denominator = v_seed**2 / (seeds - 1) + v_image**2 / (images - 1)
+        df = (v_seed + v_image) ** 2 / denominator if denominator > 0 else seeds - 1.0
+    return {"effect": float(d.mean()), "se": math.sqrt(v_seed + v_image), "df": float(df),
+            "se_seed": math.sqrt(v_seed), "se_images": math.sqrt(v_image), "seeds": seeds, "images": images,
+            "seed_sd": float(per_seed.std(ddof=1)),
+            "treatment_per_seed": (t.mean(axis=1) if t.ndim == 2 else t).tolist(),
+            "control_per_seed": (c.mean(axis=1) if c.ndim == 2 else c).tolist()}
+
+
+def interval(effect: float, se: float, df: float, level: float) -> tuple[float, float]:
+    """Two-sided Student-t interval of ``effect`` at confidence ``level``."""
+    if se == 0:
+        return effect, effect
+    half = float(stats.t.ppf(0.5 + level / 2, df)) * se
+    return effect - half, effect + half
+
+
+def p_value(effect: float, se: float, df: float) -> float:
+    """Two-sided p-value of "the effect is zero"."""
+    if se == 0:
+        return 0.0 if effect != 0 else 1.0
+    return float(2 * stats.t.sf(abs(effect) / se, df))
+
+
+def minimum_detectable_effect(se: float, df: float, alpha: float = ALPHA, power: float = POWER) -> float:
+    """The smallest true effect the test detects with probability ``power`` at two-sided level ``alpha``."""
+    return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * se)
+
+
+def decide(ci_low: float, ci_high: float, margin: float | None, expects: str = "better") -> str:
+    """The verdict a CI (oriented: positive = the claimed side) supports; see the module docstring."""
+    if expects == "equivalent":
+        if margin is None:
+            raise ValueError("an equivalence claim needs a margin")
+        if -margin < ci_low and ci_high < margin:
+            return "reproduced"
+        if ci_low >= margin or ci_high <= -margin:
+            return "contradicted"
+        return "inconclusive"
+    if ci_low > 0:
+        return "reproduced"
+    if ci_high < 0:
+        return "contradicted"
+    if margin is not None and -margin < ci_low and ci_high < margin:
+        return "no effect"
+    return "inconclusive"
+
+
+def _set_level(claim: Claim, alpha: float) -> Claim:
+    """Recompute the claim's interval, minimum detectable effect and verdict at two-sided level ``alpha``."""
+    n = claim.numbers
+    n["ci_level"] = 1 - alpha
+    n["ci_low"], n["ci_high"] = interval(n["effect"], n["se"], n["df"], 1 - alpha)
+    n["mde"] = minimum_detectable_effect(n["se"], n["df"], alpha)
+    claim.verdict = decide(n["ci_low"], n["ci_high"], n["margin"], n["expects"])
+    claim.reason = verdict_sentence(claim)
+    return claim
+
+
+def compare(id: str, statement: str, source: str, measurement: str, treatment: Sequence, control: Sequence, *,
+            scoring: str, margin: float | None = None, expects: str = "better", higher_is_better: bool = True,
+            scale: float = 100.0, unit: str = "points", section: str = "") -> Claim:
+    """A comparative claim "treatment beats control" (or ``expects="equivalent"``: "matches it").
+
+    ``treatment``/``control``: per seed, per-test-image scores or one number (see :func:`paired_effect`).
+    ``scoring``: how each model was scored (e.g. "last epoch of a 30-epoch cosine schedule").
+    ``margin``: the smallest effect that matters, in the scores' units (0.005 = half a point of
+    accuracy), declared before the run. ``scale``/``unit``: how effects are printed (accuracy in points).
+    The claim starts exploratory at 95%; :meth:`kdutils.results.Run.add_claim` makes it primary when it
+    was declared so.
+    """
+    if expects not in ("better", "equivalent"):
+        raise ValueError(f"claim {id!r}: expects must be 'better' or 'equivalent'; got {expects!r}")
+    if margin is not None and not (math.isfinite(margin) and margin > 0):
+        raise ValueError(f"claim {id!r}: margin must be a finite number > 0 or None; got {margin!r}")
+    try:
+        sign = 1.0 if higher_is_better else -1.0
+        effect = paired_effect(sign * np.asarray(treatment, dtype=float), sign * np.asarray(control, dtype=float))
+    except ValueError as error:
+        raise ValueError(f"claim {id!r}: {error}") from None
+    numbers = {**effect, "margin": margin, "expects": expects, "higher_is_better": higher_is_better,
+               "scale": scale, "unit": unit, "p_value": p_value(effect["effect"], effect["se"], effect["df"]),
+               "p_holm": None}
+    noise = "seeds and test images" if effect["images"] else "seeds only (one number per seed)"
+    protocol = {"seeds": effect["seeds"], "test_images": effect["images"], "scoring": scoring,
+                "interval": f"Student-t, noise from {noise}"}
+    claim = Claim(id, statement, source, measurement, "comparative", numbers, role="exploratory",
+                  protocol=protocol, section=section)
+    return _set_level(claim, ALPHA)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the input's order."""
+    p = np.asarray(p_values, dtype=float)
+    order = np.argsort(p, kind="stable")
+    adjusted, running = np.empty_like(p), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p) - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted.tolist()
+
+
+def apply_holm(primary: Sequence[Claim], alpha: float = ALPHA) -> None:
+    """Correct a chapter's primary claims for multiplicity (Holm), in place.
+
+    The claim at step k of the step-down (p-values ascending, m claims) is tested at alpha / (m - k); its
+    interval is reported at that level. Once a step fails, every later claim keeps that step's level, so
+    an interval never excludes zero where Holm's procedure does not reject.
+    """
+    if not primary:
+        return
+    adjusted = holm([c.numbers["p_value"] for c in primary])
+    order = sorted(range(len(primary)), key=lambda i: primary[i].numbers["p_value"])
+    stopped_at = None
+    for step, index in enumerate(order):
+        claim = primary[index]
+        level_step = step if stopped_at is None else stopped_at
+        if stopped_at is None and claim.numbers["p_value"] >= alpha / (len(primary) - step):
+            stopped_at = step
+        claim.numbers["p_holm"] = adjusted[index]
+        _set_level(claim, alpha / (len(primary) - level_step))

@@ -120,7 +120,7 @@ def cnn_teacher(profile: Profile, splits: Splits, target_val_accuracy: float,
                       weight_decay=config["weight_decay"], optimizer="adamw", batch_size=config["batch_size"],
                       channels_last=True, seed=config["seed"], device=profile.device, amp=profile.amp,
                       progress=progress, desc="CNN teacher",
-                      score=lambda row: -abs(row["val_accuracy"] - target_val_accuracy))
+                      keep="best", score=lambda row: -abs(row["val_accuracy"] - target_val_accuracy))
         return {"history": history.as_dict()}
 
     return cached_model(f"cnn-teacher-{splits.name}", config, build, train)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -54,11 +55,16 @@ def agreement(student_logits: Tensor, teacher_logits: Tensor) -> float:
 
 
 def classification_metrics(model: nn.Module, x: Tensor, y: Tensor,
-                           device: str | torch.device | None = None) -> dict[str, float]:
-    """Accuracy, macro-F1 and error count of ``model`` on ``(x, y)``."""
+                           device: str | torch.device | None = None) -> dict:
+    """Accuracy, macro-F1, error count and ``correct`` (per image, 0/1 as uint8) of ``model`` on ``(x, y)``.
+
+    The per-image scores are what a claim's interval needs to count test-set noise
+    (:func:`kdutils.claims.compare`).
+    """
     logits = predict_logits(model, x, device=device)
-    errors = int((logits.argmax(dim=1) != y).sum())
-    return {"accuracy": accuracy(logits, y), "macro_f1": macro_f1(logits, y), "errors": errors}
+    correct = (logits.argmax(dim=1) == y).numpy().astype(np.uint8)
+    return {"accuracy": accuracy(logits, y), "macro_f1": macro_f1(logits, y),
+            "errors": int(len(correct) - correct.sum()), "correct": correct}
 
 
 def count_flops(model: nn.Module, example: Tensor) -> int:

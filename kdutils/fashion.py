@@ -53,7 +53,7 @@ def vit_teacher(profile: Profile, splits: Splits, progress: bool = True) -> tupl
         history = fit(model, splits.train, splits.val, epochs=config["epochs"], lr=config["lr"],
                       weight_decay=config["weight_decay"], optimizer="adamw", schedule=config["schedule"], batch_size=config["batch_size"],
                       seed=config["seed"], device=profile.device, amp=profile.amp, progress=progress,
-                      desc="ViT teacher")
+                      keep="best", desc="ViT teacher")
         return {"history": history.as_dict()}
 
     return cached_model(f"vit-teacher-{splits.name}", config, build, train)

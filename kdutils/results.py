@@ -10,7 +10,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .claims import Claim
+import numpy as np
+
+from .claims import MAX_PRIMARY, Claim, apply_holm
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VERSIONED = ("torch", "torchvision", "numpy", "timm", "jupyter-book", "papermill", "scikit-learn", "matplotlib")
@@ -35,22 +37,62 @@ def environment() -> dict[str, Any]:
             "cpu_count": os.cpu_count()}
 
 
+def _jsonable(value: Any) -> Any:
+    """JSON for numpy values; per-image 0/1 scores become one compact string of digits."""
+    if isinstance(value, np.ndarray):
+        if value.dtype == bool or value.dtype == np.uint8:
+            return "".join(map(str, value.astype(np.uint8).tolist()))
+        return value.tolist()
+    return float(value)
+
+
 class Run:
-    """Collects one notebook's results and writes them as JSON; the clock starts at creation."""
+    """Collects one notebook's results and writes them as JSON; the clock starts at creation.
+
+    A chapter first declares its primary claims (:meth:`declare_primary`), then records claims as it
+    measures them, and ends with :meth:`finish`, which corrects the primary claims for multiplicity
+    and writes the JSON.
+    """
 
     def __init__(self, notebook: str, profile: str, seeds: list[int] | tuple[int, ...]) -> None:
         self.notebook, self.profile, self.seeds = notebook, profile, list(seeds)
         self.started = time.perf_counter()
         self.metrics: dict[str, Any] = {}
         self.claims: list[Claim] = []
+        self.primary: dict[str, float | None] = {}
         self.config: dict[str, Any] = {}
         self.data_source: str | None = None
+
+    def declare_primary(self, margins: dict[str, float | None]) -> None:
+        """Name the chapter's primary claims and their margins, before any run: ``{claim_id: margin}``."""
+        if self.claims:
+            raise RuntimeError("primary claims are declared before any claim is measured")
+        if not 1 <= len(margins) <= MAX_PRIMARY:
+            raise ValueError(f"a chapter declares 1 to {MAX_PRIMARY} primary claims; got {len(margins)}")
+        self.primary = dict(margins)
 
     def add_claim(self, claim: Claim) -> Claim:
         if any(c.id == claim.id for c in self.claims):
             raise ValueError(f"claim id {claim.id!r} is recorded twice in {self.notebook}")
+        if claim.id in self.primary:
+            if claim.kind != "comparative":
+                raise ValueError(f"primary claim {claim.id!r} must be comparative; got kind {claim.kind!r}")
+            declared = self.primary[claim.id]
+            if claim.numbers["margin"] not in (None, declared):
+                raise ValueError(f"claim {claim.id!r}: margin {claim.numbers['margin']!r} differs from the "
+                                 f"{declared!r} declared before the run")
+            claim.numbers["margin"], claim.role = declared, "primary"
         self.claims.append(claim)
         return claim
+
+    def finish(self) -> list[Claim]:
+        """Apply Holm's correction to the primary claims, write the JSON, and return every claim."""
+        missing = sorted(set(self.primary) - {c.id for c in self.claims})
+        if missing:
+            raise RuntimeError(f"{self.notebook}: primary claims declared but never measured: {missing}")
+        apply_holm([c for c in self.claims if c.role == "primary"])
+        self.save()
+        return self.claims
 
     def save(self) -> Path:
         path = results_dir(self.profile) / f"{self.notebook}.json"
@@ -60,7 +102,7 @@ class Run:
                    "claims": [c.as_dict() for c in self.claims], "environment": environment(),
                    "wall_seconds": time.perf_counter() - self.started}
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(payload, indent=2, default=float))
+        tmp.write_text(json.dumps(payload, indent=2, default=_jsonable))
         os.replace(tmp, path)
         return path
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -25,8 +26,8 @@ def _single_threaded(fn: Callable[[dict, dict], Any], job: dict) -> Any:
 
 def run_jobs(fn: Callable[[dict, dict], Any], jobs: list[dict], shared: dict[str, Any], processes: int | None = None,
              progress: bool = True, desc: str = "sweep", device: str | torch.device = "cpu") -> list[Any]:
-    """Return ``[fn(job, shared) for job in jobs]``, computed by ``processes`` forked workers (default: one per thread
-    torch may use, i.e. per core unless ``OMP_NUM_THREADS`` says less).
+    """Return ``[fn(job, shared) for job in jobs]``, computed by ``processes`` forked workers (default:
+    ``$KD_WORKERS``, which the runner sets to the notebook's share of the cores, or one per core).
 
     ``fn`` must be a module-level function. Each job runs single-threaded, so results do not depend
     on how many processes are used; where ``fork`` is unavailable the jobs run in this process. On a
@@ -35,8 +36,8 @@ def run_jobs(fn: Callable[[dict, dict], Any], jobs: list[dict], shared: dict[str
     """
     if processes is not None and processes < 1:
         raise ValueError(f"processes must be >= 1; got {processes!r}")
-    # default: as many workers as this process may use threads (all cores, or its share when notebooks run side by side)
-    processes = 1 if torch.device(device).type == "cuda" else processes or torch.get_num_threads()
+    default = int(os.environ.get("KD_WORKERS", os.cpu_count() or 1))
+    processes = 1 if torch.device(device).type == "cuda" else processes or default
     _SHARED.clear()
     _SHARED.update(shared)
     bar = tqdm(total=len(jobs), desc=desc, disable=not progress, leave=False)

@@ -116,38 +116,46 @@ class History:
     """What a fit did, epoch by epoch, and which epoch was kept."""
 
     epochs: list[dict] = field(default_factory=list)
-    best_epoch: int = -1
-    best_val_accuracy: float = float("-inf")
+    kept_epoch: int = -1
+    kept_val_accuracy: float = float("-inf")
     seconds: float = 0.0
 
     def column(self, key: str) -> list[float]:
         return [row[key] for row in self.epochs]
 
     def as_dict(self) -> dict:
-        return {"epochs": self.epochs, "best_epoch": self.best_epoch,
-                "best_val_accuracy": self.best_val_accuracy, "seconds": self.seconds}
+        return {"epochs": self.epochs, "kept_epoch": self.kept_epoch,
+                "kept_val_accuracy": self.kept_val_accuracy, "seconds": self.seconds}
 
 
 def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, batch_size: int = 128,
         objective: Objective = cross_entropy_objective, teacher: nn.Module | TeacherCache | None = None,
         augment: Callable[[Tensor], Tensor] | None = None, weight_decay: float = 0.0,
         betas: tuple[float, float] = (0.9, 0.999), optimizer: str = "adam", schedule: str = "constant",
-        channels_last: bool = False, score: Callable[[dict], float] | None = None,
+        channels_last: bool = False, keep: str = "last", score: Callable[[dict], float] | None = None,
         seed: int = 0, device: str | torch.device = "cpu", amp: bool = False, progress: bool = True,
         desc: str = "train") -> History:
-    """Train ``model`` with Adam or AdamW on in-memory tensors; keep the weights of the best validation epoch.
+    """Train ``model`` with Adam or AdamW on in-memory tensors for a fixed number of epochs.
+
+    ``keep="last"`` (the default, for every model the book compares) ends with the weights of the last
+    epoch of the schedule: validation data chooses hyperparameters, never the epoch, so no model is
+    scored at a lucky epoch. ``keep="best"`` (for teachers) keeps the epoch with the highest
+    ``score(epoch_row)`` (default: validation accuracy).
 
     ``objective(student_logits, y, teacher_logits)`` gets the teacher's logits for the batch (from the
     cache when ``teacher`` is a :class:`TeacherCache` and there is no augmentation) or ``None``. An
     objective with a closed-form gradient (``teacher_targets`` and ``value_and_grad``,
     :class:`~kdutils.losses.KDObjective`) gets its per-image targets instead, built once from a cache or
     per batch from a live teacher, and ``backward`` starts from its gradient at the logits.
-    ``score(epoch_row)`` picks the epoch to keep (highest wins; default: validation accuracy).
     Under torchrun the model is wrapped in DistributedDataParallel, each rank trains on its share of
     every global batch of ``batch_size``, losses are averaged over ranks, and only rank 0 shows progress.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1; got {epochs!r}")
+    if keep not in ("last", "best"):
+        raise ValueError(f"keep must be 'last' or 'best'; got {keep!r}")
+    if score is not None and keep != "best":
+        raise ValueError("score chooses the epoch to keep: pass keep='best' with it")
     if lr <= 0:
         raise ValueError(f"learning rate must be > 0; got {lr!r}")
     rank, world = distributed_context()
@@ -227,12 +235,16 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
                "val_accuracy": accuracy(val_logits, val.y), "seconds": time.perf_counter() - tic,
                "cpu_seconds": time.thread_time() - cpu_tic}  # CPU time of this thread: what it did, not whom it waited for
         history.epochs.append(row)
-        row_score = score(row) if score else row["val_accuracy"]
-        if best_state is None or row_score > best_score:
-            best_score, best_state = row_score, copy.deepcopy(model.state_dict())
-            history.best_epoch, history.best_val_accuracy = row["epoch"], row["val_accuracy"]
+        if keep == "last":
+            history.kept_epoch, history.kept_val_accuracy = row["epoch"], row["val_accuracy"]
+        else:
+            row_score = score(row) if score else row["val_accuracy"]
+            if best_state is None or row_score > best_score:
+                best_score, best_state = row_score, copy.deepcopy(model.state_dict())
+                history.kept_epoch, history.kept_val_accuracy = row["epoch"], row["val_accuracy"]
         bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{row['val_accuracy']:.3f}")
-    model.load_state_dict(best_state)
+    if best_state is not None:
+        model.load_state_dict(best_state)
     model.eval()
     history.seconds = time.perf_counter() - start
     return history

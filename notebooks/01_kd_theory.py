@@ -71,7 +71,7 @@ def build_teacher():
 
 def train_teacher(model):
     history = fit(model, splits.train, splits.val, epochs=teacher_config["epochs"], lr=teacher_config["lr"],
-                  batch_size=teacher_config["batch_size"], seed=seed, device=device, amp=cfg.amp, desc="teacher")
+                  batch_size=teacher_config["batch_size"], seed=seed, device=device, amp=cfg.amp, keep="best", desc="teacher")
     return {"history": history.as_dict()}
 
 

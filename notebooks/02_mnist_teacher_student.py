@@ -68,7 +68,7 @@ run.config = {"data": splits.summary(), "teacher": mnist.teacher_config(cfg, spl
 run.metrics["teacher_test"] = teacher_test
 print(f"data: {splits.source}; train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)}")
 print(f"teacher {'loaded from the checkpoint cache' if loaded else 'trained'}; "
-      f"best validation epoch {teacher_extra['history']['best_epoch']}")
+      f"best validation epoch {teacher_extra['history']['kept_epoch']}")
 
 # %% tags=["nbval-check-output"]
 print(f"teacher test accuracy {teacher_test['accuracy']:.4f}, {teacher_test['errors']} errors in {len(splits.test)}")

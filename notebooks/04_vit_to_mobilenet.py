@@ -146,7 +146,7 @@ for kind, guide in (("alone", "63%"), ("distilled", "72%")):
 
 fig, ax = plt.subplots(figsize=(7, 4))
 plots.training_curves(histories, ax=ax)
-ax.axhline(teacher_extra["history"]["best_val_accuracy"], color="k", ls="--", label="ViT teacher (validation)")
+ax.axhline(teacher_extra["history"]["kept_val_accuracy"], color="k", ls="--", label="ViT teacher (validation)")
 ax.set_title(f"Validation accuracy while training (seed {cfg.seeds[0]})")
 ax.legend()
 plt.show()

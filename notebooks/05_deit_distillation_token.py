@@ -64,7 +64,7 @@ PAPER = "Touvron et al. 2021 (DeiT), Tables 3-5"
 splits, data_note = fashion.load_fashion(cfg)
 student_train = fashion.student_train_split(cfg, splits)
 vit_teacher, vit_extra, _ = fashion.vit_teacher(cfg, splits)
-cnn_teacher, cnn_extra, _ = deit.cnn_teacher(cfg, splits, target_val_accuracy=vit_extra["history"]["best_val_accuracy"])
+cnn_teacher, cnn_extra, _ = deit.cnn_teacher(cfg, splits, target_val_accuracy=vit_extra["history"]["kept_val_accuracy"])
 teachers = {"CNN": cnn_teacher, "ViT": vit_teacher}
 teacher_test = {name: classification_metrics(m.to(device), splits.test.x, splits.test.y, device=device)
                 for name, m in teachers.items()}

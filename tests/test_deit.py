@@ -87,6 +87,6 @@ def test_fit_score_keeps_the_epoch_closest_to_a_target():
     digits = load_splits("digits")
     torch.manual_seed(0)
     history = fit(mlp(64, [16], 10), digits.train, digits.val, epochs=4, lr=1e-2, progress=False,
-                  score=lambda row: -abs(row["val_accuracy"] - 0.5))
+                  keep="best", score=lambda row: -abs(row["val_accuracy"] - 0.5))
     closest = min(history.epochs, key=lambda row: abs(row["val_accuracy"] - 0.5))
-    assert history.best_epoch == closest["epoch"]
+    assert history.kept_epoch == closest["epoch"]

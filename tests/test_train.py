@@ -26,11 +26,18 @@ def train_small(digits, seed, **kwargs):
     return model, history
 
 
-def test_fit_learns_and_keeps_the_best_validation_epoch(digits):
+def test_fit_keeps_the_last_epoch_by_default(digits):
     model, history = train_small(digits, 0)
-    assert len(history.epochs) == 3
+    assert len(history.epochs) == 3 and history.kept_epoch == 3
+    last = history.column("val_accuracy")[-1]
+    assert history.kept_val_accuracy == last
+    assert classification_metrics(model, digits.val.x, digits.val.y)["accuracy"] == pytest.approx(last)
+
+
+def test_fit_can_keep_the_best_validation_epoch(digits):
+    model, history = train_small(digits, 0, keep="best")
     best = max(history.column("val_accuracy"))
-    assert history.best_val_accuracy == best
+    assert history.kept_val_accuracy == best
     assert classification_metrics(model, digits.val.x, digits.val.y)["accuracy"] == pytest.approx(best)
     assert classification_metrics(model, digits.test.x, digits.test.y)["accuracy"] > 0.8
 
@@ -323,19 +330,15 @@ def test_run_jobs_gives_the_same_results_in_parallel_and_inline():
         run_jobs(_square_job, jobs, {}, processes=-1)
 
 
-def test_run_jobs_forks_on_the_cpu_and_stays_in_this_process_for_cuda():
+def test_run_jobs_forks_on_the_cpu_and_stays_in_this_process_for_cuda(monkeypatch):
     import os
 
     from kdutils.sweep import run_jobs
 
     jobs = [{}] * 4
     assert set(run_jobs(_pid_job, jobs, {}, processes=2, progress=False)).isdisjoint({os.getpid()})
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a notebook given one core when several run side by side: no workers by default
-    try:
-        assert set(run_jobs(_pid_job, jobs, {}, progress=False)) == {os.getpid()}
-    finally:
-        torch.set_num_threads(threads)
+    monkeypatch.setenv("KD_WORKERS", "1")  # a notebook given one core when several run side by side: no workers
+    assert set(run_jobs(_pid_job, jobs, {}, progress=False)) == {os.getpid()}
     # CUDA state does not survive fork: with a GPU the jobs run here (no GPU is touched by this job)
     assert set(run_jobs(_pid_job, jobs, {}, processes=2, progress=False, device="cuda")) == {os.getpid()}
 
