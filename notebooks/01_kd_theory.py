@@ -43,12 +43,14 @@ from kdutils.results import Run
 from kdutils.train import fit, pick_device, seed_everything
 
 cfg = get_profile(profile)
+cfg.configure_torch()  # the profile's thread count: the same numbers alone or beside other notebooks
 device = pick_device(cfg.device)  # a clear error when the profile wants a GPU and there is none
 run = Run("01_kd_theory", profile, cfg.seeds)
 seed_everything(seed)
 HINTON = "Hinton, Vinyals & Dean 2015 (sec. 2)"
 
 # %% [markdown]
+# (ch1-a-classifier-to-look-at)=
 # ## A classifier to look at
 #
 # Everything below is measured on the outputs of a real classifier: an MLP trained on real
@@ -87,6 +89,7 @@ print(f"teacher test accuracy: {teacher_metrics['accuracy']:.4f} ({teacher_metri
       f"of {len(splits.test)})")
 
 # %% [markdown]
+# (ch1-soft-targets-and-temperature)=
 # ## Soft targets and temperature
 #
 # A softmax turns logits into probabilities. Hinton et al. add a *temperature* $T$:
@@ -123,9 +126,10 @@ monotone = (entropies.diff(dim=0) >= -1e-12).all(dim=0).double().mean().item()
 run.add_claim(claims.check_exact(
     "entropy-rises-with-T", "Raising the temperature produces a softer probability distribution over classes.",
     HINTON, "fraction of test images whose softmax entropy never decreases over T = 1..20",
-    observed=monotone, expected=1.0, tolerance=0.0))
+    observed=monotone, expected=1.0, tolerance=0.0, section="ch1-soft-targets-and-temperature"))
 
 # %% [markdown]
+# (ch1-soft-target-cross-entropy-and-kl-diverge)=
 # ## Soft-target cross-entropy and KL divergence: the same gradient
 #
 # Hinton et al. write the soft loss as a cross-entropy with the teacher's softened distribution
@@ -163,9 +167,10 @@ print(f"CE - KL = {gap:.6f}; T^2 x mean teacher entropy = {teacher_entropy:.6f}"
 run.add_claim(claims.check_exact(
     "ce-kl-same-gradient", "Soft-target cross-entropy and KL divergence give the same gradient (they differ by the teacher's entropy).",
     HINTON, "max |d CE/dz - d KL/dz| over the test set at T = 4 (float64)",
-    observed=(g_kl - g_ce).abs().max().item(), expected=0.0, tolerance=1e-12))
+    observed=(g_kl - g_ce).abs().max().item(), expected=0.0, tolerance=1e-12, section="ch1-soft-target-cross-entropy-and-kl-diverge"))
 
 # %% [markdown]
+# (ch1-why-multiply-by-t2)=
 # ## Why multiply by $T^2$
 #
 # For one example, the gradient of the soft cross-entropy with respect to the student's logit
@@ -216,11 +221,11 @@ plt.show()
 run.add_claim(claims.check_exact(
     "grad-falls-as-inverse-T2", "The magnitudes of the gradients produced by the soft targets scale as 1/T^2.",
     HINTON, "slope of log gradient norm vs log T, KL without the T^2 factor, for T >= 5 x the largest logit spread",
-    observed=slope_plain, expected=-2.0, tolerance=0.05))
+    observed=slope_plain, expected=-2.0, tolerance=0.05, section="ch1-why-multiply-by-t2"))
 run.add_claim(claims.check_exact(
     "T2-factor-restores-scale", "Multiplying the soft loss by T^2 keeps its gradient scale unchanged when T changes (at high T).",
     HINTON, "slope of log gradient norm vs log T, KL x T^2, for T >= 5 x the largest logit spread",
-    observed=slope_scaled, expected=0.0, tolerance=0.05))
+    observed=slope_scaled, expected=0.0, tolerance=0.05, section="ch1-why-multiply-by-t2"))
 
 # %% [markdown]
 # In the range people actually use, $2 \le T \le 20$, the logits are not small compared with $T$
@@ -229,6 +234,7 @@ run.add_claim(claims.check_exact(
 # changes the soft term's effective learning rate by orders of magnitude.
 
 # %% [markdown]
+# (ch1-the-high-temperature-limit-is-logit-matc)=
 # ## The high-temperature limit is logit matching
 #
 # Expand the exponentials for $T$ much larger than the logits, $e^{x/T} \approx 1 + x/T$, and
@@ -267,9 +273,10 @@ plt.show()
 run.add_claim(claims.check_exact(
     "high-T-is-logit-matching", "In the high-temperature limit, distillation is equivalent to matching the (zero-mean) logits.",
     HINTON, "relative error between the T^2-scaled KD gradient and (z - v)/N at T = 10,000, centred logits",
-    observed=rel_error[-1], expected=0.0, tolerance=0.01))
+    observed=rel_error[-1], expected=0.0, tolerance=0.01, section="ch1-the-high-temperature-limit-is-logit-matc"))
 
 # %% [markdown]
+# (ch1-hard-label-distillation-the-zero-tempera)=
 # ## Hard-label distillation: the zero-temperature end
 #
 # DeiT {cite}`touvron2021deit` also uses *hard* distillation: the student is trained with ordinary
@@ -301,9 +308,10 @@ print(f"the teacher's hard label differs from the true label on {disagree:.1%} o
 run.add_claim(claims.check_exact(
     "hard-is-zero-T-limit", "Hard-label distillation is soft distillation with the teacher's temperature taken to zero.",
     "Touvron et al. 2021 (DeiT, sec. 5)", "|soft CE(student, softmax(v / T)) - CE(student, argmax v)| at T = (smallest top-2 margin) / 50",
-    observed=cold_gap[-1], expected=0.0, tolerance=1e-9))
+    observed=cold_gap[-1], expected=0.0, tolerance=1e-9, section="ch1-hard-label-distillation-the-zero-tempera"))
 
 # %% [markdown]
+# (ch1-the-conventions-this-book-uses-and-how-t)=
 # ## The conventions this book uses, and how the sources differ
 #
 # Every chapter uses the same two functions from `kdutils.losses`:
@@ -336,7 +344,7 @@ print(f"batchmean soft KD / DeiT soft KD = {ratio:.6f} for C = {len(splits.class
 run.add_claim(claims.check_exact(
     "deit-soft-is-C-times-smaller", "DeiT's soft distillation divides the summed KL by batch x classes, so it is C times smaller than batchmean KL.",
     "DeiT losses.py; Hugging Face guide", "ratio soft_kd_loss / DeiT soft loss at tau = 3 (float64)",
-    observed=ratio, expected=float(len(splits.classes)), tolerance=1e-9))
+    observed=ratio, expected=float(len(splits.classes)), tolerance=1e-9, section="ch1-the-conventions-this-book-uses-and-how-t"))
 
 
 def adam_step_change(scale):
@@ -358,22 +366,20 @@ print(f"relative change of two Adam updates when gradients are multiplied by 25:
 run.add_claim(claims.check_exact(
     "adam-ignores-gradient-scale", "Multiplying every gradient by T^2 (as the Keras example does) leaves Adam's updates essentially unchanged (within 1%; only epsilon breaks the invariance).",
     "Kingma & Ba 2015; Keras tf_flowers example", "relative difference of the parameter updates after two Adam steps, gradients x 25 vs x 1",
-    observed=adam_gap, expected=0.0, tolerance=0.01))
+    observed=adam_gap, expected=0.0, tolerance=0.01, section="ch1-the-conventions-this-book-uses-and-how-t"))
 
 # %% [markdown]
+# (ch1-what-we-measured)=
 # ## What we measured
 #
 # Every statement of this chapter, checked on the run you just executed:
 
 # %% tags=["nbval-check-output"]
-for claim in run.claims:
+for claim in run.finish():  # writes the results JSON
     print(claim.summary())
 
-# %%
-path = run.save()
-print(f"results written to {path}")
-
 # %% [markdown]
+# (ch1-what-it-means)=
 # ## What it means
 #
 # * The teacher's knowledge beyond the label lives in the *ratios* of its small probabilities;
