@@ -15,10 +15,12 @@ MATHJAX := build/mathjax
 .PHONY: book test notebooks system-data lock clean
 
 book: $(STAMP) system-data $(MATHJAX)/.fetched
-	$(BIN)/python -m kdutils run --profile $(PROFILE) --jobs $(JOBS)
-	$(BIN)/python -m kdutils book --profile $(PROFILE)
+	$(BIN)/python -m kdbook run --profile $(PROFILE) --jobs $(JOBS)
+	$(BIN)/python -m kdbook book --profile $(PROFILE)
 
 test: $(STAMP) system-data $(MATHJAX)/.fetched
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 $(STAMP): requirements-lock.txt pyproject.toml
@@ -53,7 +55,7 @@ notebooks: $(STAMP)
 # Regenerate the lock file from the current .venv (after changing pyproject.toml's ranges).
 lock: $(STAMP)
 	(echo "# Exact pins installed by 'make' (python 3.11, x86_64). Regenerate with: make lock"; \
-	 $(BIN)/python -m pip freeze --all --exclude-editable | grep -v '^kdutils') > requirements-lock.txt
+	 $(BIN)/python -m pip freeze --all --exclude-editable | grep -v '^kdutils\|^kdbook') > requirements-lock.txt
 
 clean:
 	rm -rf build

@@ -12,34 +12,57 @@ import argparse
 
 import torch
 
-from kdutils import baseline, mnist
+from kdbook import baseline, mnist
+from kdbook.profiles import get_profile
+from kdbook.teachers import MNIST_TEACHER_HIDDEN, get_teacher
 from kdutils.data import load_splits
-from kdutils.profiles import get_profile
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="cpu", help="data and cached teacher of this profile")
+    parser.add_argument(
+        "--profile", default="cpu", help="data and cached teacher of this profile"
+    )
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=64, help="the blog's batch size")
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="the blog's batch size"
+    )
     args = parser.parse_args()
 
     cfg = get_profile(args.profile)
-    splits = load_splits(mnist.dataset_for(cfg), per_class_limit=cfg.per_class_limit, download=cfg.allow_download)
-    teacher, _, _ = mnist.mnist_teacher(cfg, splits)
-    rows = baseline.compare_loops(splits, teacher, teacher_hidden=mnist.TEACHER_HIDDEN,
-                                  student_hidden=mnist.BLOG_STUDENT, epochs=args.epochs, batch_size=args.batch_size)
-    print(f"data: {splits.source}; {len(splits.train)} training images; batch {args.batch_size}; {args.epochs} epochs; "
-          f"{torch.get_num_threads()} thread(s)")
-    print(f"{'':<9} {'naive s/epoch':>14} {'kdutils s/epoch':>16} {'speed-up':>9} {'naive acc':>10} {'kdutils acc':>12}")
+    splits = load_splits(
+        mnist.dataset_for(cfg),
+        per_class_limit=cfg.per_class_limit,
+        download=cfg.allow_download,
+    )
+    teacher, _, _ = get_teacher("mnist-mlp", cfg, splits)
+    rows = baseline.compare_loops(
+        splits,
+        teacher,
+        teacher_hidden=MNIST_TEACHER_HIDDEN,
+        student_hidden=mnist.BLOG_STUDENT,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+    )
+    print(
+        f"data: {splits.source}; {len(splits.train)} training images; batch {args.batch_size}; {args.epochs} epochs; "
+        f"{torch.get_num_threads()} thread(s)"
+    )
+    print(
+        f"{'':<9} {'naive s/epoch':>14} {'kdutils s/epoch':>16} {'speed-up':>9} {'naive acc':>10} {'kdutils acc':>12}"
+    )
     for row in ("teacher", "scratch", "kd"):
         r = rows[row]
-        print(f"{row:<9} {r['naive']['seconds_per_epoch']:>14.3f} {r['kdutils']['seconds_per_epoch']:>16.3f} "
-              f"{r['speedup']:>8.1f}x {r['naive']['test_accuracy']:>10.3f} {r['kdutils']['test_accuracy']:>12.3f}")
+        print(
+            f"{row:<9} {r['naive']['seconds_per_epoch']:>14.3f} {r['kdutils']['seconds_per_epoch']:>16.3f} "
+            f"{r['speedup']:>8.1f}x {r['naive']['test_accuracy']:>10.3f} {r['kdutils']['test_accuracy']:>12.3f}"
+        )
     ratio = rows["kd_over_scratch"]
-    print(f"KD epoch / scratch epoch: naive {ratio['naive']:.2f} (wall clock, medians), kdutils {ratio['kdutils']:.2f} "
-          f"(CPU time, fastest of 25 each in turn; goal <= 1.1); "
-          f"teacher-logit cache built once in {rows['kd']['cache_seconds']:.3f} s")
+    print(
+        f"KD epoch / scratch epoch: naive {ratio['naive']:.2f} (wall clock, medians), kdutils {ratio['kdutils']:.2f} "
+        f"(CPU time, fastest of 25 each in turn; goal <= 1.1); "
+        f"teacher-logit cache built once in {rows['kd']['cache_seconds']:.3f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -13,10 +13,15 @@ import time
 import torch
 import torch.nn.functional as F
 
+from kdbook.mnist import BLOG_STUDENT, HINTON_STUDENT
+from kdbook.teachers import MNIST_TEACHER_HIDDEN, VIT_TEACHER
 from kdutils.evaluate import count_flops
-from kdutils.fashion import VIT_TEACHER
-from kdutils.mnist import BLOG_STUDENT, HINTON_STUDENT, TEACHER_HIDDEN
-from kdutils.models import mlp, mobilenet_v2_small_images, small_convnet, vit_small_images
+from kdutils.models import (
+    mlp,
+    mobilenet_v2_small_images,
+    small_convnet,
+    vit_small_images,
+)
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
@@ -28,9 +33,14 @@ def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
     return 2 * n**3 * repeats / (time.perf_counter() - tic) / 1e9
 
 
-def train_images_per_second(model: torch.nn.Module, batch: torch.Tensor, channels_last: bool, steps: int = 10) -> float:
+def train_images_per_second(
+    model: torch.nn.Module, batch: torch.Tensor, channels_last: bool, steps: int = 10
+) -> float:
     if channels_last:
-        model, batch = model.to(memory_format=torch.channels_last), batch.contiguous(memory_format=torch.channels_last)
+        model, batch = (
+            model.to(memory_format=torch.channels_last),
+            batch.contiguous(memory_format=torch.channels_last),
+        )
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
     labels = torch.randint(0, 10, (len(batch),))
     model.train()
@@ -46,16 +56,29 @@ def train_images_per_second(model: torch.nn.Module, batch: torch.Tensor, channel
 
 def main() -> None:
     roofline = matmul_gflops()
-    print(f"float32 matmul roofline on {torch.get_num_threads()} threads: {roofline:.1f} GFLOP/s")
+    print(
+        f"float32 matmul roofline on {torch.get_num_threads()} threads: {roofline:.1f} GFLOP/s"
+    )
     image = (1, 28, 28)
     models = {
-        "MNIST teacher MLP 1200-1200 (ch. 2-3)": (mlp(784, TEACHER_HIDDEN, 10, 0.5), False),
+        "MNIST teacher MLP 1200-1200 (ch. 2-3)": (
+            mlp(784, MNIST_TEACHER_HIDDEN, 10, 0.5),
+            False,
+        ),
         "MNIST student MLP 800-800 (ch. 2-3)": (mlp(784, HINTON_STUDENT, 10), False),
         "MNIST student MLP 20-20 (ch. 2-3)": (mlp(784, BLOG_STUDENT, 10), False),
         "ViT teacher (ch. 4-5)": (vit_small_images(28, 1, 10, **VIT_TEACHER), False),
-        "MobileNetV2 0.35 student (ch. 4)": (mobilenet_v2_small_images(10, 1, 0.35), True),
+        "MobileNetV2 0.35 student (ch. 4)": (
+            mobilenet_v2_small_images(10, 1, 0.35),
+            True,
+        ),
         "CNN teacher (ch. 5)": (small_convnet(1, 10), True),
-        "DeiT student (ch. 5)": (vit_small_images(28, 1, 10, embed_dim=96, depth=4, num_heads=3, patch_size=7), False),
+        "DeiT student (ch. 5)": (
+            vit_small_images(
+                28, 1, 10, embed_dim=96, depth=4, num_heads=3, patch_size=7
+            ),
+            False,
+        ),
     }
     print(f"{'model':<40} {'images/s':>9} {'GFLOP/s':>8} {'of roofline':>12}")
     for name, (model, channels_last) in models.items():

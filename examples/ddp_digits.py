@@ -18,18 +18,33 @@ from kdutils.data import Split, load_splits
 from kdutils.models import mlp
 from kdutils.train import fit, seed_everything
 
-GLOBAL_BATCH, EPOCHS, SAMPLES = 64, 2, 1280  # SAMPLES: a multiple of the global batch, so every step splits evenly
+GLOBAL_BATCH, EPOCHS, SAMPLES = (
+    64,
+    2,
+    1280,
+)  # SAMPLES: a multiple of the global batch, so every step splits evenly
 
 
 def main(out: str) -> None:
     distributed = "WORLD_SIZE" in os.environ
     if distributed:
-        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        torch.distributed.init_process_group(
+            "nccl" if torch.cuda.is_available() else "gloo"
+        )
     splits = load_splits("digits")
     train = Split(splits.train.x[:SAMPLES], splits.train.y[:SAMPLES])
     seed_everything(0)
     model = mlp(64, [32], 10)
-    fit(model, train, splits.val, epochs=EPOCHS, lr=1e-2, batch_size=GLOBAL_BATCH, seed=0, progress=False)
+    fit(
+        model,
+        train,
+        splits.val,
+        epochs=EPOCHS,
+        lr=1e-2,
+        batch_size=GLOBAL_BATCH,
+        seed=0,
+        progress=False,
+    )
     if not distributed or torch.distributed.get_rank() == 0:
         torch.save(model.state_dict(), out)
     if distributed:

@@ -23,16 +23,27 @@ class CheckpointMismatchError(RuntimeError):
 
 def config_hash(config: dict[str, Any]) -> str:
     """SHA-256 of the config as canonical JSON, with the kdutils version folded in."""
-    payload = json.dumps({"config": config, "kdutils": __version__}, sort_keys=True, default=str)
+    payload = json.dumps(
+        {"config": config, "kdutils": __version__}, sort_keys=True, default=str
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, config: dict[str, Any], extra: dict | None = None) -> Path:
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    config: dict[str, Any],
+    extra: dict | None = None,
+) -> Path:
     """Write ``model``'s weights with its config hash; a crash mid-write leaves the old file intact."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"config_hash": config_hash(config), "config": config, "state_dict": model.state_dict(),
-               "extra": extra or {}}
+    payload = {
+        "config_hash": config_hash(config),
+        "config": config,
+        "state_dict": model.state_dict(),
+        "extra": extra or {},
+    }
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -54,7 +65,8 @@ def load_checkpoint(path: str | Path, model: nn.Module, config: dict[str, Any]) 
         raise CheckpointMismatchError(
             f"checkpoint {path} was saved for config {payload.get('config')!r} (hash "
             f"{str(payload.get('config_hash'))[:12]}), not for {config!r} (hash {expected[:12]}); "
-            f"delete it or use the matching config")
+            f"delete it or use the matching config"
+        )
     model.load_state_dict(payload["state_dict"])
     return payload.get("extra", {})
 
@@ -66,8 +78,12 @@ def checkpoint_dir() -> Path:
     return Path(os.environ.get("KD_CHECKPOINTS", cache_dir() / "checkpoints"))
 
 
-def cached_model(name: str, config: dict[str, Any], build: Callable[[], nn.Module],
-                 train: Callable[[nn.Module], dict]) -> tuple[nn.Module, dict, bool]:
+def cached_model(
+    name: str,
+    config: dict[str, Any],
+    build: Callable[[], nn.Module],
+    train: Callable[[nn.Module], dict],
+) -> tuple[nn.Module, dict, bool]:
     """Return ``(model, extra, loaded)``: loaded from the cache when a checkpoint of this config exists,
     otherwise built, trained by ``train(model) -> extra`` and saved. Teachers are shared this way.
 
@@ -80,10 +96,20 @@ def cached_model(name: str, config: dict[str, Any], build: Callable[[], nn.Modul
     model = build()
     rank, world = distributed_context()
     # under torchrun every rank trains together (a rank waiting on a lock would deadlock the others)
-    with contextlib.nullcontext() if world > 1 else _exclusive(path.with_suffix(".lock")):
+    with (
+        contextlib.nullcontext() if world > 1 else _exclusive(path.with_suffix(".lock"))
+    ):
         if path.is_file():
             return model, load_checkpoint(path, model, config), True
-        extra = train(model)
+        training = path.with_suffix(
+            ".training"
+        )  # says what is being trained (progress lines read it)
+        training.parent.mkdir(parents=True, exist_ok=True)
+        training.touch()
+        try:
+            extra = train(model)
+        finally:
+            training.unlink(missing_ok=True)
         if rank == 0:  # rank 0 writes
             save_checkpoint(path, model, config, extra)
     return model, extra, False
@@ -99,5 +125,7 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
         return
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed, also if this process dies
+        fcntl.flock(
+            handle, fcntl.LOCK_EX
+        )  # released when the file is closed, also if this process dies
         yield

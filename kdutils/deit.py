@@ -1,4 +1,4 @@
-"""DeiT: a student with class and distillation tokens, its objectives, head ensembling, token similarity, CNN teacher."""
+"""DeiT: a student with class and distillation tokens, its objectives, head ensembling, token similarity."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .checkpoints import cached_model
 from .data import Splits
 from .losses import check_alpha, deit_loss
-from .models import small_convnet, vit_small_images
-from .profiles import Profile
-from .train import Objective, fit, seed_everything
+from .models import vit_small_images
+from .train import Objective
 
 Heads = Literal["class", "distill", "both"]
 HEADS: tuple[Heads, ...] = ("class", "distill", "both")
@@ -26,7 +24,9 @@ def combine_heads(class_logits: Tensor, dist_logits: Tensor, heads: Heads) -> Te
     if heads == "distill":
         return dist_logits
     if heads == "both":
-        return torch.log((F.softmax(class_logits, dim=1) + F.softmax(dist_logits, dim=1)) / 2)
+        return torch.log(
+            (F.softmax(class_logits, dim=1) + F.softmax(dist_logits, dim=1)) / 2
+        )
     raise ValueError(f"unknown heads {heads!r}; choose one of {HEADS}")
 
 
@@ -37,9 +37,13 @@ class DistilledViT(nn.Module):
     def __init__(self, vit: nn.Module, heads: Heads = "both") -> None:
         super().__init__()
         if not hasattr(vit, "head_dist"):
-            raise ValueError("DistilledViT needs a model with a distillation token and head "
-                             "(timm VisionTransformerDistilled)")
-        combine_heads(torch.zeros(1, 1), torch.zeros(1, 1), heads)  # validates ``heads``
+            raise ValueError(
+                "DistilledViT needs a model with a distillation token and head "
+                "(timm VisionTransformerDistilled)"
+            )
+        combine_heads(
+            torch.zeros(1, 1), torch.zeros(1, 1), heads
+        )  # validates ``heads``
         self.vit, self.heads = vit, heads
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
@@ -65,16 +69,30 @@ def deit_objective(kind: str, alpha: float = 0.5, tau: float = 1.0) -> Objective
 
         def two_class(out, targets: Tensor, teacher_logits: Tensor | None) -> Tensor:
             class_logits, second = out
-            return (1 - alpha) * F.cross_entropy(class_logits, targets) + alpha * F.cross_entropy(second, targets)
+            return (1 - alpha) * F.cross_entropy(
+                class_logits, targets
+            ) + alpha * F.cross_entropy(second, targets)
 
         return two_class
-    deit_loss(torch.zeros(1, 2), torch.zeros(1, 2), torch.zeros(1, dtype=torch.long), torch.zeros(1, 2), kind, alpha, tau)
+    deit_loss(
+        torch.zeros(1, 2),
+        torch.zeros(1, 2),
+        torch.zeros(1, dtype=torch.long),
+        torch.zeros(1, 2),
+        kind,
+        alpha,
+        tau,
+    )
 
     def objective(out, targets: Tensor, teacher_logits: Tensor | None) -> Tensor:
         class_logits, dist_logits = out if isinstance(out, tuple) else (out, out)
         if kind != "none" and teacher_logits is None:
-            raise ValueError(f"DeiT '{kind}' distillation needs teacher logits: pass teacher= to fit")
-        return deit_loss(class_logits, dist_logits, targets, teacher_logits, kind, alpha, tau)
+            raise ValueError(
+                f"DeiT '{kind}' distillation needs teacher logits: pass teacher= to fit"
+            )
+        return deit_loss(
+            class_logits, dist_logits, targets, teacher_logits, kind, alpha, tau
+        )
 
     return objective
 
@@ -90,37 +108,19 @@ def token_similarity(model: DistilledViT, x: Tensor) -> list[float]:
     sims = [F.cosine_similarity(tokens[:, 0], tokens[:, 1], dim=1).mean().item()]
     for block in vit.blocks:
         tokens = block(tokens)
-        sims.append(F.cosine_similarity(tokens[:, 0], tokens[:, 1], dim=1).mean().item())
+        sims.append(
+            F.cosine_similarity(tokens[:, 0], tokens[:, 1], dim=1).mean().item()
+        )
     vit.train(was_training)
     return sims
 
 
-def student(splits: Splits, distilled: bool, heads: Heads = "both", **arch) -> nn.Module:
+def student(
+    splits: Splits, distilled: bool, heads: Heads = "both", **arch
+) -> nn.Module:
     """The DeiT student: a small timm ViT, with a distillation token and head when ``distilled``."""
     image = splits.train.x.shape[1:]
-    vit = vit_small_images(image[-1], image[0], len(splits.classes), distilled=distilled, **arch)
+    vit = vit_small_images(
+        image[-1], image[0], len(splits.classes), distilled=distilled, **arch
+    )
     return DistilledViT(vit, heads) if distilled else vit
-
-
-def cnn_teacher(profile: Profile, splits: Splits, target_val_accuracy: float,
-                progress: bool = True) -> tuple[nn.Module, dict, bool]:
-    """A convnet teacher of *similar accuracy* to a given teacher: it keeps the epoch whose validation accuracy is
-    closest to ``target_val_accuracy``. Cached like every teacher: ``(model, extra, loaded)``."""
-    config = {"dataset": splits.name, "source": splits.source, "sizes": splits.summary(), "arch": "small_convnet",
-              "width": 32, "optimizer": "adamw", "lr": 2e-3, "weight_decay": 0.05, "batch_size": 128,
-              "epochs": profile.choose(smoke=2, cpu=6, gpu=30), "target_val_accuracy": round(target_val_accuracy, 4),
-              "seed": 0}
-
-    def build() -> nn.Module:
-        seed_everything(config["seed"])
-        return small_convnet(splits.train.x.shape[1], len(splits.classes), config["width"])
-
-    def train(model: nn.Module) -> dict:
-        history = fit(model, splits.train, splits.val, epochs=config["epochs"], lr=config["lr"],
-                      weight_decay=config["weight_decay"], optimizer="adamw", batch_size=config["batch_size"],
-                      channels_last=True, seed=config["seed"], device=profile.device, amp=profile.amp,
-                      progress=progress, desc="CNN teacher",
-                      keep="best", score=lambda row: -abs(row["val_accuracy"] - target_val_accuracy))
-        return {"history": history.as_dict()}
-
-    return cached_model(f"cnn-teacher-{splits.name}", config, build, train)

@@ -13,8 +13,12 @@ def model_device(model: nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: Tensor, batch_size: int = 1024,
-                   device: str | torch.device | None = None) -> Tensor:
+def predict_logits(
+    model: nn.Module,
+    x: Tensor,
+    batch_size: int = 1024,
+    device: str | torch.device | None = None,
+) -> Tensor:
     """Logits of ``model`` on every row of ``x``, in eval mode, returned on the CPU.
 
     ``device``: where the batches go; by default the device the model's weights are on.
@@ -24,7 +28,7 @@ def predict_logits(model: nn.Module, x: Tensor, batch_size: int = 1024,
     model.eval()
     out = []
     for start in range(0, len(x), batch_size):
-        logits = model(x[start:start + batch_size].to(device))
+        logits = model(x[start : start + batch_size].to(device))
         out.append(getattr(logits, "logits", logits).float().cpu())
     model.train(was_training)
     return torch.cat(out)
@@ -51,20 +55,30 @@ def macro_f1(logits: Tensor, targets: Tensor, num_classes: int | None = None) ->
 
 def agreement(student_logits: Tensor, teacher_logits: Tensor) -> float:
     """Fraction of rows where student and teacher predict the same class."""
-    return (student_logits.argmax(dim=1) == teacher_logits.argmax(dim=1)).float().mean().item()
+    return (
+        (student_logits.argmax(dim=1) == teacher_logits.argmax(dim=1))
+        .float()
+        .mean()
+        .item()
+    )
 
 
-def classification_metrics(model: nn.Module, x: Tensor, y: Tensor,
-                           device: str | torch.device | None = None) -> dict:
+def classification_metrics(
+    model: nn.Module, x: Tensor, y: Tensor, device: str | torch.device | None = None
+) -> dict:
     """Accuracy, macro-F1, error count and ``correct`` (per image, 0/1 as uint8) of ``model`` on ``(x, y)``.
 
     The per-image scores are what a claim's interval needs to count test-set noise
-    (:func:`kdutils.claims.compare`).
+    (:func:`kdbook.claims.compare`).
     """
     logits = predict_logits(model, x, device=device)
     correct = (logits.argmax(dim=1) == y).numpy().astype(np.uint8)
-    return {"accuracy": accuracy(logits, y), "macro_f1": macro_f1(logits, y),
-            "errors": int(len(correct) - correct.sum()), "correct": correct}
+    return {
+        "accuracy": accuracy(logits, y),
+        "macro_f1": macro_f1(logits, y),
+        "errors": int(len(correct) - correct.sum()),
+        "correct": correct,
+    }
 
 
 def count_flops(model: nn.Module, example: Tensor) -> int:
@@ -80,7 +94,9 @@ def count_flops(model: nn.Module, example: Tensor) -> int:
 
 
 @torch.no_grad()
-def latency_ms(model: nn.Module, example: Tensor, repeats: int = 20, warmup: int = 3) -> float:
+def latency_ms(
+    model: nn.Module, example: Tensor, repeats: int = 20, warmup: int = 3
+) -> float:
     """Median wall time in milliseconds of a forward pass on ``example`` (eval mode, after warm-up)."""
     import statistics
     import time

@@ -22,28 +22,41 @@ from torch import Tensor
 
 def check_temperature(T: float) -> None:
     """Raise a ValueError unless T is a finite number > 0."""
-    if isinstance(T, bool) or not isinstance(T, (int, float)) or not math.isfinite(T) or T <= 0:
+    if (
+        isinstance(T, bool)
+        or not isinstance(T, (int, float))
+        or not math.isfinite(T)
+        or T <= 0
+    ):
         raise ValueError(f"temperature T must be a finite number > 0; got {T!r}")
 
 
 def check_alpha(alpha: float) -> None:
     """Raise a ValueError unless 0 <= alpha <= 1."""
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
+    if (
+        isinstance(alpha, bool)
+        or not isinstance(alpha, (int, float))
+        or not 0.0 <= alpha <= 1.0
+    ):
         raise ValueError(f"alpha must be a number in [0, 1]; got {alpha!r}")
 
 
 def check_logits(student: Tensor, teacher: Tensor) -> None:
     """Raise a ValueError unless both are (batch, classes) logits of the same shape."""
     if student.ndim != 2 or student.shape != teacher.shape:
-        raise ValueError(f"student and teacher logits must both be (batch, classes) with the same shape; "
-                         f"got student {tuple(student.shape)} and teacher {tuple(teacher.shape)}")
+        raise ValueError(
+            f"student and teacher logits must both be (batch, classes) with the same shape; "
+            f"got student {tuple(student.shape)} and teacher {tuple(teacher.shape)}"
+        )
 
 
 def check_targets(logits: Tensor, targets: Tensor) -> None:
     """Raise a ValueError unless targets are (batch,) class indices matching the logits."""
     if targets.ndim != 1 or targets.shape[0] != logits.shape[0]:
-        raise ValueError(f"targets must be class indices of shape ({logits.shape[0]},); "
-                         f"got {tuple(targets.shape)}")
+        raise ValueError(
+            f"targets must be class indices of shape ({logits.shape[0]},); "
+            f"got {tuple(targets.shape)}"
+        )
 
 
 def soft_kd_loss(student_logits: Tensor, teacher_logits: Tensor, T: float) -> Tensor:
@@ -56,7 +69,9 @@ def soft_kd_loss(student_logits: Tensor, teacher_logits: Tensor, T: float) -> Te
     return kl * (T * T)
 
 
-def soft_target_cross_entropy(student_logits: Tensor, teacher_logits: Tensor, T: float) -> Tensor:
+def soft_target_cross_entropy(
+    student_logits: Tensor, teacher_logits: Tensor, T: float
+) -> Tensor:
     """Hinton's formulation: ``-sum softmax(t/T) log softmax(s/T) * T^2``, batch mean.
 
     It differs from :func:`soft_kd_loss` by the teacher's entropy, a constant for the student,
@@ -65,7 +80,9 @@ def soft_target_cross_entropy(student_logits: Tensor, teacher_logits: Tensor, T:
     check_temperature(T)
     check_logits(student_logits, teacher_logits)
     p_teacher = F.softmax(teacher_logits / T, dim=1)
-    return -(p_teacher * F.log_softmax(student_logits / T, dim=1)).sum(dim=1).mean() * (T * T)
+    return -(p_teacher * F.log_softmax(student_logits / T, dim=1)).sum(dim=1).mean() * (
+        T * T
+    )
 
 
 def hard_distillation_loss(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
@@ -83,22 +100,36 @@ def logit_matching_loss(student_logits: Tensor, teacher_logits: Tensor) -> Tenso
     return 0.5 * F.mse_loss(student_logits, teacher_logits)
 
 
-def distillation_loss(student_logits: Tensor, targets: Tensor, teacher_logits: Tensor,
-                      alpha: float, T: float) -> Tensor:
+def distillation_loss(
+    student_logits: Tensor,
+    targets: Tensor,
+    teacher_logits: Tensor,
+    alpha: float,
+    T: float,
+) -> Tensor:
     """The combined objective ``(1 - alpha) * CE(s, y) + alpha * soft_kd_loss(s, t, T)``."""
     check_alpha(alpha)
     check_temperature(T)
     check_logits(student_logits, teacher_logits)
     check_targets(student_logits, targets)
     hard = F.cross_entropy(student_logits, targets)
-    return (1.0 - alpha) * hard + alpha * soft_kd_loss(student_logits, teacher_logits, T)
+    return (1.0 - alpha) * hard + alpha * soft_kd_loss(
+        student_logits, teacher_logits, T
+    )
 
 
 DeiTKind = Literal["none", "soft", "hard"]
 
 
-def deit_loss(class_logits: Tensor, dist_logits: Tensor, targets: Tensor, teacher_logits: Tensor,
-              kind: DeiTKind, alpha: float = 0.5, tau: float = 1.0) -> Tensor:
+def deit_loss(
+    class_logits: Tensor,
+    dist_logits: Tensor,
+    targets: Tensor,
+    teacher_logits: Tensor,
+    kind: DeiTKind,
+    alpha: float = 0.5,
+    tau: float = 1.0,
+) -> Tensor:
     """DeiT's objective as in its ``losses.py``: ``(1 - alpha) * CE(class head, y) + alpha * distill``.
 
     ``soft``: KL at temperature ``tau`` times tau^2, summed and divided by ``numel`` (batch x classes),
@@ -107,7 +138,9 @@ def deit_loss(class_logits: Tensor, dist_logits: Tensor, targets: Tensor, teache
     logits twice.
     """
     if kind not in ("none", "soft", "hard"):
-        raise ValueError(f"DeiT distillation kind must be 'none', 'soft' or 'hard'; got {kind!r}")
+        raise ValueError(
+            f"DeiT distillation kind must be 'none', 'soft' or 'hard'; got {kind!r}"
+        )
     check_targets(class_logits, targets)
     base = F.cross_entropy(class_logits, targets)
     if kind == "none":
@@ -116,8 +149,16 @@ def deit_loss(class_logits: Tensor, dist_logits: Tensor, targets: Tensor, teache
     check_temperature(tau)
     check_logits(dist_logits, teacher_logits)
     if kind == "soft":
-        distill = F.kl_div(F.log_softmax(dist_logits / tau, dim=1), F.log_softmax(teacher_logits / tau, dim=1),
-                           reduction="sum", log_target=True) * (tau * tau) / dist_logits.numel()
+        distill = (
+            F.kl_div(
+                F.log_softmax(dist_logits / tau, dim=1),
+                F.log_softmax(teacher_logits / tau, dim=1),
+                reduction="sum",
+                log_target=True,
+            )
+            * (tau * tau)
+            / dist_logits.numel()
+        )
     else:
         distill = F.cross_entropy(dist_logits, teacher_logits.argmax(dim=1))
     return (1.0 - alpha) * base + alpha * distill
@@ -133,8 +174,10 @@ def entropy(logits: Tensor, T: float = 1.0) -> Tensor:
 def require_finite(loss: float, where: str) -> float:
     """Return ``loss`` (a Python number), or raise FloatingPointError naming ``where`` if it is NaN or infinite."""
     if not math.isfinite(loss):
-        raise FloatingPointError(f"non-finite loss ({loss!r}) at {where}; lower the learning rate, "
-                                 f"check the inputs for NaN, or check T and alpha")
+        raise FloatingPointError(
+            f"non-finite loss ({loss!r}) at {where}; lower the learning rate, "
+            f"check the inputs for NaN, or check T and alpha"
+        )
     return loss
 
 
@@ -146,7 +189,9 @@ class KDTargets(NamedTuple):
 
     def select(self, images: Tensor) -> KDTargets:
         """The columns of these images, in this order."""
-        return KDTargets(self.weights.index_select(1, images), self.offset.index_select(1, images))
+        return KDTargets(
+            self.weights.index_select(1, images), self.offset.index_select(1, images)
+        )
 
     def to(self, device: str | torch.device) -> KDTargets:
         """Both tensors on ``device``."""
@@ -170,29 +215,45 @@ class KDObjective:
         check_alpha(alpha)
         check_temperature(T)
         self.alpha, self.T = alpha, T
-        soft_scale = 1.0 if t_squared else 1.0 / (T * T)  # t_squared=False: an ablation, not a recommendation
+        soft_scale = (
+            1.0 if t_squared else 1.0 / (T * T)
+        )  # t_squared=False: an ablation, not a recommendation
         self._weights = (1.0 - alpha, alpha * soft_scale * T * T)
-        self._constants: dict[tuple[torch.device, torch.dtype], tuple[Tensor, Tensor]] = {}
+        self._constants: dict[
+            tuple[torch.device, torch.dtype], tuple[Tensor, Tensor]
+        ] = {}
 
     def _scale_and_coef(self, like: Tensor) -> tuple[Tensor, Tensor]:
         """The logit scales (1, 1/T) and the gradient's coefficients (weight x scale), on ``like``'s device and dtype."""
         key = (like.device, like.dtype)
         if key not in self._constants:
             hard_weight, soft_weight = self._weights
-            self._constants[key] = (torch.tensor([1.0, 1.0 / self.T], device=like.device, dtype=like.dtype).view(2, 1, 1),
-                                    torch.tensor([[hard_weight, soft_weight / self.T]], device=like.device, dtype=like.dtype))
+            self._constants[key] = (
+                torch.tensor(
+                    [1.0, 1.0 / self.T], device=like.device, dtype=like.dtype
+                ).view(2, 1, 1),
+                torch.tensor(
+                    [[hard_weight, soft_weight / self.T]],
+                    device=like.device,
+                    dtype=like.dtype,
+                ),
+            )
         return self._constants[key]
 
     def teacher_targets(self, teacher_logits: Tensor, labels: Tensor) -> KDTargets:
         """The targets of these images, from the teacher's logits and the labels."""
         check_targets(teacher_logits, labels)
         hard_weight, soft_weight = self._weights
-        logits = teacher_logits.detach().to(torch.promote_types(teacher_logits.dtype, torch.float32))
+        logits = teacher_logits.detach().to(
+            torch.promote_types(teacher_logits.dtype, torch.float32)
+        )
         soft = F.softmax(logits / self.T, dim=1).t() * soft_weight
         hard = F.one_hot(labels, logits.shape[1]).t().to(soft.dtype) * hard_weight
         return KDTargets(torch.cat([hard, soft]), (hard + soft / self.T).contiguous())
 
-    def value_and_grad(self, student_logits: Tensor, targets: KDTargets) -> tuple[float, Tensor]:
+    def value_and_grad(
+        self, student_logits: Tensor, targets: KDTargets
+    ) -> tuple[float, Tensor]:
         """The objective's value and its gradient with respect to ``student_logits``, for this batch's targets.
 
         ``targets``: the batch's columns of :meth:`teacher_targets`, in the order of the logits' rows.
@@ -202,28 +263,50 @@ class KDObjective:
         weights, offset = targets
         batch, classes = student_logits.shape if student_logits.ndim == 2 else (-1, -1)
         if weights.shape != (2 * classes, batch) or offset.shape != (classes, batch):
-            raise ValueError(f"teacher targets must be (2 * classes, batch) and (classes, batch) for student logits "
-                             f"{tuple(student_logits.shape)}; got {tuple(weights.shape)} and {tuple(offset.shape)}")
+            raise ValueError(
+                f"teacher targets must be (2 * classes, batch) and (classes, batch) for student logits "
+                f"{tuple(student_logits.shape)}; got {tuple(weights.shape)} and {tuple(offset.shape)}"
+            )
         scale, coef = self._scale_and_coef(offset)
         with torch.no_grad():
-            logits = student_logits if student_logits.dtype == offset.dtype else student_logits.to(offset.dtype)
+            logits = (
+                student_logits
+                if student_logits.dtype == offset.dtype
+                else student_logits.to(offset.dtype)
+            )
             # Class-major (2, classes, batch): PyTorch's CPU log-softmax is several times faster over a short
             # leading dimension than over a last dimension of 10 classes.
             log_q = torch.log_softmax(logits.t() * scale, dim=1)
             value = -torch.dot(log_q.view(-1), weights.view(-1)).item() / batch
             # sum_k weight_k * scale_k * softmax(scale_k * s) - offset, over the batch
-            grad = torch.addmm(offset.view(1, -1), coef, log_q.exp().view(2, -1),
-                               beta=-1.0 / batch, alpha=1.0 / batch).view(classes, batch).t()
-        return value, grad if grad.dtype == student_logits.dtype else grad.to(student_logits.dtype)
+            grad = (
+                torch.addmm(
+                    offset.view(1, -1),
+                    coef,
+                    log_q.exp().view(2, -1),
+                    beta=-1.0 / batch,
+                    alpha=1.0 / batch,
+                )
+                .view(classes, batch)
+                .t()
+            )
+        return value, grad if grad.dtype == student_logits.dtype else grad.to(
+            student_logits.dtype
+        )
 
-    def __call__(self, student_logits: Tensor, labels: Tensor, teacher_logits: Tensor | None) -> Tensor:
+    def __call__(
+        self, student_logits: Tensor, labels: Tensor, teacher_logits: Tensor | None
+    ) -> Tensor:
         if teacher_logits is None:
-            raise ValueError("kd_objective needs teacher logits: pass teacher= (a model or a TeacherCache) to fit")
+            raise ValueError(
+                "kd_objective needs teacher logits: pass teacher= (a model or a TeacherCache) to fit"
+            )
         check_logits(student_logits, teacher_logits)
         check_targets(student_logits, labels)
         hard_weight, soft_weight = self._weights
-        return (hard_weight * F.cross_entropy(student_logits, labels)
-                + soft_weight / (self.T * self.T) * soft_target_cross_entropy(student_logits, teacher_logits, self.T))
+        return hard_weight * F.cross_entropy(student_logits, labels) + soft_weight / (
+            self.T * self.T
+        ) * soft_target_cross_entropy(student_logits, teacher_logits, self.T)
 
 
 def kd_objective(alpha: float, T: float, t_squared: bool = True) -> KDObjective:
@@ -235,11 +318,17 @@ def logit_matching_objective(alpha: float):
     """``(1 - alpha) * CE + alpha * logit_matching_loss``: the T -> infinity limit of :func:`kd_objective`."""
     check_alpha(alpha)
 
-    def objective(student_logits: Tensor, targets: Tensor, teacher_logits: Tensor | None) -> Tensor:
+    def objective(
+        student_logits: Tensor, targets: Tensor, teacher_logits: Tensor | None
+    ) -> Tensor:
         if teacher_logits is None:
-            raise ValueError("logit_matching_objective needs teacher logits: pass teacher= to fit")
+            raise ValueError(
+                "logit_matching_objective needs teacher logits: pass teacher= to fit"
+            )
         check_targets(student_logits, targets)
         hard = F.cross_entropy(student_logits, targets)
-        return (1.0 - alpha) * hard + alpha * logit_matching_loss(student_logits, teacher_logits)
+        return (1.0 - alpha) * hard + alpha * logit_matching_loss(
+            student_logits, teacher_logits
+        )
 
     return objective

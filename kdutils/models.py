@@ -7,11 +7,15 @@ from collections.abc import Sequence
 from torch import nn
 
 
-def mlp(in_features: int, hidden: Sequence[int], num_classes: int, dropout: float = 0.0) -> nn.Sequential:
+def mlp(
+    in_features: int, hidden: Sequence[int], num_classes: int, dropout: float = 0.0
+) -> nn.Sequential:
     """A ReLU MLP ``in -> hidden... -> classes`` on flattened images, with dropout after each hidden layer."""
     if in_features < 1 or num_classes < 2 or any(h < 1 for h in hidden):
-        raise ValueError(f"mlp needs in_features >= 1, hidden sizes >= 1 and num_classes >= 2; "
-                         f"got {in_features}, {list(hidden)}, {num_classes}")
+        raise ValueError(
+            f"mlp needs in_features >= 1, hidden sizes >= 1 and num_classes >= 2; "
+            f"got {in_features}, {list(hidden)}, {num_classes}"
+        )
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
     layers: list[nn.Module] = [nn.Flatten()]
@@ -30,20 +34,40 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def vit_small_images(img_size: int, in_chans: int, num_classes: int, embed_dim: int = 64, depth: int = 4,
-                     num_heads: int = 4, patch_size: int = 4, distilled: bool = False) -> nn.Module:
+def vit_small_images(
+    img_size: int,
+    in_chans: int,
+    num_classes: int,
+    embed_dim: int = 64,
+    depth: int = 4,
+    num_heads: int = 4,
+    patch_size: int = 4,
+    distilled: bool = False,
+) -> nn.Module:
     """A small timm Vision Transformer (or DeiT-style ``VisionTransformerDistilled``) for small images."""
     from timm.models.deit import VisionTransformerDistilled
     from timm.models.vision_transformer import VisionTransformer
 
     if img_size % patch_size:
-        raise ValueError(f"img_size {img_size} must be a multiple of patch_size {patch_size}")
+        raise ValueError(
+            f"img_size {img_size} must be a multiple of patch_size {patch_size}"
+        )
     cls = VisionTransformerDistilled if distilled else VisionTransformer
-    return cls(img_size=img_size, patch_size=patch_size, in_chans=in_chans, num_classes=num_classes,
-               embed_dim=embed_dim, depth=depth, num_heads=num_heads, mlp_ratio=2.0)
+    return cls(
+        img_size=img_size,
+        patch_size=patch_size,
+        in_chans=in_chans,
+        num_classes=num_classes,
+        embed_dim=embed_dim,
+        depth=depth,
+        num_heads=num_heads,
+        mlp_ratio=2.0,
+    )
 
 
-def mobilenet_v2_small_images(num_classes: int, in_chans: int = 1, width_mult: float = 0.5) -> nn.Module:
+def mobilenet_v2_small_images(
+    num_classes: int, in_chans: int = 1, width_mult: float = 0.5
+) -> nn.Module:
     """torchvision's MobileNetV2 (random init) adapted to 28-32 px images.
 
     The stem takes ``in_chans`` channels, and the last downsampling stage keeps stride 1: the standard
@@ -54,9 +78,17 @@ def mobilenet_v2_small_images(num_classes: int, in_chans: int = 1, width_mult: f
 
     model = mobilenet_v2(weights=None, num_classes=num_classes, width_mult=width_mult)
     stem = model.features[0][0]
-    model.features[0][0] = nn.Conv2d(in_chans, stem.out_channels, kernel_size=3, stride=2, padding=1, bias=False)
-    last_downsampling = [block for block in model.features[1:-1] if block.stride == 2][-1]
-    depthwise = next(m for m in last_downsampling.conv.modules() if isinstance(m, nn.Conv2d) and m.groups > 1)
+    model.features[0][0] = nn.Conv2d(
+        in_chans, stem.out_channels, kernel_size=3, stride=2, padding=1, bias=False
+    )
+    last_downsampling = [block for block in model.features[1:-1] if block.stride == 2][
+        -1
+    ]
+    depthwise = next(
+        m
+        for m in last_downsampling.conv.modules()
+        if isinstance(m, nn.Conv2d) and m.groups > 1
+    )
     depthwise.stride = (1, 1)
     last_downsampling.stride = 1
     return model
@@ -66,9 +98,21 @@ def small_convnet(in_chans: int, num_classes: int, width: int = 32) -> nn.Sequen
     """A small VGG-style CNN (conv-BN-ReLU pairs, two poolings, global average pooling): the convnet teacher."""
 
     def block(c_in: int, c_out: int) -> list[nn.Module]:
-        return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+        return [
+            nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True),
+        ]
 
-    return nn.Sequential(*block(in_chans, width), *block(width, width), nn.MaxPool2d(2),
-                         *block(width, 2 * width), *block(2 * width, 2 * width), nn.MaxPool2d(2),
-                         *block(2 * width, 4 * width), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Linear(4 * width, num_classes))
+    return nn.Sequential(
+        *block(in_chans, width),
+        *block(width, width),
+        nn.MaxPool2d(2),
+        *block(width, 2 * width),
+        *block(2 * width, 2 * width),
+        nn.MaxPool2d(2),
+        *block(2 * width, 4 * width),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4 * width, num_classes),
+    )

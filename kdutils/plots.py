@@ -10,14 +10,24 @@ import torch
 from torch import Tensor
 
 
-def softened_bars(ax: plt.Axes, logits: Tensor, temperatures: Sequence[float], classes: Sequence[str],
-                  title: str = "") -> None:
+def softened_bars(
+    ax: plt.Axes,
+    logits: Tensor,
+    temperatures: Sequence[float],
+    classes: Sequence[str],
+    title: str = "",
+) -> None:
     """Grouped bars of ``softmax(logits / T)`` for one example at each temperature."""
     width = 0.8 / len(temperatures)
     positions = np.arange(len(classes))
     for i, T in enumerate(temperatures):
         probs = torch.softmax(logits.float() / T, dim=-1).numpy()
-        ax.bar(positions + (i - (len(temperatures) - 1) / 2) * width, probs, width, label=f"T = {T:g}")
+        ax.bar(
+            positions + (i - (len(temperatures) - 1) / 2) * width,
+            probs,
+            width,
+            label=f"T = {T:g}",
+        )
     ax.set_xticks(positions, classes)
     ax.set_xlabel("class")
     ax.set_ylabel("probability")
@@ -26,7 +36,9 @@ def softened_bars(ax: plt.Axes, logits: Tensor, temperatures: Sequence[float], c
     ax.legend(fontsize="small")
 
 
-def entropy_vs_temperature(ax: plt.Axes, logits: Tensor, temperatures: Sequence[float], title: str = "") -> None:
+def entropy_vs_temperature(
+    ax: plt.Axes, logits: Tensor, temperatures: Sequence[float], title: str = ""
+) -> None:
     """Mean (and 10th-90th percentile band) entropy of ``softmax(logits / T)`` over rows, against T."""
     from .losses import entropy
 
@@ -34,19 +46,25 @@ def entropy_vs_temperature(ax: plt.Axes, logits: Tensor, temperatures: Sequence[
     low, high = np.percentile(values, [10, 90], axis=1)
     ax.plot(temperatures, values.mean(axis=1), label="mean over images")
     ax.fill_between(temperatures, low, high, alpha=0.25, label="10th-90th percentile")
-    ax.axhline(np.log(logits.shape[1]), ls="--", c="k", label=f"uniform: log {logits.shape[1]}")
+    ax.axhline(
+        np.log(logits.shape[1]), ls="--", c="k", label=f"uniform: log {logits.shape[1]}"
+    )
     ax.set_xlabel("temperature T")
     ax.set_ylabel("entropy of softmax(z / T) [nats]")
     ax.set_title(title)
     ax.legend()
 
 
-def training_curves(histories: dict[str, dict], key: str = "val_accuracy", ax: plt.Axes | None = None) -> plt.Axes:
+def training_curves(
+    histories: dict[str, dict], key: str = "val_accuracy", ax: plt.Axes | None = None
+) -> plt.Axes:
     """One line per run of ``key`` against epoch, from :meth:`History.as_dict` records."""
     ax = ax or plt.gca()
     for label, history in histories.items():
         epochs = [row["epoch"] for row in history["epochs"]]
-        ax.plot(epochs, [row[key] for row in history["epochs"]], marker="o", label=label)
+        ax.plot(
+            epochs, [row[key] for row in history["epochs"]], marker="o", label=label
+        )
     ax.set_xlabel("epoch")
     ax.set_ylabel(key.replace("_", " "))
     ax.legend()

@@ -17,15 +17,24 @@ _SHARED: dict[str, Any] = {}
 
 def _single_threaded(fn: Callable[[dict, dict], Any], job: dict) -> Any:
     previous = torch.get_num_threads()
-    torch.set_num_threads(1)  # one thread per job: the same numbers whether jobs run inline or in parallel
+    torch.set_num_threads(
+        1
+    )  # one thread per job: the same numbers whether jobs run inline or in parallel
     try:
         return fn(job, _SHARED)
     finally:
         torch.set_num_threads(previous)
 
 
-def run_jobs(fn: Callable[[dict, dict], Any], jobs: list[dict], shared: dict[str, Any], processes: int | None = None,
-             progress: bool = True, desc: str = "sweep", device: str | torch.device = "cpu") -> list[Any]:
+def run_jobs(
+    fn: Callable[[dict, dict], Any],
+    jobs: list[dict],
+    shared: dict[str, Any],
+    processes: int | None = None,
+    progress: bool = True,
+    desc: str = "sweep",
+    device: str | torch.device = "cpu",
+) -> list[Any]:
     """Return ``[fn(job, shared) for job in jobs]``, computed by ``processes`` forked workers (default:
     ``$KD_WORKERS``, which the runner sets to the notebook's share of the cores, or one per core).
 
@@ -42,13 +51,20 @@ def run_jobs(fn: Callable[[dict, dict], Any], jobs: list[dict], shared: dict[str
     _SHARED.update(shared)
     bar = tqdm(total=len(jobs), desc=desc, disable=not progress, leave=False)
     try:
-        if processes == 1 or len(jobs) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        if (
+            processes == 1
+            or len(jobs) < 2
+            or "fork" not in multiprocessing.get_all_start_methods()
+        ):
             results = []
             for job in jobs:
                 results.append(_single_threaded(fn, job))
                 bar.update()
             return results
-        with ProcessPoolExecutor(max_workers=min(processes, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
+        with ProcessPoolExecutor(
+            max_workers=min(processes, len(jobs)),
+            mp_context=multiprocessing.get_context("fork"),
+        ) as pool:
             futures = [pool.submit(_single_threaded, fn, job) for job in jobs]
             results = []
             for future in futures:

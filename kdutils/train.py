@@ -40,8 +40,10 @@ def pick_device(preferred: str = "cpu") -> torch.device:
         return torch.device("cpu")
     if preferred == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError("this profile needs a CUDA GPU and none is visible; "
-                               "run with profile='cpu' (or 'smoke') on this machine")
+            raise RuntimeError(
+                "this profile needs a CUDA GPU and none is visible; "
+                "run with profile='cpu' (or 'smoke') on this machine"
+            )
         return torch.device("cuda")
     raise ValueError(f"unknown device {preferred!r}; choose 'cpu' or 'cuda'")
 
@@ -53,7 +55,9 @@ def distributed_context() -> tuple[int, int]:
     return 0, 1
 
 
-def cross_entropy_objective(student_logits: Tensor, targets: Tensor, teacher_logits: Tensor | None) -> Tensor:
+def cross_entropy_objective(
+    student_logits: Tensor, targets: Tensor, teacher_logits: Tensor | None
+) -> Tensor:
     """Plain supervised training: cross-entropy with the labels (ignores the teacher)."""
     return F.cross_entropy(student_logits, targets)
 
@@ -65,8 +69,13 @@ class TeacherCache:
     bypasses the cache (runs the teacher on each augmented batch) when an augmentation is used.
     """
 
-    def __init__(self, teacher: nn.Module, x: Tensor, batch_size: int = 1024,
-                 device: str | torch.device | None = None) -> None:
+    def __init__(
+        self,
+        teacher: nn.Module,
+        x: Tensor,
+        batch_size: int = 1024,
+        device: str | torch.device | None = None,
+    ) -> None:
         self.teacher = teacher
         self._fingerprint = self._fingerprint_of(x)
         self.logits = predict_logits(teacher, x, batch_size=batch_size, device=device)
@@ -74,21 +83,33 @@ class TeacherCache:
     @staticmethod
     def _fingerprint_of(x: Tensor) -> tuple:
         # Shape, storage and version catch a different or modified tensor; the sum catches a copy edited elsewhere.
-        return (tuple(x.shape), x.dtype, x.data_ptr(), x._version, float(x.sum(dtype=torch.float64)))
+        return (
+            tuple(x.shape),
+            x.dtype,
+            x.data_ptr(),
+            x._version,
+            float(x.sum(dtype=torch.float64)),
+        )
 
     def check(self, x: Tensor) -> None:
         """Raise a ValueError unless ``x`` is the tensor these logits were computed on."""
         if self._fingerprint_of(x) != self._fingerprint:
-            raise ValueError("TeacherCache was built on other inputs than the ones being trained on; "
-                             "rebuild it for this data (stale teacher logits would be silently wrong)")
+            raise ValueError(
+                "TeacherCache was built on other inputs than the ones being trained on; "
+                "rebuild it for this data (stale teacher logits would be silently wrong)"
+            )
 
     def __getitem__(self, idx: Tensor | slice | int) -> Tensor:
         if isinstance(idx, Tensor) and idx.ndim == 1:
-            return self.logits.index_select(0, idx)  # the fit loop's case, several times faster than indexing
+            return self.logits.index_select(
+                0, idx
+            )  # the fit loop's case, several times faster than indexing
         return self.logits[idx]
 
 
-def lr_schedule(optimizer: torch.optim.Optimizer, name: str, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+def lr_schedule(
+    optimizer: torch.optim.Optimizer, name: str, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
     """``constant``, or ``cosine``: linear warm-up over the first 5% of steps, then cosine decay to zero."""
     if name == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
@@ -99,7 +120,12 @@ def lr_schedule(optimizer: torch.optim.Optimizer, name: str, total_steps: int) -
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total_steps - warmup))))
+        return 0.5 * (
+            1
+            + math.cos(
+                math.pi * min(1.0, (step - warmup) / max(1, total_steps - warmup))
+            )
+        )
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
@@ -124,17 +150,38 @@ class History:
         return [row[key] for row in self.epochs]
 
     def as_dict(self) -> dict:
-        return {"epochs": self.epochs, "kept_epoch": self.kept_epoch,
-                "kept_val_accuracy": self.kept_val_accuracy, "seconds": self.seconds}
+        return {
+            "epochs": self.epochs,
+            "kept_epoch": self.kept_epoch,
+            "kept_val_accuracy": self.kept_val_accuracy,
+            "seconds": self.seconds,
+        }
 
 
-def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, batch_size: int = 128,
-        objective: Objective = cross_entropy_objective, teacher: nn.Module | TeacherCache | None = None,
-        augment: Callable[[Tensor], Tensor] | None = None, weight_decay: float = 0.0,
-        betas: tuple[float, float] = (0.9, 0.999), optimizer: str = "adam", schedule: str = "constant",
-        channels_last: bool = False, keep: str = "last", score: Callable[[dict], float] | None = None,
-        seed: int = 0, device: str | torch.device = "cpu", amp: bool = False, progress: bool = True,
-        desc: str = "train") -> History:
+def fit(
+    model: nn.Module,
+    train: Split,
+    val: Split,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int = 128,
+    objective: Objective = cross_entropy_objective,
+    teacher: nn.Module | TeacherCache | None = None,
+    augment: Callable[[Tensor], Tensor] | None = None,
+    weight_decay: float = 0.0,
+    betas: tuple[float, float] = (0.9, 0.999),
+    optimizer: str = "adam",
+    schedule: str = "constant",
+    channels_last: bool = False,
+    keep: str = "last",
+    score: Callable[[dict], float] | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    amp: bool = False,
+    progress: bool = True,
+    desc: str = "train",
+) -> History:
     """Train ``model`` with Adam or AdamW on in-memory tensors for a fixed number of epochs.
 
     ``keep="last"`` (the default, for every model the book compares) ends with the weights of the last
@@ -160,7 +207,9 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
         raise ValueError(f"learning rate must be > 0; got {lr!r}")
     rank, world = distributed_context()
     if batch_size % world:
-        raise ValueError(f"batch_size {batch_size} must be a multiple of the {world} processes")
+        raise ValueError(
+            f"batch_size {batch_size} must be a multiple of the {world} processes"
+        )
     device = torch.device(device)
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -171,8 +220,11 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
         cache.check(train.x)
     closed_form = hasattr(objective, "value_and_grad") and teacher is not None
     # With fixed inputs the teacher's targets are fixed too: built once, looked up per batch
-    cached_targets = (objective.teacher_targets(cache.logits, train.y).to(device)
-                      if cache is not None and closed_form else None)
+    cached_targets = (
+        objective.teacher_targets(cache.logits, train.y).to(device)
+        if cache is not None and closed_form
+        else None
+    )
     if teacher_model is not None:
         teacher_model.to(device).eval()
 
@@ -187,28 +239,50 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
 
     optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
     if optimizer not in optimizers:
-        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {sorted(optimizers)}")
+        raise ValueError(
+            f"unknown optimizer {optimizer!r}; choose one of {sorted(optimizers)}"
+        )
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model.to(memory_format=memory_format)  # channels_last makes CPU convolutions several times faster
-    opt = optimizers[optimizer](model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay, fused=True)
-    scheduler = lr_schedule(opt, schedule, total_steps=epochs * math.ceil(len(train) / batch_size))
+    model.to(
+        memory_format=memory_format
+    )  # channels_last makes CPU convolutions several times faster
+    opt = optimizers[optimizer](
+        model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay, fused=True
+    )
+    scheduler = lr_schedule(
+        opt, schedule, total_steps=epochs * math.ceil(len(train) / batch_size)
+    )
     step_model = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        step_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    train_x, train_y = train.x.to(device), train.y.to(device)  # on a GPU the data moves once, not every batch
+        step_model = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    train_x, train_y = (
+        train.x.to(device),
+        train.y.to(device),
+    )  # on a GPU the data moves once, not every batch
     history, best_state, best_score = History(), None, float("-inf")
     start = time.perf_counter()
     bar = tqdm(range(epochs), desc=desc, disable=not progress or rank != 0, leave=False)
     for epoch in bar:
         model.train()
         tic, cpu_tic, total, count = time.perf_counter(), time.thread_time(), 0.0, 0
-        for idx, xb, yb in batches(train_x, train_y, batch_size, shuffle=True, generator=generator, shard=(rank, world)):
+        for idx, xb, yb in batches(
+            train_x,
+            train_y,
+            batch_size,
+            shuffle=True,
+            generator=generator,
+            shard=(rank, world),
+        ):
             xb = xb.contiguous(memory_format=memory_format)
             if augment is not None:
                 xb = augment(xb)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):  # bf16 needs no grad scaler
+            with torch.autocast(
+                device.type, dtype=torch.bfloat16, enabled=amp
+            ):  # bf16 needs no grad scaler
                 logits = _as_logits(step_model(xb))
                 if cached_targets is not None:
                     targets = cached_targets.select(idx.to(device))
@@ -217,10 +291,18 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
                 else:
                     loss = objective(logits, yb, teacher_logits(idx, xb))
             # a closed-form objective gives its gradient at the logits (in float32, outside autocast)
-            loss_value, grad = objective.value_and_grad(logits, targets) if closed_form else (loss.item(), None)
-            require_finite(loss_value, f"{desc} epoch {epoch + 1}")  # one device sync per step
+            loss_value, grad = (
+                objective.value_and_grad(logits, targets)
+                if closed_form
+                else (loss.item(), None)
+            )
+            require_finite(
+                loss_value, f"{desc} epoch {epoch + 1}"
+            )  # one device sync per step
             opt.zero_grad(set_to_none=True)
-            (logits if closed_form else loss).backward(grad)  # backward starts where the gradient is known
+            (logits if closed_form else loss).backward(
+                grad
+            )  # backward starts where the gradient is known
             opt.step()
             scheduler.step()
             total += loss_value * len(yb)
@@ -229,20 +311,34 @@ def fit(model: nn.Module, train: Split, val: Split, *, epochs: int, lr: float, b
             sums = torch.tensor([total, count], dtype=torch.float64, device=device)
             torch.distributed.all_reduce(sums)
             total, count = sums.tolist()
-        val_logits = predict_logits(model, val.x, device=device)  # every rank: identical weights, identical numbers
-        row = {"epoch": epoch + 1, "train_loss": total / count,
-               "val_loss": F.cross_entropy(val_logits, val.y).item(),
-               "val_accuracy": accuracy(val_logits, val.y), "seconds": time.perf_counter() - tic,
-               "cpu_seconds": time.thread_time() - cpu_tic}  # CPU time of this thread: what it did, not whom it waited for
+        val_logits = predict_logits(
+            model, val.x, device=device
+        )  # every rank: identical weights, identical numbers
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": total / count,
+            "val_loss": F.cross_entropy(val_logits, val.y).item(),
+            "val_accuracy": accuracy(val_logits, val.y),
+            "seconds": time.perf_counter() - tic,
+            "cpu_seconds": time.thread_time() - cpu_tic,
+        }  # CPU time of this thread: what it did, not whom it waited for
         history.epochs.append(row)
         if keep == "last":
-            history.kept_epoch, history.kept_val_accuracy = row["epoch"], row["val_accuracy"]
+            history.kept_epoch, history.kept_val_accuracy = (
+                row["epoch"],
+                row["val_accuracy"],
+            )
         else:
             row_score = score(row) if score else row["val_accuracy"]
             if best_state is None or row_score > best_score:
                 best_score, best_state = row_score, copy.deepcopy(model.state_dict())
-                history.kept_epoch, history.kept_val_accuracy = row["epoch"], row["val_accuracy"]
-        bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{row['val_accuracy']:.3f}")
+                history.kept_epoch, history.kept_val_accuracy = (
+                    row["epoch"],
+                    row["val_accuracy"],
+                )
+        bar.set_postfix(
+            loss=f"{row['train_loss']:.3f}", val_acc=f"{row['val_accuracy']:.3f}"
+        )
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()

@@ -33,20 +33,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from kdutils import claims, losses, plots
-from kdutils.checkpoints import cached_model
+from kdbook import chapter, claims
+from kdbook.teachers import get_teacher, teacher_config
+from kdutils import losses, plots
 from kdutils.data import load_splits
 from kdutils.evaluate import classification_metrics, predict_logits
 from kdutils.models import mlp
-from kdutils.profiles import get_profile
-from kdutils.results import Run
-from kdutils.train import fit, pick_device, seed_everything
+from kdutils.train import fit, seed_everything
 
-cfg = get_profile(profile)
-cfg.configure_torch()  # the profile's thread count: the same numbers alone or beside other notebooks
-device = pick_device(cfg.device)  # a clear error when the profile wants a GPU and there is none
-run = Run("01_kd_theory", profile, cfg.seeds)
-seed_everything(seed)
+cfg, device, run = chapter.start("01_kd_theory", profile, seed)
 HINTON = "Hinton, Vinyals & Dean 2015 (sec. 2)"
 
 # %% [markdown]
@@ -59,34 +54,29 @@ HINTON = "Hinton, Vinyals & Dean 2015 (sec. 2)"
 
 # %%
 dataset = cfg.choose(smoke="digits", cpu="mnist", gpu="mnist")
-splits = load_splits(dataset, per_class_limit=cfg.per_class_limit, download=cfg.allow_download)
+splits = load_splits(
+    dataset, per_class_limit=cfg.per_class_limit, download=cfg.allow_download
+)
 in_features = splits.train.x[0].numel()
-teacher_config = {"dataset": dataset, "source": splits.source, "sizes": splits.summary(),
-                  "hidden": cfg.choose(smoke=[128], cpu=[512, 512], gpu=[1200, 1200]),
-                  "dropout": 0.2, "epochs": cfg.choose(smoke=15, cpu=15, gpu=30), "lr": 1e-3,
-                  "batch_size": 128, "seed": seed}
-
-
-def build_teacher():
-    return mlp(in_features, teacher_config["hidden"], len(splits.classes), teacher_config["dropout"])
-
-
-def train_teacher(model):
-    history = fit(model, splits.train, splits.val, epochs=teacher_config["epochs"], lr=teacher_config["lr"],
-                  batch_size=teacher_config["batch_size"], seed=seed, device=device, amp=cfg.amp, keep="best", desc="teacher")
-    return {"history": history.as_dict()}
-
-
-teacher, _, loaded = cached_model(f"theory-teacher-{dataset}", teacher_config, build_teacher, train_teacher)
+teacher, _, loaded = get_teacher(
+    "theory-mlp", cfg, splits
+)  # trained once, then from the checkpoint cache
 teacher_metrics = classification_metrics(teacher, splits.test.x, splits.test.y)
-run.config, run.data_source = {"teacher": teacher_config}, splits.source
+run.config, run.data_source = (
+    {"teacher": teacher_config("theory-mlp", cfg, splits)},
+    splits.source,
+)
 run.metrics["teacher_test"] = teacher_metrics
 print(f"data: {splits.source}")
-print(f"split sizes: train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)}")
+print(
+    f"split sizes: train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)}"
+)
 
 # %% tags=["nbval-check-output"]
-print(f"teacher test accuracy: {teacher_metrics['accuracy']:.4f} ({teacher_metrics['errors']} errors "
-      f"of {len(splits.test)})")
+print(
+    f"teacher test accuracy: {teacher_metrics['accuracy']:.4f} ({teacher_metrics['errors']} errors "
+    f"of {len(splits.test)})"
+)
 
 # %% [markdown]
 # (ch1-soft-targets-and-temperature)=
@@ -105,28 +95,51 @@ print(f"teacher test accuracy: {teacher_metrics['accuracy']:.4f} ({teacher_metri
 # %%
 test_logits = predict_logits(teacher, splits.test.x).double()
 temperatures = [1, 2, 5, 10, 20]
-example = int(torch.argmax(losses.entropy(test_logits, 2.0)))  # the test image the teacher finds most ambiguous
-fig, (ax_img, ax_bar) = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [1, 4]})
+example = int(
+    torch.argmax(losses.entropy(test_logits, 2.0))
+)  # the test image the teacher finds most ambiguous
+fig, (ax_img, ax_bar) = plt.subplots(
+    1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [1, 4]}
+)
 ax_img.imshow(splits.test.x[example, 0], cmap="gray_r")
-ax_img.set_title(f"test image {example}, label {splits.classes[splits.test.y[example]]}")
+ax_img.set_title(
+    f"test image {example}, label {splits.classes[splits.test.y[example]]}"
+)
 ax_img.axis("off")
-plots.softened_bars(ax_bar, test_logits[example], temperatures, splits.classes,
-                    title="teacher's softened output: softmax(z / T)")
+plots.softened_bars(
+    ax_bar,
+    test_logits[example],
+    temperatures,
+    splits.classes,
+    title="teacher's softened output: softmax(z / T)",
+)
 plt.tight_layout()
 plt.show()
 
 # %%
 T_grid = np.linspace(1, 20, 39)
 fig, ax = plt.subplots(figsize=(7, 4))
-plots.entropy_vs_temperature(ax, test_logits, T_grid, title="Higher temperature, softer targets")
+plots.entropy_vs_temperature(
+    ax, test_logits, T_grid, title="Higher temperature, softer targets"
+)
 plt.show()
 
-entropies = torch.stack([losses.entropy(test_logits, float(T)) for T in T_grid])  # (temperatures, images)
+entropies = torch.stack(
+    [losses.entropy(test_logits, float(T)) for T in T_grid]
+)  # (temperatures, images)
 monotone = (entropies.diff(dim=0) >= -1e-12).all(dim=0).double().mean().item()
-run.add_claim(claims.check_exact(
-    "entropy-rises-with-T", "Raising the temperature produces a softer probability distribution over classes.",
-    HINTON, "fraction of test images whose softmax entropy never decreases over T = 1..20",
-    observed=monotone, expected=1.0, tolerance=0.0, section="ch1-soft-targets-and-temperature"))
+run.add_claim(
+    claims.check_exact(
+        "entropy-rises-with-T",
+        "Raising the temperature produces a softer probability distribution over classes.",
+        HINTON,
+        "fraction of test images whose softmax entropy never decreases over T = 1..20",
+        observed=monotone,
+        expected=1.0,
+        tolerance=0.0,
+        section="ch1-soft-targets-and-temperature",
+    )
+)
 
 # %% [markdown]
 # (ch1-soft-target-cross-entropy-and-kl-diverge)=
@@ -144,9 +157,21 @@ run.add_claim(claims.check_exact(
 # a small student (784-20-20-10 on MNIST) after one epoch of ordinary training.
 
 # %%
-seed_everything(seed)  # the teacher may have been trained or loaded above: start the student from the same state
+seed_everything(
+    seed
+)  # the teacher may have been trained or loaded above: start the student from the same state
 student = mlp(in_features, [20, 20], len(splits.classes))
-fit(student, splits.train, splits.val, epochs=1, lr=1e-3, seed=seed, device=device, amp=cfg.amp, progress=False)
+fit(
+    student,
+    splits.train,
+    splits.val,
+    epochs=1,
+    lr=1e-3,
+    seed=seed,
+    device=device,
+    amp=cfg.amp,
+    progress=False,
+)
 student_logits = predict_logits(student, splits.test.x).double()
 
 
@@ -158,16 +183,28 @@ def grad_wrt_student(loss_fn, logits, *args):
 
 T = 4.0
 g_kl = grad_wrt_student(losses.soft_kd_loss, student_logits, test_logits, T)
-g_ce = grad_wrt_student(losses.soft_target_cross_entropy, student_logits, test_logits, T)
-gap = (losses.soft_target_cross_entropy(student_logits, test_logits, T)
-       - losses.soft_kd_loss(student_logits, test_logits, T)).item()
+g_ce = grad_wrt_student(
+    losses.soft_target_cross_entropy, student_logits, test_logits, T
+)
+gap = (
+    losses.soft_target_cross_entropy(student_logits, test_logits, T)
+    - losses.soft_kd_loss(student_logits, test_logits, T)
+).item()
 teacher_entropy = (losses.entropy(test_logits, T).mean() * T * T).item()
 print(f"max |grad CE - grad KL| = {(g_kl - g_ce).abs().max().item():.2e}")
 print(f"CE - KL = {gap:.6f}; T^2 x mean teacher entropy = {teacher_entropy:.6f}")
-run.add_claim(claims.check_exact(
-    "ce-kl-same-gradient", "Soft-target cross-entropy and KL divergence give the same gradient (they differ by the teacher's entropy).",
-    HINTON, "max |d CE/dz - d KL/dz| over the test set at T = 4 (float64)",
-    observed=(g_kl - g_ce).abs().max().item(), expected=0.0, tolerance=1e-12, section="ch1-soft-target-cross-entropy-and-kl-diverge"))
+run.add_claim(
+    claims.check_exact(
+        "ce-kl-same-gradient",
+        "Soft-target cross-entropy and KL divergence give the same gradient (they differ by the teacher's entropy).",
+        HINTON,
+        "max |d CE/dz - d KL/dz| over the test set at T = 4 (float64)",
+        observed=(g_kl - g_ce).abs().max().item(),
+        expected=0.0,
+        tolerance=1e-12,
+        section="ch1-soft-target-cross-entropy-and-kl-diverge",
+    )
+)
 
 # %% [markdown]
 # (ch1-why-multiply-by-t2)=
@@ -188,8 +225,12 @@ run.add_claim(claims.check_exact(
 T_sweep = np.geomspace(1, 10_000, 41)
 norm_plain, norm_scaled = [], []
 for T in T_sweep:
-    g = grad_wrt_student(losses.soft_kd_loss, student_logits, test_logits, float(T))  # includes T^2
-    norm_scaled.append(g.norm(dim=1).mean().item() * len(g))  # per-example gradient norm
+    g = grad_wrt_student(
+        losses.soft_kd_loss, student_logits, test_logits, float(T)
+    )  # includes T^2
+    norm_scaled.append(
+        g.norm(dim=1).mean().item() * len(g)
+    )  # per-example gradient norm
     norm_plain.append(norm_scaled[-1] / T**2)
 norm_plain, norm_scaled = np.array(norm_plain), np.array(norm_scaled)
 
@@ -199,33 +240,67 @@ def loglog_slope(mask, norms):
 
 
 # The 1/T^2 law is asymptotic: it needs T much larger than the spread of the logits (e^{x/T} ~ 1 + x/T).
-spread = max(np.ptp(test_logits.numpy(), axis=1).max(), np.ptp(student_logits.numpy(), axis=1).max())
+spread = max(
+    np.ptp(test_logits.numpy(), axis=1).max(),
+    np.ptp(student_logits.numpy(), axis=1).max(),
+)
 asymptotic, practical = T_sweep >= 5 * spread, (T_sweep >= 2) & (T_sweep <= 20)
-slope_plain, slope_scaled = loglog_slope(asymptotic, norm_plain), loglog_slope(asymptotic, norm_scaled)
+slope_plain, slope_scaled = (
+    loglog_slope(asymptotic, norm_plain),
+    loglog_slope(asymptotic, norm_scaled),
+)
 practical_plain = loglog_slope(practical, norm_plain)
 run.metrics["grad_slope_practical_T2_to_20"] = practical_plain
-print(f"largest logit spread: {spread:.1f}, so the asymptotic regime is T >= {5 * spread:.0f}")
-print(f"slope without T^2: {slope_plain:.3f} for T >= {5 * spread:.0f}; {practical_plain:.3f} for 2 <= T <= 20")
+print(
+    f"largest logit spread: {spread:.1f}, so the asymptotic regime is T >= {5 * spread:.0f}"
+)
+print(
+    f"slope without T^2: {slope_plain:.3f} for T >= {5 * spread:.0f}; {practical_plain:.3f} for 2 <= T <= 20"
+)
 
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.loglog(T_sweep, norm_plain, "o-", ms=3, label="KL alone")
 ax.loglog(T_sweep, norm_scaled, "s-", ms=3, label="KL x T^2")
-ax.loglog(T_sweep, norm_plain[-1] * (T_sweep[-1] / T_sweep) ** 2, "k--", lw=1, label="reference 1/T^2")
-ax.axvspan(5 * spread, T_sweep[-1], color="grey", alpha=0.15, label="T >= 5 x logit spread")
+ax.loglog(
+    T_sweep,
+    norm_plain[-1] * (T_sweep[-1] / T_sweep) ** 2,
+    "k--",
+    lw=1,
+    label="reference 1/T^2",
+)
+ax.axvspan(
+    5 * spread, T_sweep[-1], color="grey", alpha=0.15, label="T >= 5 x logit spread"
+)
 ax.set_xlabel("temperature T")
 ax.set_ylabel("mean per-example gradient norm ||dL/dz||")
 ax.set_title("The soft term's gradient falls as 1/T^2; the T^2 factor undoes it")
 ax.legend()
 plt.show()
 
-run.add_claim(claims.check_exact(
-    "grad-falls-as-inverse-T2", "The magnitudes of the gradients produced by the soft targets scale as 1/T^2.",
-    HINTON, "slope of log gradient norm vs log T, KL without the T^2 factor, for T >= 5 x the largest logit spread",
-    observed=slope_plain, expected=-2.0, tolerance=0.05, section="ch1-why-multiply-by-t2"))
-run.add_claim(claims.check_exact(
-    "T2-factor-restores-scale", "Multiplying the soft loss by T^2 keeps its gradient scale unchanged when T changes (at high T).",
-    HINTON, "slope of log gradient norm vs log T, KL x T^2, for T >= 5 x the largest logit spread",
-    observed=slope_scaled, expected=0.0, tolerance=0.05, section="ch1-why-multiply-by-t2"))
+run.add_claim(
+    claims.check_exact(
+        "grad-falls-as-inverse-T2",
+        "The magnitudes of the gradients produced by the soft targets scale as 1/T^2.",
+        HINTON,
+        "slope of log gradient norm vs log T, KL without the T^2 factor, for T >= 5 x the largest logit spread",
+        observed=slope_plain,
+        expected=-2.0,
+        tolerance=0.05,
+        section="ch1-why-multiply-by-t2",
+    )
+)
+run.add_claim(
+    claims.check_exact(
+        "T2-factor-restores-scale",
+        "Multiplying the soft loss by T^2 keeps its gradient scale unchanged when T changes (at high T).",
+        HINTON,
+        "slope of log gradient norm vs log T, KL x T^2, for T >= 5 x the largest logit spread",
+        observed=slope_scaled,
+        expected=0.0,
+        tolerance=0.05,
+        section="ch1-why-multiply-by-t2",
+    )
+)
 
 # %% [markdown]
 # In the range people actually use, $2 \le T \le 20$, the logits are not small compared with $T$
@@ -256,7 +331,9 @@ g_match_raw = grad_wrt_student(losses.logit_matching_loss, student_logits, test_
 T_limit = np.geomspace(1, 10_000, 41)
 rel_error, rel_error_raw = [], []
 for T in T_limit:
-    g = grad_wrt_student(losses.soft_kd_loss, centred_student, centred_teacher, float(T))
+    g = grad_wrt_student(
+        losses.soft_kd_loss, centred_student, centred_teacher, float(T)
+    )
     rel_error.append(((g - g_match).norm() / g_match.norm()).item())
     g_raw = grad_wrt_student(losses.soft_kd_loss, student_logits, test_logits, float(T))
     rel_error_raw.append(((g_raw - g_match_raw).norm() / g_match_raw.norm()).item())
@@ -270,10 +347,18 @@ ax.set_title("At high temperature, distillation becomes logit matching")
 ax.legend()
 plt.show()
 
-run.add_claim(claims.check_exact(
-    "high-T-is-logit-matching", "In the high-temperature limit, distillation is equivalent to matching the (zero-mean) logits.",
-    HINTON, "relative error between the T^2-scaled KD gradient and (z - v)/N at T = 10,000, centred logits",
-    observed=rel_error[-1], expected=0.0, tolerance=0.01, section="ch1-the-high-temperature-limit-is-logit-matc"))
+run.add_claim(
+    claims.check_exact(
+        "high-T-is-logit-matching",
+        "In the high-temperature limit, distillation is equivalent to matching the (zero-mean) logits.",
+        HINTON,
+        "relative error between the T^2-scaled KD gradient and (z - v)/N at T = 10,000, centred logits",
+        observed=rel_error[-1],
+        expected=0.0,
+        tolerance=0.01,
+        section="ch1-the-high-temperature-limit-is-logit-matc",
+    )
+)
 
 # %% [markdown]
 # (ch1-hard-label-distillation-the-zero-tempera)=
@@ -288,9 +373,14 @@ run.add_claim(claims.check_exact(
 # the teacher actually sees in an augmented crop. Where the teacher disagrees with the label, the
 # hard-distilled student is taught the teacher's answer.
 
+
 # %%
 def soft_ce_student_at_1(student_z, teacher_z, T):
-    return -(F.softmax(teacher_z / T, dim=1) * F.log_softmax(student_z, dim=1)).sum(dim=1).mean()
+    return (
+        -(F.softmax(teacher_z / T, dim=1) * F.log_softmax(student_z, dim=1))
+        .sum(dim=1)
+        .mean()
+    )
 
 
 # The limit is reached once T is well below the teacher's smallest gap between its top two logits.
@@ -298,17 +388,30 @@ top2 = test_logits.topk(2, dim=1).values
 min_margin = (top2[:, 0] - top2[:, 1]).min().item()
 T_cold = [1.0, 0.3, 0.1, 0.03, 0.01, min_margin / 50]
 hard = losses.hard_distillation_loss(student_logits, test_logits).item()
-cold_gap = [abs(soft_ce_student_at_1(student_logits, test_logits, T).item() - hard) for T in T_cold]
+cold_gap = [
+    abs(soft_ce_student_at_1(student_logits, test_logits, T).item() - hard)
+    for T in T_cold
+]
 print(f"hard-label loss: {hard:.4f}; smallest top-2 teacher margin: {min_margin:.3g}")
 for T, g in zip(T_cold, cold_gap):
     print(f"T = {T:<9.3g} |soft CE - hard CE| = {g:.2e}")
 disagree = (test_logits.argmax(dim=1) != splits.test.y).double().mean().item()
 run.metrics["teacher_label_disagreement"] = disagree
-print(f"the teacher's hard label differs from the true label on {disagree:.1%} of test images")
-run.add_claim(claims.check_exact(
-    "hard-is-zero-T-limit", "Hard-label distillation is soft distillation with the teacher's temperature taken to zero.",
-    "Touvron et al. 2021 (DeiT, sec. 5)", "|soft CE(student, softmax(v / T)) - CE(student, argmax v)| at T = (smallest top-2 margin) / 50",
-    observed=cold_gap[-1], expected=0.0, tolerance=1e-9, section="ch1-hard-label-distillation-the-zero-tempera"))
+print(
+    f"the teacher's hard label differs from the true label on {disagree:.1%} of test images"
+)
+run.add_claim(
+    claims.check_exact(
+        "hard-is-zero-T-limit",
+        "Hard-label distillation is soft distillation with the teacher's temperature taken to zero.",
+        "Touvron et al. 2021 (DeiT, sec. 5)",
+        "|soft CE(student, softmax(v / T)) - CE(student, argmax v)| at T = (smallest top-2 margin) / 50",
+        observed=cold_gap[-1],
+        expected=0.0,
+        tolerance=1e-9,
+        section="ch1-hard-label-distillation-the-zero-tempera",
+    )
+)
 
 # %% [markdown]
 # (ch1-the-conventions-this-book-uses-and-how-t)=
@@ -338,13 +441,31 @@ run.add_claim(claims.check_exact(
 # to $\epsilon$).
 
 # %%
-deit_soft = losses.deit_loss(student_logits, student_logits, splits.test.y, test_logits, "soft", alpha=1.0, tau=3.0)
+deit_soft = losses.deit_loss(
+    student_logits,
+    student_logits,
+    splits.test.y,
+    test_logits,
+    "soft",
+    alpha=1.0,
+    tau=3.0,
+)
 ratio = (losses.soft_kd_loss(student_logits, test_logits, 3.0) / deit_soft).item()
-print(f"batchmean soft KD / DeiT soft KD = {ratio:.6f} for C = {len(splits.classes)} classes")
-run.add_claim(claims.check_exact(
-    "deit-soft-is-C-times-smaller", "DeiT's soft distillation divides the summed KL by batch x classes, so it is C times smaller than batchmean KL.",
-    "DeiT losses.py; Hugging Face guide", "ratio soft_kd_loss / DeiT soft loss at tau = 3 (float64)",
-    observed=ratio, expected=float(len(splits.classes)), tolerance=1e-9, section="ch1-the-conventions-this-book-uses-and-how-t"))
+print(
+    f"batchmean soft KD / DeiT soft KD = {ratio:.6f} for C = {len(splits.classes)} classes"
+)
+run.add_claim(
+    claims.check_exact(
+        "deit-soft-is-C-times-smaller",
+        "DeiT's soft distillation divides the summed KL by batch x classes, so it is C times smaller than batchmean KL.",
+        "DeiT losses.py; Hugging Face guide",
+        "ratio soft_kd_loss / DeiT soft loss at tau = 3 (float64)",
+        observed=ratio,
+        expected=float(len(splits.classes)),
+        tolerance=1e-9,
+        section="ch1-the-conventions-this-book-uses-and-how-t",
+    )
+)
 
 
 def adam_step_change(scale):
@@ -352,21 +473,39 @@ def adam_step_change(scale):
     model = mlp(in_features, [20, 20], len(splits.classes))
     before = [p.detach().clone() for p in model.parameters()]
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    for xb, yb in ((splits.train.x[:256], splits.train.y[:256]), (splits.train.x[256:512], splits.train.y[256:512])):
+    for xb, yb in (
+        (splits.train.x[:256], splits.train.y[:256]),
+        (splits.train.x[256:512], splits.train.y[256:512]),
+    ):
         optimizer.zero_grad()
         (scale * F.cross_entropy(model(xb), yb)).backward()
         optimizer.step()
-    return torch.cat([(p.detach() - b).flatten() for p, b in zip(model.parameters(), before)])
+    return torch.cat(
+        [(p.detach() - b).flatten() for p, b in zip(model.parameters(), before)]
+    )
 
 
-step_1, step_T2 = adam_step_change(1.0), adam_step_change(25.0)  # T = 5, as in the Keras example
+step_1, step_T2 = (
+    adam_step_change(1.0),
+    adam_step_change(25.0),
+)  # T = 5, as in the Keras example
 adam_gap = ((step_T2 - step_1).norm() / step_1.norm()).item()
-print(f"relative change of two Adam updates when gradients are multiplied by 25: {adam_gap:.2e} "
-      f"(plain SGD's updates would change by {25 - 1:.0%})")
-run.add_claim(claims.check_exact(
-    "adam-ignores-gradient-scale", "Multiplying every gradient by T^2 (as the Keras example does) leaves Adam's updates essentially unchanged (within 1%; only epsilon breaks the invariance).",
-    "Kingma & Ba 2015; Keras tf_flowers example", "relative difference of the parameter updates after two Adam steps, gradients x 25 vs x 1",
-    observed=adam_gap, expected=0.0, tolerance=0.01, section="ch1-the-conventions-this-book-uses-and-how-t"))
+print(
+    f"relative change of two Adam updates when gradients are multiplied by 25: {adam_gap:.2e} "
+    f"(plain SGD's updates would change by {25 - 1:.0%})"
+)
+run.add_claim(
+    claims.check_exact(
+        "adam-ignores-gradient-scale",
+        "Multiplying every gradient by T^2 (as the Keras example does) leaves Adam's updates essentially unchanged (within 1%; only epsilon breaks the invariance).",
+        "Kingma & Ba 2015; Keras tf_flowers example",
+        "relative difference of the parameter updates after two Adam steps, gradients x 25 vs x 1",
+        observed=adam_gap,
+        expected=0.0,
+        tolerance=0.01,
+        section="ch1-the-conventions-this-book-uses-and-how-t",
+    )
+)
 
 # %% [markdown]
 # (ch1-what-we-measured)=
@@ -375,8 +514,7 @@ run.add_claim(claims.check_exact(
 # Every statement of this chapter, checked on the run you just executed:
 
 # %% tags=["nbval-check-output"]
-for claim in run.finish():  # writes the results JSON
-    print(claim.summary())
+chapter.report(run)  # writes the results JSON and prints every claim's verdict
 
 # %% [markdown]
 # (ch1-what-it-means)=

@@ -37,19 +37,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from kdutils import baseline, claims, mnist
+from kdbook import baseline, chapter, claims, mnist
+from kdbook.teachers import get_teacher, teacher_config
 from kdutils.data import Split, load_splits, stratified_subset
 from kdutils.evaluate import classification_metrics, predict_logits
 from kdutils.losses import kd_objective, soft_kd_loss
-from kdutils.profiles import get_profile
-from kdutils.results import Run
-from kdutils.train import TeacherCache, pick_device, seed_everything
+from kdutils.train import TeacherCache
 
-cfg = get_profile(profile)
-cfg.configure_torch()  # the profile's thread count: the same numbers alone or beside other notebooks
-device = pick_device(cfg.device)  # a clear error when the profile wants a GPU and there is none
-run = Run("02_mnist_teacher_student", profile, cfg.seeds)
-seed_everything(seed)
+cfg, device, run = chapter.start("02_mnist_teacher_student", profile, seed)
 HINTON, BLOG = "Hinton, Vinyals & Dean 2015 (sec. 3)", "MNIST KD blog post (seed 001)"
 
 # %% [markdown]
@@ -64,7 +59,9 @@ HINTON, BLOG = "Hinton, Vinyals & Dean 2015 (sec. 3)", "MNIST KD blog post (seed
 # other comparison in this chapter is exploratory and runs on fewer seeds.
 
 # %%
-run.declare_primary({"kd-beats-alone-800-800-hinton": 0.005, "kd-beats-alone-20-20-blog": 0.005})
+run.declare_primary(
+    {"kd-beats-alone-800-800-hinton": 0.005, "kd-beats-alone-20-20-blog": 0.005}
+)
 
 # %% [markdown]
 # (ch2-data-and-teacher)=
@@ -76,18 +73,31 @@ run.declare_primary({"kd-beats-alone-800-800-hinton": 0.005, "kd-beats-alone-20-
 # cached and shared with the temperature chapter; the best epoch on the validation split is kept.
 
 # %%
-splits = load_splits(mnist.dataset_for(cfg), per_class_limit=cfg.per_class_limit, download=cfg.allow_download)
-teacher, teacher_extra, loaded = mnist.mnist_teacher(cfg, splits)
+splits = load_splits(
+    mnist.dataset_for(cfg),
+    per_class_limit=cfg.per_class_limit,
+    download=cfg.allow_download,
+)
+teacher, teacher_extra, loaded = get_teacher("mnist-mlp", cfg, splits)
 teacher_test = classification_metrics(teacher, splits.test.x, splits.test.y)
 run.data_source = splits.source
-run.config = {"data": splits.summary(), "teacher": mnist.teacher_config(cfg, splits)}
+run.config = {
+    "data": splits.summary(),
+    "teacher": teacher_config("mnist-mlp", cfg, splits),
+}
 run.metrics["teacher_test"] = teacher_test
-print(f"data: {splits.source}; train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)}")
-print(f"teacher {'loaded from the checkpoint cache' if loaded else 'trained'}; "
-      f"best validation epoch {teacher_extra['history']['kept_epoch']}")
+print(
+    f"data: {splits.source}; train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)}"
+)
+print(
+    f"teacher {'loaded from the checkpoint cache' if loaded else 'trained'}; "
+    f"best validation epoch {teacher_extra['history']['kept_epoch']}"
+)
 
 # %% tags=["nbval-check-output"]
-print(f"teacher test accuracy {teacher_test['accuracy']:.4f}, {teacher_test['errors']} errors in {len(splits.test)}")
+print(
+    f"teacher test accuracy {teacher_test['accuracy']:.4f}, {teacher_test['errors']} errors in {len(splits.test)}"
+)
 
 # %% [markdown]
 # (ch2-students-alone-and-distilled)=
@@ -107,19 +117,37 @@ print(f"teacher test accuracy {teacher_test['accuracy']:.4f}, {teacher_test['err
 # logits are computed once (`TeacherCache`): the training images do not change between epochs.
 
 # %%
-SETTINGS = {"alone": None, "blog (T=7, alpha=0.7)": (0.7, 7.0), "Hinton (T=20, alpha=0.9)": (0.9, 20.0)}
+SETTINGS = {
+    "alone": None,
+    "blog (T=7, alpha=0.7)": (0.7, 7.0),
+    "Hinton (T=20, alpha=0.9)": (0.9, 20.0),
+}
 STUDENTS = {"20-20": mnist.BLOG_STUDENT, "800-800": mnist.HINTON_STUDENT}
 EPOCHS = cfg.choose(smoke=6, cpu=30, gpu=60)
 cache = TeacherCache(teacher, splits.train.x)
 
 
-def student_run(hidden, seed, setting, train=None, teacher_cache=None, objective=None, epochs=EPOCHS):
+def student_run(
+    hidden, seed, setting, train=None, teacher_cache=None, objective=None, epochs=EPOCHS
+):
     """One student, trained alone (setting None) or distilled with (alpha, T)."""
     if setting is not None and objective is None:
         objective = kd_objective(*setting)
-    kwargs = {} if objective is None else {"objective": objective, "teacher": teacher_cache or cache}
-    return mnist.train_student(hidden, splits, seed, train=train, epochs=epochs, device=device, amp=cfg.amp,
-                               **kwargs)
+    kwargs = (
+        {}
+        if objective is None
+        else {"objective": objective, "teacher": teacher_cache or cache}
+    )
+    return mnist.train_student(
+        hidden,
+        splits,
+        seed,
+        train=train,
+        epochs=epochs,
+        device=device,
+        amp=cfg.amp,
+        **kwargs,
+    )
 
 
 main = {}  # (student, setting) -> list of per-seed test metrics
@@ -136,14 +164,19 @@ run.metrics["students"] = {f"{k[0]} | {k[1]}": v for k, v in main.items()}
 
 def correct(metrics_list, seeds=cfg.seeds):
     """Per-seed rows of per-test-image 0/1 scores, for the first ``len(seeds)`` seeds."""
-    return [m["correct"] for m in metrics_list[:len(seeds)]]
+    return [m["correct"] for m in metrics_list[: len(seeds)]]
+
 
 # %% [markdown]
 # The paper's numbers are on the full 10,000-image test set; ours are on 1000 test images (in
 # `cpu`), so we compare error *rates*.
 
 # %%
-PAPER_ERRORS = {("teacher", ""): 67, ("800-800", "alone"): 146, ("800-800", "Hinton (T=20, alpha=0.9)"): 74}
+PAPER_ERRORS = {
+    ("teacher", ""): 67,
+    ("800-800", "alone"): 146,
+    ("800-800", "Hinton (T=20, alpha=0.9)"): 74,
+}
 
 
 def error_rate(metrics_list):
@@ -151,14 +184,29 @@ def error_rate(metrics_list):
     return np.mean(rates), np.std(rates, ddof=1)
 
 
-rows = [("teacher 1200-1200", "", f"{100 * (1 - teacher_test['accuracy']):.2f}", "0.67 (67 errors)")]
+rows = [
+    (
+        "teacher 1200-1200",
+        "",
+        f"{100 * (1 - teacher_test['accuracy']):.2f}",
+        "0.67 (67 errors)",
+    )
+]
 for (student_name, setting_name), metrics_list in main.items():
     mean, std = error_rate(metrics_list)
     paper = PAPER_ERRORS.get((student_name, setting_name))
-    rows.append((f"student {student_name}", setting_name, f"{mean:.2f} ± {std:.2f}",
-                 f"{paper / 100:.2f} ({paper} errors)" if paper else "—"))
+    rows.append(
+        (
+            f"student {student_name}",
+            setting_name,
+            f"{mean:.2f} ± {std:.2f}",
+            f"{paper / 100:.2f} ({paper} errors)" if paper else "—",
+        )
+    )
 width = max(len(r[1]) for r in rows)
-print(f"{'model':<18} {'setting':<{width}}  {'test error % (ours)':<20} test error % (paper, 10k test)")
+print(
+    f"{'model':<18} {'setting':<{width}}  {'test error % (ours)':<20} test error % (paper, 10k test)"
+)
 for r in rows:
     print(f"{r[0]:<18} {r[1]:<{width}}  {r[2]:<20} {r[3]}")
 
@@ -168,8 +216,14 @@ names, settings = list(STUDENTS), list(SETTINGS)
 width = 0.8 / len(settings)
 for i, setting_name in enumerate(settings):
     stats = [error_rate(main[(n, setting_name)]) for n in names]
-    ax.bar(np.arange(len(names)) + (i - 1) * width, [m for m, _ in stats], width,
-           yerr=[s for _, s in stats], capsize=4, label=setting_name)
+    ax.bar(
+        np.arange(len(names)) + (i - 1) * width,
+        [m for m, _ in stats],
+        width,
+        yerr=[s for _, s in stats],
+        capsize=4,
+        label=setting_name,
+    )
 ax.axhline(100 * (1 - teacher_test["accuracy"]), color="k", ls="--", label="teacher")
 ax.set_xticks(np.arange(len(names)), [f"student {n}" for n in names])
 ax.set_ylabel("test error [%] (mean ± std over seeds)")
@@ -179,13 +233,22 @@ plt.show()
 
 # %%
 for student_name in STUDENTS:
-    for setting_name, source in (("blog (T=7, alpha=0.7)", BLOG), ("Hinton (T=20, alpha=0.9)", HINTON)):
-        run.add_claim(claims.compare(
-            f"kd-beats-alone-{student_name}-{setting_name.split()[0].lower()}",
-            f"The distilled {student_name} student beats the same student trained alone ({setting_name}).",
-            source, "test accuracy, distilled vs alone, paired by seed and test image",
-            correct(main[(student_name, setting_name)]), correct(main[(student_name, "alone")]),
-            scoring=mnist.STUDENT_SCORING, section="ch2-students-alone-and-distilled"))
+    for setting_name, source in (
+        ("blog (T=7, alpha=0.7)", BLOG),
+        ("Hinton (T=20, alpha=0.9)", HINTON),
+    ):
+        run.add_claim(
+            claims.compare(
+                f"kd-beats-alone-{student_name}-{setting_name.split()[0].lower()}",
+                f"The distilled {student_name} student beats the same student trained alone ({setting_name}).",
+                source,
+                "test accuracy, distilled vs alone, paired by seed and test image",
+                correct(main[(student_name, setting_name)]),
+                correct(main[(student_name, "alone")]),
+                scoring=mnist.STUDENT_SCORING,
+                section="ch2-students-alone-and-distilled",
+            )
+        )
 
 # %% [markdown]
 # (ch2-the-blog-s-loss-bug-measured)=
@@ -200,29 +263,60 @@ for student_name in STUDENTS:
 # scaled down by $1/T^2$ relative to the hard loss. Same seeds, same student (20-20), same
 # $T = 7$ and weights: the buggy loss against the correct one.
 
+
 # %%
 def blog_buggy_loss(student_logits, targets, teacher_logits, T=7.0, hard_weight=0.3):
     """The blog's objective, restated: probabilities fed to KLDivLoss, no T^2."""
-    soft = F.kl_div(F.softmax(student_logits / T, dim=1), F.softmax(teacher_logits / T, dim=1), reduction="batchmean")
-    return hard_weight * F.cross_entropy(student_logits, targets) + (1 - hard_weight) * soft
+    soft = F.kl_div(
+        F.softmax(student_logits / T, dim=1),
+        F.softmax(teacher_logits / T, dim=1),
+        reduction="batchmean",
+    )
+    return (
+        hard_weight * F.cross_entropy(student_logits, targets)
+        + (1 - hard_weight) * soft
+    )
 
 
 SEEDS = cfg.exploratory_seeds  # the rest of the chapter is exploratory: fewer seeds
-buggy = [student_run(mnist.BLOG_STUDENT, s, None, objective=blog_buggy_loss)[2] for s in SEEDS]
-fixed = main[("20-20", "blog (T=7, alpha=0.7)")][:len(SEEDS)]
-alone = main[("20-20", "alone")][:len(SEEDS)]
-for label, metrics_list in (("alone", alone), ("blog's buggy loss", buggy), ("correct loss", fixed)):
+buggy = [
+    student_run(mnist.BLOG_STUDENT, s, None, objective=blog_buggy_loss)[2]
+    for s in SEEDS
+]
+fixed = main[("20-20", "blog (T=7, alpha=0.7)")][: len(SEEDS)]
+alone = main[("20-20", "alone")][: len(SEEDS)]
+for label, metrics_list in (
+    ("alone", alone),
+    ("blog's buggy loss", buggy),
+    ("correct loss", fixed),
+):
     accs = [m["accuracy"] for m in metrics_list]
     print(f"{label:<18} test accuracy {np.mean(accs):.4f} ± {np.std(accs, ddof=1):.4f}")
 run.metrics["blog_bug"] = {"buggy": buggy, "correct": fixed}
-run.add_claim(claims.compare(
-    "blog-bug-costs-accuracy", "The correct KD loss (log-probabilities, T^2) trains the 20-20 student better than the blog's buggy loss.",
-    f"{BLOG}; this book", "test accuracy, correct vs buggy soft loss, T = 7, 0.3 on the hard loss, paired by seed and test image",
-    correct(fixed, SEEDS), correct(buggy, SEEDS), scoring=mnist.STUDENT_SCORING, section="ch2-the-blog-s-loss-bug-measured"))
-run.add_claim(claims.compare(
-    "blog-bug-vs-alone", "With the blog's buggy loss, the 20-20 student still beats the same student trained alone.",
-    BLOG, "test accuracy, buggy KD vs alone, paired by seed and test image",
-    correct(buggy, SEEDS), correct(alone, SEEDS), scoring=mnist.STUDENT_SCORING, section="ch2-the-blog-s-loss-bug-measured"))
+run.add_claim(
+    claims.compare(
+        "blog-bug-costs-accuracy",
+        "The correct KD loss (log-probabilities, T^2) trains the 20-20 student better than the blog's buggy loss.",
+        f"{BLOG}; this book",
+        "test accuracy, correct vs buggy soft loss, T = 7, 0.3 on the hard loss, paired by seed and test image",
+        correct(fixed, SEEDS),
+        correct(buggy, SEEDS),
+        scoring=mnist.STUDENT_SCORING,
+        section="ch2-the-blog-s-loss-bug-measured",
+    )
+)
+run.add_claim(
+    claims.compare(
+        "blog-bug-vs-alone",
+        "With the blog's buggy loss, the 20-20 student still beats the same student trained alone.",
+        BLOG,
+        "test accuracy, buggy KD vs alone, paired by seed and test image",
+        correct(buggy, SEEDS),
+        correct(alone, SEEDS),
+        scoring=mnist.STUDENT_SCORING,
+        section="ch2-the-blog-s-loss-bug-measured",
+    )
+)
 
 # %% [markdown]
 # What does the buggy term's gradient look like? Take one training image and the teacher's
@@ -249,7 +343,9 @@ def soft_term_gradient(loss_fn):
 
 T = 7.0
 g_correct = soft_term_gradient(lambda z: soft_kd_loss(z, v, T))
-g_buggy = soft_term_gradient(lambda z: F.kl_div(F.softmax(z / T, 1), F.softmax(v / T, 1), reduction="batchmean"))
+g_buggy = soft_term_gradient(
+    lambda z: F.kl_div(F.softmax(z / T, 1), F.softmax(v / T, 1), reduction="batchmean")
+)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 axes[0].plot(offsets, g_correct, label="correct: T^2 KL(p || q)")
 axes[0].plot(offsets, g_buggy, label="blog: KLDivLoss(q, p), no T^2")
@@ -286,45 +382,88 @@ plt.show()
 
 # %%
 THREE = 3
-no_threes = Split(splits.train.x[splits.train.y != THREE], splits.train.y[splits.train.y != THREE])
+no_threes = Split(
+    splits.train.x[splits.train.y != THREE], splits.train.y[splits.train.y != THREE]
+)
 no_threes_cache = TeacherCache(teacher, no_threes.x)
 shifts = np.arange(0.0, 10.01, 0.25)
 val_three, test_three = splits.val.y == THREE, splits.test.y == THREE
 dark = []
 for s in SEEDS:
-    model, _, metrics = student_run(mnist.HINTON_STUDENT, s, SETTINGS["Hinton (T=20, alpha=0.9)"],
-                                    train=no_threes, teacher_cache=no_threes_cache)
-    val_logits, test_logits = predict_logits(model, splits.val.x), predict_logits(model, splits.test.x)
-    val_curve = [mnist.accuracy_with_shift(val_logits, splits.val.y, THREE, b) for b in shifts]
+    model, _, metrics = student_run(
+        mnist.HINTON_STUDENT,
+        s,
+        SETTINGS["Hinton (T=20, alpha=0.9)"],
+        train=no_threes,
+        teacher_cache=no_threes_cache,
+    )
+    val_logits, test_logits = (
+        predict_logits(model, splits.val.x),
+        predict_logits(model, splits.test.x),
+    )
+    val_curve = [
+        mnist.accuracy_with_shift(val_logits, splits.val.y, THREE, b) for b in shifts
+    ]
     best = float(shifts[int(np.argmax(val_curve))])
-    threes_before = mnist.correct_with_shift(test_logits[test_three], splits.test.y[test_three], THREE, 0.0)
-    threes_after = mnist.correct_with_shift(test_logits[test_three], splits.test.y[test_three], THREE, best)
-    dark.append({"seed": s, "shift": best, "val_curve": val_curve,
-                 "threes_before": float(threes_before.mean()), "threes_after": float(threes_after.mean()),
-                 "correct_before": threes_before, "correct_after": threes_after,
-                 "test_before": metrics["accuracy"],
-                 "test_after": mnist.accuracy_with_shift(test_logits, splits.test.y, THREE, best)})
+    threes_before = mnist.correct_with_shift(
+        test_logits[test_three], splits.test.y[test_three], THREE, 0.0
+    )
+    threes_after = mnist.correct_with_shift(
+        test_logits[test_three], splits.test.y[test_three], THREE, best
+    )
+    dark.append(
+        {
+            "seed": s,
+            "shift": best,
+            "val_curve": val_curve,
+            "threes_before": float(threes_before.mean()),
+            "threes_after": float(threes_after.mean()),
+            "correct_before": threes_before,
+            "correct_after": threes_after,
+            "test_before": metrics["accuracy"],
+            "test_after": mnist.accuracy_with_shift(
+                test_logits, splits.test.y, THREE, best
+            ),
+        }
+    )
 run.metrics["dark_knowledge"] = dark
 n_threes = int(test_three.sum())
-for key, label in (("threes_before", "3s correct, no shift"), ("threes_after", "3s correct, shift chosen on val"),
-                   ("test_before", "all digits, no shift"), ("test_after", "all digits, with shift")):
+for key, label in (
+    ("threes_before", "3s correct, no shift"),
+    ("threes_after", "3s correct, shift chosen on val"),
+    ("test_before", "all digits, no shift"),
+    ("test_after", "all digits, with shift"),
+):
     values = [d[key] for d in dark]
     print(f"{label:<34} {np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}")
 print(f"chosen shifts: {[d['shift'] for d in dark]}; test 3s: {n_threes}")
-print(f"paper: 3s correct {1 - 133 / 1010:.3f} before, {1 - 14 / 1010:.3f} after a shift of 3.5")
+print(
+    f"paper: 3s correct {1 - 133 / 1010:.3f} before, {1 - 14 / 1010:.3f} after a shift of 3.5"
+)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 for d in dark:
-    axes[0].plot(shifts, d["val_curve"], label=f"seed {d['seed']} (best {d['shift']:g})")
+    axes[0].plot(
+        shifts, d["val_curve"], label=f"seed {d['seed']} (best {d['shift']:g})"
+    )
 axes[0].set_xlabel("bias added to the 3-logit")
 axes[0].set_ylabel("validation accuracy")
 axes[0].set_title("Choosing the shift on validation data")
 axes[0].legend()
 labels = ["ours, before", "ours, after", "paper, before", "paper, after"]
-values = [np.mean([d["threes_before"] for d in dark]), np.mean([d["threes_after"] for d in dark]),
-          1 - 133 / 1010, 1 - 14 / 1010]
-errors = [np.std([d["threes_before"] for d in dark], ddof=1), np.std([d["threes_after"] for d in dark], ddof=1), 0, 0]
+values = [
+    np.mean([d["threes_before"] for d in dark]),
+    np.mean([d["threes_after"] for d in dark]),
+    1 - 133 / 1010,
+    1 - 14 / 1010,
+]
+errors = [
+    np.std([d["threes_before"] for d in dark], ddof=1),
+    np.std([d["threes_after"] for d in dark], ddof=1),
+    0,
+    0,
+]
 axes[1].bar(labels, values, yerr=errors, capsize=4, color=["C0", "C0", "C7", "C7"])
 axes[1].set_ylabel("fraction of test 3s classified as 3")
 axes[1].set_ylim(0, 1)
@@ -332,11 +471,18 @@ axes[1].set_title("A student that never saw a 3")
 plt.tight_layout()
 plt.show()
 
-run.add_claim(claims.compare(
-    "dark-knowledge-bias-fix", "A student distilled without any 3 in the transfer set recognises most test 3s once the 3-bias is raised.",
-    HINTON, "accuracy on the test 3s after vs before the bias shift chosen on validation data, paired by seed and image",
-    [d["correct_after"] for d in dark], [d["correct_before"] for d in dark],
-    scoring=f"{mnist.STUDENT_SCORING}; the shift chosen on validation data", section="ch2-dark-knowledge-learning-about-a-class-ne"))
+run.add_claim(
+    claims.compare(
+        "dark-knowledge-bias-fix",
+        "A student distilled without any 3 in the transfer set recognises most test 3s once the 3-bias is raised.",
+        HINTON,
+        "accuracy on the test 3s after vs before the bias shift chosen on validation data, paired by seed and image",
+        [d["correct_after"] for d in dark],
+        [d["correct_before"] for d in dark],
+        scoring=f"{mnist.STUDENT_SCORING}; the shift chosen on validation data",
+        section="ch2-dark-knowledge-learning-about-a-class-ne",
+    )
+)
 
 # %% [markdown]
 # (ch2-soft-targets-as-a-regulariser)=
@@ -356,21 +502,41 @@ for fraction in FRACTIONS:
     for s in SEEDS:
         subset = stratified_subset(splits.train, fraction, seed=s)
         epochs = max(1, math.ceil(STEPS / math.ceil(len(subset) / 128)))
-        hard = student_run(mnist.HINTON_STUDENT, s, None, train=subset, epochs=epochs)[2]
-        soft = student_run(mnist.HINTON_STUDENT, s, SETTINGS["Hinton (T=20, alpha=0.9)"], train=subset,
-                           teacher_cache=TeacherCache(teacher, subset.x), epochs=epochs)[2]
+        hard = student_run(mnist.HINTON_STUDENT, s, None, train=subset, epochs=epochs)[
+            2
+        ]
+        soft = student_run(
+            mnist.HINTON_STUDENT,
+            s,
+            SETTINGS["Hinton (T=20, alpha=0.9)"],
+            train=subset,
+            teacher_cache=TeacherCache(teacher, subset.x),
+            epochs=epochs,
+        )[2]
         fraction_acc["hard"].setdefault(fraction, []).append(hard["accuracy"])
         fraction_acc["soft"].setdefault(fraction, []).append(soft["accuracy"])
         if fraction == 0.03:
             fraction_correct["hard"].append(hard["correct"])
             fraction_correct["soft"].append(soft["correct"])
-run.metrics["fractions"] = {k: {str(f): v for f, v in d.items()} for k, d in fraction_acc.items()}
+run.metrics["fractions"] = {
+    k: {str(f): v for f, v in d.items()} for k, d in fraction_acc.items()
+}
 
 fig, ax = plt.subplots(figsize=(7, 4))
-for key, label in (("hard", "hard labels only"), ("soft", "teacher's soft targets (T=20, alpha=0.9)")):
+for key, label in (
+    ("hard", "hard labels only"),
+    ("soft", "teacher's soft targets (T=20, alpha=0.9)"),
+):
     means = [np.mean(fraction_acc[key][f]) for f in FRACTIONS]
     stds = [np.std(fraction_acc[key][f], ddof=1) for f in FRACTIONS]
-    ax.errorbar([100 * f for f in FRACTIONS], means, yerr=stds, marker="o", capsize=3, label=label)
+    ax.errorbar(
+        [100 * f for f in FRACTIONS],
+        means,
+        yerr=stds,
+        marker="o",
+        capsize=3,
+        label=label,
+    )
 ax.set_xscale("log")
 ax.set_xlabel("share of the training set used [%]")
 ax.set_ylabel("test accuracy (mean ± std over seeds)")
@@ -378,13 +544,22 @@ ax.set_title("Soft targets when labels are scarce")
 ax.legend()
 plt.show()
 for f in FRACTIONS:
-    print(f"{100 * f:>5g}%: hard {np.mean(fraction_acc['hard'][f]):.3f}, soft {np.mean(fraction_acc['soft'][f]):.3f}")
+    print(
+        f"{100 * f:>5g}%: hard {np.mean(fraction_acc['hard'][f]):.3f}, soft {np.mean(fraction_acc['soft'][f]):.3f}"
+    )
 
-run.add_claim(claims.compare(
-    "soft-targets-regularise-3pct", "Trained on 3% of the data, a student learns much more from soft targets than from hard labels.",
-    "Hinton, Vinyals & Dean 2015 (sec. 6, speech: 44.5% -> 57.0%)",
-    "test accuracy with 3% of the training images, soft vs hard, paired by seed and test image",
-    fraction_correct["soft"], fraction_correct["hard"], scoring=mnist.STUDENT_SCORING, section="ch2-soft-targets-as-a-regulariser"))
+run.add_claim(
+    claims.compare(
+        "soft-targets-regularise-3pct",
+        "Trained on 3% of the data, a student learns much more from soft targets than from hard labels.",
+        "Hinton, Vinyals & Dean 2015 (sec. 6, speech: 44.5% -> 57.0%)",
+        "test accuracy with 3% of the training images, soft vs hard, paired by seed and test image",
+        fraction_correct["soft"],
+        fraction_correct["hard"],
+        scoring=mnist.STUDENT_SCORING,
+        section="ch2-soft-targets-as-a-regulariser",
+    )
+)
 
 # %% [markdown]
 # (ch2-speed-what-a-careful-loop-buys)=
@@ -411,46 +586,85 @@ run.add_claim(claims.compare(
 # thread, the fastest of each.
 
 # %%
-speed = baseline.compare_loops(splits, teacher, teacher_hidden=mnist.TEACHER_HIDDEN, student_hidden=mnist.BLOG_STUDENT,
-                               epochs=cfg.choose(smoke=1, cpu=3, gpu=3), seed=seed)
+speed = baseline.compare_loops(
+    splits,
+    teacher,
+    teacher_hidden=run.config["teacher"]["arch"]["hidden"],
+    student_hidden=mnist.BLOG_STUDENT,
+    epochs=cfg.choose(smoke=1, cpu=3, gpu=3),
+    seed=seed,
+)
 run.metrics["speed"] = speed
 print(f"both loops on this CPU with {torch.get_num_threads()} thread(s)")
-print(f"{'':<10} {'naive s/epoch':>14} {'kdutils s/epoch':>16} {'speed-up':>9} {'naive acc':>10} {'kdutils acc':>12}")
+print(
+    f"{'':<10} {'naive s/epoch':>14} {'kdutils s/epoch':>16} {'speed-up':>9} {'naive acc':>10} {'kdutils acc':>12}"
+)
 for row in ("teacher", "scratch", "kd"):
     r = speed[row]
-    print(f"{row:<10} {r['naive']['seconds_per_epoch']:>14.3f} {r['kdutils']['seconds_per_epoch']:>16.3f} "
-          f"{r['speedup']:>8.1f}x {r['naive']['test_accuracy']:>10.3f} {r['kdutils']['test_accuracy']:>12.3f}")
-print(f"KD epoch / scratch epoch: naive {speed['kd_over_scratch']['naive']:.2f} (wall clock, medians), "
-      f"kdutils {speed['kd_over_scratch']['kdutils']:.2f} (CPU time, fastest of 25 each); "
-      f"one-off teacher cache: {speed['kd']['cache_seconds']:.3f} s")
+    print(
+        f"{row:<10} {r['naive']['seconds_per_epoch']:>14.3f} {r['kdutils']['seconds_per_epoch']:>16.3f} "
+        f"{r['speedup']:>8.1f}x {r['naive']['test_accuracy']:>10.3f} {r['kdutils']['test_accuracy']:>12.3f}"
+    )
+print(
+    f"KD epoch / scratch epoch: naive {speed['kd_over_scratch']['naive']:.2f} (wall clock, medians), "
+    f"kdutils {speed['kd_over_scratch']['kdutils']:.2f} (CPU time, fastest of 25 each); "
+    f"one-off teacher cache: {speed['kd']['cache_seconds']:.3f} s"
+)
 
 fig, ax = plt.subplots(figsize=(7, 3.6))
 rows_ = ["teacher", "scratch", "kd"]
-ax.bar(np.arange(3) - 0.2, [speed[r]["naive"]["seconds_per_epoch"] for r in rows_], 0.4, label="naive loop (blog)")
-ax.bar(np.arange(3) + 0.2, [speed[r]["kdutils"]["seconds_per_epoch"] for r in rows_], 0.4, label="kdutils")
+ax.bar(
+    np.arange(3) - 0.2,
+    [speed[r]["naive"]["seconds_per_epoch"] for r in rows_],
+    0.4,
+    label="naive loop (blog)",
+)
+ax.bar(
+    np.arange(3) + 0.2,
+    [speed[r]["kdutils"]["seconds_per_epoch"] for r in rows_],
+    0.4,
+    label="kdutils",
+)
 ax.set_xticks(np.arange(3), ["teacher training", "student alone", "student distilled"])
 ax.set_ylabel("seconds per epoch")
-ax.set_title(f"Training loop speed on this machine ({len(splits.train)} images per epoch)")
+ax.set_title(
+    f"Training loop speed on this machine ({len(splits.train)} images per epoch)"
+)
 ax.legend()
 plt.show()
 
-run.add_claim(claims.check_bound(
-    "kd-epoch-costs-like-scratch", "With cached teacher logits, a distillation epoch costs at most 10% more than training alone.",
-    "this book (kdutils goal)", "kdutils KD epoch / scratch epoch, 20-20 student, batch 64, CPU time, fastest of 25 each",
-    speed["kd_over_scratch"]["kdutils"], 1.1, section="ch2-speed-what-a-careful-loop-buys"))
-run.add_claim(claims.check_bound(
-    "kdutils-5x-faster-than-naive", "kdutils' distillation epoch is at least 5x faster than the blog's naive loop.",
-    "this book (kdutils goal)", "naive KD epoch / kdutils KD epoch, 20-20 student, batch 64",
-    speed["kd"]["speedup"], 5.0, at_most=False, section="ch2-speed-what-a-careful-loop-buys"))
+run.add_claim(
+    claims.check_bound(
+        "kd-epoch-costs-like-scratch",
+        "With cached teacher logits, a distillation epoch costs at most 10% more than training alone.",
+        "this book (kdutils goal)",
+        "kdutils KD epoch / scratch epoch, 20-20 student, batch 64, CPU time, fastest of 25 each",
+        speed["kd_over_scratch"]["kdutils"],
+        1.1,
+        section="ch2-speed-what-a-careful-loop-buys",
+    )
+)
+run.add_claim(
+    claims.check_bound(
+        "kdutils-5x-faster-than-naive",
+        "kdutils' distillation epoch is at least 5x faster than the blog's naive loop.",
+        "this book (kdutils goal)",
+        "naive KD epoch / kdutils KD epoch, 20-20 student, batch 64",
+        speed["kd"]["speedup"],
+        5.0,
+        at_most=False,
+        section="ch2-speed-what-a-careful-loop-buys",
+    )
+)
 
 # %% [markdown]
 # (ch2-what-we-measured)=
 # ## What we measured
 
 # %% tags=["nbval-check-output"]
-for claim in run.finish():  # Holm's correction for the primary claims, then the results JSON
-    if claim.kind != "bound":  # timings vary from run to run; they are on the results page
-        print(claim.summary())
+chapter.report(
+    run
+)  # Holm's correction for the primary claims, the results JSON, one line per claim
 
 # %% [markdown]
 # (ch2-what-it-means)=
@@ -471,7 +685,9 @@ teacher_err = 100 * (1 - teacher_test["accuracy"])
 big_alone = error_rate(main[("800-800", "alone")])[0]
 small_alone = error_rate(main[("20-20", "alone")])[0]
 kd_claims = [c for c in run.claims if c.id.startswith("kd-beats-alone")]
-by_verdict = {v: [c.id for c in kd_claims if c.verdict == v] for v in claims.COMPARATIVE_VERDICTS}
+by_verdict = {
+    v: [c.id for c in kd_claims if c.verdict == v] for v in claims.COMPARATIVE_VERDICTS
+}
 lines = [
     "* **Distilled vs alone.** Of the 4 student/setting pairs, "
     + "; ".join(f"{v}: {', '.join(ids)}" for v, ids in by_verdict.items() if ids)

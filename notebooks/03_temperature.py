@@ -31,27 +31,34 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from kdutils import claims, mnist, plots
+from kdbook import chapter, claims, mnist
+from kdbook.teachers import get_teacher, teacher_config
+from kdutils import plots
 from kdutils.data import load_splits
 from kdutils.evaluate import predict_logits
 from kdutils.losses import entropy
-from kdutils.profiles import get_profile
-from kdutils.results import Run
 from kdutils.sweep import run_jobs
-from kdutils.train import TeacherCache, pick_device, seed_everything
+from kdutils.train import TeacherCache
 
-cfg = get_profile(profile)
-cfg.configure_torch()  # the profile's thread count: the same numbers alone or beside other notebooks
-device = pick_device(cfg.device)  # a clear error when the profile wants a GPU and there is none
-run = Run("03_temperature", profile, cfg.seeds)
-seed_everything(seed)
+cfg, device, run = chapter.start("03_temperature", profile, seed)
 HINTON = "Hinton, Vinyals & Dean 2015 (sec. 3)"
 
-splits = load_splits(mnist.dataset_for(cfg), per_class_limit=cfg.per_class_limit, download=cfg.allow_download)
-teacher, _, loaded = mnist.mnist_teacher(cfg, splits)  # the teacher of the MNIST chapter, from the cache when present
+splits = load_splits(
+    mnist.dataset_for(cfg),
+    per_class_limit=cfg.per_class_limit,
+    download=cfg.allow_download,
+)
+teacher, _, loaded = get_teacher(
+    "mnist-mlp", cfg, splits
+)  # the MNIST chapter's teacher, from the cache when present
 test_logits = predict_logits(teacher, splits.test.x)
-run.data_source, run.config = splits.source, {"data": splits.summary(), "teacher": mnist.teacher_config(cfg, splits)}
-print(f"data: {splits.source}; teacher {'loaded from the cache' if loaded else 'trained'}")
+run.data_source, run.config = (
+    splits.source,
+    {"data": splits.summary(), "teacher": teacher_config("mnist-mlp", cfg, splits)},
+)
+print(
+    f"data: {splits.source}; teacher {'loaded from the cache' if loaded else 'trained'}"
+)
 
 # %% [markdown]
 # (ch3-what-we-test-declared-before-the-runs)=
@@ -65,10 +72,14 @@ print(f"data: {splits.source}; teacher {'loaded from the cache' if loaded else '
 # (Holm). The width-temperature question and everything else here is exploratory, on fewer seeds.
 
 # %%
-run.declare_primary({"hinton-30-units-T-2.5-4": 0.005, "T2-factor-matters-at-high-T": 0.005})
+run.declare_primary(
+    {"hinton-30-units-T-2.5-4": 0.005, "T2-factor-matters-at-high-T": 0.005}
+)
 
 # %% tags=["nbval-check-output"]
-print(f"teacher test accuracy {(test_logits.argmax(1) == splits.test.y).float().mean().item():.4f}")
+print(
+    f"teacher test accuracy {(test_logits.argmax(1) == splits.test.y).float().mean().item():.4f}"
+)
 
 # %% [markdown]
 # (ch3-what-the-temperature-does-to-a-real-teac)=
@@ -85,14 +96,24 @@ for row, (index, label) in enumerate(((clear, "clear"), (ambiguous, "ambiguous")
     axes[row, 0].imshow(splits.test.x[index, 0], cmap="gray_r")
     axes[row, 0].set_title(f"{label}: label {splits.classes[splits.test.y[index]]}")
     axes[row, 0].axis("off")
-    plots.softened_bars(axes[row, 1], test_logits[index], [1, 2, 4, 8, 20], splits.classes,
-                        title=f"{label} digit: softmax(z / T)")
+    plots.softened_bars(
+        axes[row, 1],
+        test_logits[index],
+        [1, 2, 4, 8, 20],
+        splits.classes,
+        title=f"{label} digit: softmax(z / T)",
+    )
 plt.tight_layout()
 plt.show()
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
-plots.entropy_vs_temperature(ax, test_logits, np.linspace(1, 20, 39), title="Entropy of the teacher's outputs on the test set")
+plots.entropy_vs_temperature(
+    ax,
+    test_logits,
+    np.linspace(1, 20, 39),
+    title="Entropy of the teacher's outputs on the test set",
+)
 plt.show()
 
 # %% [markdown]
@@ -100,10 +121,13 @@ plt.show()
 # *other* class: at $T = 1$ almost all of it is invisible; at higher $T$ the structure appears —
 # which digits the teacher thinks each digit resembles.
 
+
 # %%
 def confusion_mass(T):
     probs = torch.softmax(test_logits / T, dim=1)
-    mass = torch.stack([probs[splits.test.y == c].mean(0) for c in range(len(splits.classes))])
+    mass = torch.stack(
+        [probs[splits.test.y == c].mean(0) for c in range(len(splits.classes))]
+    )
     return mass.fill_diagonal_(float("nan")).numpy()
 
 
@@ -120,9 +144,15 @@ plt.tight_layout()
 plt.show()
 
 mass4 = confusion_mass(4)
-pairs = sorted(((mass4[i, j], i, j) for i in range(10) for j in range(10) if i != j), reverse=True)[:5]
-print("strongest second choices at T = 4:",
-      ", ".join(f"{splits.classes[i]} -> {splits.classes[j]} ({m:.3f})" for m, i, j in pairs))
+pairs = sorted(
+    ((mass4[i, j], i, j) for i in range(10) for j in range(10) if i != j), reverse=True
+)[:5]
+print(
+    "strongest second choices at T = 4:",
+    ", ".join(
+        f"{splits.classes[i]} -> {splits.classes[j]} ({m:.3f})" for m, i, j in pairs
+    ),
+)
 
 # %% [markdown]
 # (ch3-the-sweep-temperature-x-student-width)=
@@ -137,19 +167,37 @@ print("strongest second choices at T = 4:",
 # student trained alone.
 
 # %%
-TEMPERATURES = cfg.choose(smoke=[1, 4, 20], cpu=[1, 2, 3, 4, 6, 8, 12, 20], gpu=[1, 2, 3, 4, 6, 8, 12, 20])
-WIDTHS = cfg.choose(smoke=[10, 100], cpu=[10, 30, 100, 300, 800], gpu=[10, 30, 100, 300, 800])
+TEMPERATURES = cfg.choose(
+    smoke=[1, 4, 20], cpu=[1, 2, 3, 4, 6, 8, 12, 20], gpu=[1, 2, 3, 4, 6, 8, 12, 20]
+)
+WIDTHS = cfg.choose(
+    smoke=[10, 100], cpu=[10, 30, 100, 300, 800], gpu=[10, 30, 100, 300, 800]
+)
 ALPHA = 0.9
 EPOCHS = cfg.choose(smoke=3, cpu=20, gpu=60)
-shared = {"splits": splits, "cache": TeacherCache(teacher, splits.train.x), "device": device, "amp": cfg.amp}
+shared = {
+    "splits": splits,
+    "cache": TeacherCache(teacher, splits.train.x),
+    "device": device,
+    "amp": cfg.amp,
+}
 
 
-ABLATION_WIDTH = cfg.choose(smoke=10, cpu=30, gpu=30)  # the small student of the primary claims
-EXTRA_SEEDS = [s for s in cfg.seeds if s not in cfg.exploratory_seeds]  # primary claims: every seed
+ABLATION_WIDTH = cfg.choose(
+    smoke=10, cpu=30, gpu=30
+)  # the small student of the primary claims
+EXTRA_SEEDS = [
+    s for s in cfg.seeds if s not in cfg.exploratory_seeds
+]  # primary claims: every seed
 
 
 def job(width, s, **objective):
-    return {"hidden": [width, width], "seed": s, "epochs": EPOCHS, "objective": objective}
+    return {
+        "hidden": [width, width],
+        "seed": s,
+        "epochs": EPOCHS,
+        "objective": objective,
+    }
 
 
 def sweep(jobs, desc):
@@ -165,16 +213,48 @@ def by(results, *keys):
     return table
 
 
-grid = sweep([job(w, s, kind="kd", alpha=ALPHA, T=T) for w in WIDTHS for T in TEMPERATURES for s in cfg.exploratory_seeds]
-             + [job(w, s, kind="alone") for w in WIDTHS for s in cfg.exploratory_seeds]
-             + [job(ABLATION_WIDTH, s, kind="kd", alpha=ALPHA, T=T) for T in TEMPERATURES for s in EXTRA_SEEDS]
-             + [job(ABLATION_WIDTH, s, kind="alone") for s in EXTRA_SEEDS], desc="T x width")
-kd, alone = by([r for r in grid if r["objective"]["kind"] == "kd"], "T"), by([r for r in grid if r["objective"]["kind"] == "alone"])
-acc = lambda rs, key="accuracy": np.array([r[key] for r in sorted(rs, key=lambda r: r["seed"])])  # noqa: E731
-gain = np.array([[np.mean(acc(kd[(w, T)]) - acc(alone[(w,)])) for T in TEMPERATURES] for w in WIDTHS])
-best_T = {w: TEMPERATURES[int(np.argmax([np.mean(acc(kd[(w, T)], "val_accuracy")) for T in TEMPERATURES]))] for w in WIDTHS}
-run.metrics["sweep"] = {f"w={w}": {"alone": acc(alone[(w,)]).tolist(), **{f"T={T}": acc(kd[(w, T)]).tolist() for T in TEMPERATURES}}
-                        for w in WIDTHS}
+grid = sweep(
+    [
+        job(w, s, kind="kd", alpha=ALPHA, T=T)
+        for w in WIDTHS
+        for T in TEMPERATURES
+        for s in cfg.exploratory_seeds
+    ]
+    + [job(w, s, kind="alone") for w in WIDTHS for s in cfg.exploratory_seeds]
+    + [
+        job(ABLATION_WIDTH, s, kind="kd", alpha=ALPHA, T=T)
+        for T in TEMPERATURES
+        for s in EXTRA_SEEDS
+    ]
+    + [job(ABLATION_WIDTH, s, kind="alone") for s in EXTRA_SEEDS],
+    desc="T x width",
+)
+kd, alone = (
+    by([r for r in grid if r["objective"]["kind"] == "kd"], "T"),
+    by([r for r in grid if r["objective"]["kind"] == "alone"]),
+)
+acc = lambda rs, key="accuracy": np.array(
+    [r[key] for r in sorted(rs, key=lambda r: r["seed"])]
+)  # noqa: E731
+gain = np.array(
+    [
+        [np.mean(acc(kd[(w, T)]) - acc(alone[(w,)])) for T in TEMPERATURES]
+        for w in WIDTHS
+    ]
+)
+best_T = {
+    w: TEMPERATURES[
+        int(np.argmax([np.mean(acc(kd[(w, T)], "val_accuracy")) for T in TEMPERATURES]))
+    ]
+    for w in WIDTHS
+}
+run.metrics["sweep"] = {
+    f"w={w}": {
+        "alone": acc(alone[(w,)]).tolist(),
+        **{f"T={T}": acc(kd[(w, T)]).tolist() for T in TEMPERATURES},
+    }
+    for w in WIDTHS
+}
 run.metrics["best_T_by_validation"] = best_T
 
 fig, ax = plt.subplots(figsize=(9, 4.5))
@@ -182,15 +262,33 @@ limit = np.abs(gain).max() * 100
 image = ax.imshow(gain * 100, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
 for i, w in enumerate(WIDTHS):
     for j, T in enumerate(TEMPERATURES):
-        ax.text(j, i, f"{gain[i, j] * 100:+.1f}", ha="center", va="center", fontsize=8,
-                fontweight="bold" if T == best_T[w] else "normal")
-    ax.add_patch(plt.Rectangle((TEMPERATURES.index(best_T[w]) - 0.5, i - 0.5), 1, 1, fill=False, lw=2.5, ec="k"))
+        ax.text(
+            j,
+            i,
+            f"{gain[i, j] * 100:+.1f}",
+            ha="center",
+            va="center",
+            fontsize=8,
+            fontweight="bold" if T == best_T[w] else "normal",
+        )
+    ax.add_patch(
+        plt.Rectangle(
+            (TEMPERATURES.index(best_T[w]) - 0.5, i - 0.5),
+            1,
+            1,
+            fill=False,
+            lw=2.5,
+            ec="k",
+        )
+    )
 ax.set_xticks(range(len(TEMPERATURES)), TEMPERATURES)
 ax.set_yticks(range(len(WIDTHS)), WIDTHS)
 ax.set_xlabel("temperature T")
 ax.set_ylabel("student hidden units per layer")
-ax.set_title(f"Test accuracy gain over the student alone [points], alpha = {ALPHA}; box = best T on validation\n"
-             f"(mean over {len(cfg.seeds)} seeds for width {ABLATION_WIDTH}, {len(cfg.exploratory_seeds)} for the others)")
+ax.set_title(
+    f"Test accuracy gain over the student alone [points], alpha = {ALPHA}; box = best T on validation\n"
+    f"(mean over {len(cfg.seeds)} seeds for width {ABLATION_WIDTH}, {len(cfg.exploratory_seeds)} for the others)"
+)
 fig.colorbar(image, ax=ax, label="gain [percentage points]")
 plt.show()
 print("best T by validation accuracy:", best_T)
@@ -204,9 +302,12 @@ print("best T by validation accuracy:", best_T)
 # ($T \ge 8$) groups; the 300-unit one is an equivalence test: $T = 8$ and the highest $T$ give the
 # same test accuracy within half a point.
 
+
 # %%
 def best_T_for_seed(width, s, key="val_accuracy"):
-    scores = [next(r[key] for r in kd[(width, T)] if r["seed"] == s) for T in TEMPERATURES]
+    scores = [
+        next(r[key] for r in kd[(width, T)] if r["seed"] == s) for T in TEMPERATURES
+    ]
     return TEMPERATURES[int(np.argmax(scores))]
 
 
@@ -216,10 +317,20 @@ for s in cfg.exploratory_seeds:
     rho.append(0.0 if len(set(best)) == 1 else float(spearmanr(WIDTHS, best).statistic))
 run.metrics["width_bestT_spearman_per_seed"] = rho
 SCORING = mnist.STUDENT_SCORING
-run.add_claim(claims.compare(
-    "smaller-students-lower-T", "Smaller students prefer lower temperatures.", "Hinton et al. 2015; classic explainer (seed 003)",
-    "per-seed Spearman correlation between width and the best T on validation, vs 0", rho, [0.0] * len(rho),
-    scoring="best T chosen on validation accuracy at the last epoch", scale=1.0, unit="Spearman rho", section="ch3-the-sweep-temperature-x-student-width"))
+run.add_claim(
+    claims.compare(
+        "smaller-students-lower-T",
+        "Smaller students prefer lower temperatures.",
+        "Hinton et al. 2015; classic explainer (seed 003)",
+        "per-seed Spearman correlation between width and the best T on validation, vs 0",
+        rho,
+        [0.0] * len(rho),
+        scoring="best T chosen on validation accuracy at the last epoch",
+        scale=1.0,
+        unit="Spearman rho",
+        section="ch3-the-sweep-temperature-x-student-width",
+    )
+)
 
 
 def group_scores(width, temps):
@@ -231,18 +342,35 @@ middle = group_scores(ABLATION_WIDTH, [T for T in TEMPERATURES if 2.5 <= T <= 4]
 lower = group_scores(ABLATION_WIDTH, [T for T in TEMPERATURES if T <= 2])
 higher = group_scores(ABLATION_WIDTH, [T for T in TEMPERATURES if T >= 8])
 others = max(lower, higher, key=np.mean)
-run.add_claim(claims.compare(
-    "hinton-30-units-T-2.5-4",
-    f"With {ABLATION_WIDTH} hidden units, temperatures between 2.5 and 4 work better than higher or lower ones.",
-    f"{HINTON}: 30 units", f"width {ABLATION_WIDTH}: mean test score at T in [2.5, 4] vs the better of the T <= 2 "
-    "and T >= 8 groups, paired by seed and test image", middle, others, scoring=SCORING, section="ch3-the-sweep-temperature-x-student-width"))
+run.add_claim(
+    claims.compare(
+        "hinton-30-units-T-2.5-4",
+        f"With {ABLATION_WIDTH} hidden units, temperatures between 2.5 and 4 work better than higher or lower ones.",
+        f"{HINTON}: 30 units",
+        f"width {ABLATION_WIDTH}: mean test score at T in [2.5, 4] vs the better of the T <= 2 "
+        "and T >= 8 groups, paired by seed and test image",
+        middle,
+        others,
+        scoring=SCORING,
+        section="ch3-the-sweep-temperature-x-student-width",
+    )
+)
 high = [T for T in TEMPERATURES if T >= 8]
 for w in (w for w in WIDTHS if w >= 300):
-    run.add_claim(claims.compare(
-        f"hinton-{w}-units-T-above-8-similar", f"With {w} hidden units, all temperatures of 8 or more give similar results.",
-        f"{HINTON}: 300 units", f"width {w}: test accuracy at T = {max(high)} vs T = {min(high)}, paired by seed and test image",
-        acc(kd[(w, max(high))], "correct"), acc(kd[(w, min(high))], "correct"), scoring=SCORING,
-        margin=0.005, expects="equivalent", section="ch3-the-sweep-temperature-x-student-width"))
+    run.add_claim(
+        claims.compare(
+            f"hinton-{w}-units-T-above-8-similar",
+            f"With {w} hidden units, all temperatures of 8 or more give similar results.",
+            f"{HINTON}: 300 units",
+            f"width {w}: test accuracy at T = {max(high)} vs T = {min(high)}, paired by seed and test image",
+            acc(kd[(w, max(high))], "correct"),
+            acc(kd[(w, min(high))], "correct"),
+            scoring=SCORING,
+            margin=0.005,
+            expects="equivalent",
+            section="ch3-the-sweep-temperature-x-student-width",
+        )
+    )
 
 # %% [markdown]
 # (ch3-the-t-factor-in-practice)=
@@ -255,13 +383,33 @@ for w in (w for w in WIDTHS if w >= 300):
 
 # %%
 T_CHECK = [T for T in TEMPERATURES if T in (2, 4, 8, 20)] or TEMPERATURES
-no_t2 = by(sweep([job(ABLATION_WIDTH, s, kind="kd", alpha=ALPHA, T=T, t_squared=False) for T in T_CHECK for s in cfg.seeds],
-                 desc="without T^2"), "T")
+no_t2 = by(
+    sweep(
+        [
+            job(ABLATION_WIDTH, s, kind="kd", alpha=ALPHA, T=T, t_squared=False)
+            for T in T_CHECK
+            for s in cfg.seeds
+        ],
+        desc="without T^2",
+    ),
+    "T",
+)
 fig, ax = plt.subplots(figsize=(7, 4))
-for label, table in (("with T^2", {T: kd[(ABLATION_WIDTH, T)] for T in T_CHECK}), ("without T^2", {T: no_t2[(ABLATION_WIDTH, T)] for T in T_CHECK})):
-    ax.errorbar(T_CHECK, [np.mean(acc(table[T])) for T in T_CHECK], yerr=[np.std(acc(table[T]), ddof=1) for T in T_CHECK],
-                marker="o", capsize=3, label=label)
-ax.axhline(np.mean(acc(alone[(ABLATION_WIDTH,)])), color="k", ls="--", label="trained alone")
+for label, table in (
+    ("with T^2", {T: kd[(ABLATION_WIDTH, T)] for T in T_CHECK}),
+    ("without T^2", {T: no_t2[(ABLATION_WIDTH, T)] for T in T_CHECK}),
+):
+    ax.errorbar(
+        T_CHECK,
+        [np.mean(acc(table[T])) for T in T_CHECK],
+        yerr=[np.std(acc(table[T]), ddof=1) for T in T_CHECK],
+        marker="o",
+        capsize=3,
+        label=label,
+    )
+ax.axhline(
+    np.mean(acc(alone[(ABLATION_WIDTH,)])), color="k", ls="--", label="trained alone"
+)
 ax.set_xscale("log")
 ax.set_xticks(T_CHECK, T_CHECK)
 ax.set_xlabel("temperature T")
@@ -270,11 +418,18 @@ ax.set_title(f"Width {ABLATION_WIDTH}, alpha = {ALPHA}: the T^2 factor")
 ax.legend()
 plt.show()
 T_top = max(T_CHECK)
-run.add_claim(claims.compare(
-    "T2-factor-matters-at-high-T", f"At high temperature (T = {T_top}), dropping the T^2 factor hurts distillation.",
-    "Hinton et al. 2015 (sec. 2)",
-    f"width {ABLATION_WIDTH}: test accuracy with vs without T^2 at T = {T_top}, paired by seed and test image",
-    acc(kd[(ABLATION_WIDTH, T_top)], "correct"), acc(no_t2[(ABLATION_WIDTH, T_top)], "correct"), scoring=SCORING, section="ch3-the-t-factor-in-practice"))
+run.add_claim(
+    claims.compare(
+        "T2-factor-matters-at-high-T",
+        f"At high temperature (T = {T_top}), dropping the T^2 factor hurts distillation.",
+        "Hinton et al. 2015 (sec. 2)",
+        f"width {ABLATION_WIDTH}: test accuracy with vs without T^2 at T = {T_top}, paired by seed and test image",
+        acc(kd[(ABLATION_WIDTH, T_top)], "correct"),
+        acc(no_t2[(ABLATION_WIDTH, T_top)], "correct"),
+        scoring=SCORING,
+        section="ch3-the-t-factor-in-practice",
+    )
+)
 
 # %% [markdown]
 # **And alpha.** The weight on the soft term, at the width's best temperature (chosen on validation):
@@ -282,17 +437,30 @@ run.add_claim(claims.compare(
 # %%
 T_alpha = best_T[ABLATION_WIDTH]
 ALPHAS = [0.0, 0.25, 0.5, 0.75, 0.9, 1.0]
-alpha_runs = sweep([job(ABLATION_WIDTH, s, kind="kd", alpha=a, T=T_alpha) for a in ALPHAS for s in cfg.exploratory_seeds],
-                   desc="alpha")
+alpha_runs = sweep(
+    [
+        job(ABLATION_WIDTH, s, kind="kd", alpha=a, T=T_alpha)
+        for a in ALPHAS
+        for s in cfg.exploratory_seeds
+    ],
+    desc="alpha",
+)
 alpha_table = by(alpha_runs, "alpha")
 fig, ax = plt.subplots(figsize=(7, 4))
-ax.errorbar(ALPHAS, [np.mean(acc(alpha_table[(ABLATION_WIDTH, a)])) for a in ALPHAS],
-            yerr=[np.std(acc(alpha_table[(ABLATION_WIDTH, a)]), ddof=1) for a in ALPHAS], marker="o", capsize=3)
+ax.errorbar(
+    ALPHAS,
+    [np.mean(acc(alpha_table[(ABLATION_WIDTH, a)])) for a in ALPHAS],
+    yerr=[np.std(acc(alpha_table[(ABLATION_WIDTH, a)]), ddof=1) for a in ALPHAS],
+    marker="o",
+    capsize=3,
+)
 ax.set_xlabel("alpha (weight of the soft term; 1 - alpha on the labels)")
 ax.set_ylabel("test accuracy (mean ± std)")
 ax.set_title(f"Width {ABLATION_WIDTH}, T = {T_alpha}")
 plt.show()
-run.metrics["alpha_sweep"] = {str(a): acc(alpha_table[(ABLATION_WIDTH, a)]).tolist() for a in ALPHAS}
+run.metrics["alpha_sweep"] = {
+    str(a): acc(alpha_table[(ABLATION_WIDTH, a)]).tolist() for a in ALPHAS
+}
 
 # %% [markdown]
 # (ch3-the-high-temperature-limit-in-practice)=
@@ -305,15 +473,33 @@ run.metrics["alpha_sweep"] = {str(a): acc(alpha_table[(ABLATION_WIDTH, a)]).toli
 
 # %%
 T_LARGE = 100.0
-limit_runs = sweep([job(ABLATION_WIDTH, s, kind="kd", alpha=ALPHA, T=T_LARGE) for s in cfg.exploratory_seeds]
-                   + [job(ABLATION_WIDTH, s, kind="logits", alpha=ALPHA) for s in cfg.exploratory_seeds], desc="high T")
+limit_runs = sweep(
+    [
+        job(ABLATION_WIDTH, s, kind="kd", alpha=ALPHA, T=T_LARGE)
+        for s in cfg.exploratory_seeds
+    ]
+    + [
+        job(ABLATION_WIDTH, s, kind="logits", alpha=ALPHA)
+        for s in cfg.exploratory_seeds
+    ],
+    desc="high T",
+)
 large = [r for r in limit_runs if r["objective"]["kind"] == "kd"]
 matching = [r for r in limit_runs if r["objective"]["kind"] == "logits"]
 best = kd[(ABLATION_WIDTH, best_T[ABLATION_WIDTH])]
-rows = {f"KD, T = {T_LARGE:g}": large, "logit matching (MSE)": matching, f"KD, best T = {best_T[ABLATION_WIDTH]}": best,
-        "trained alone": alone[(ABLATION_WIDTH,)]}
+rows = {
+    f"KD, T = {T_LARGE:g}": large,
+    "logit matching (MSE)": matching,
+    f"KD, best T = {best_T[ABLATION_WIDTH]}": best,
+    "trained alone": alone[(ABLATION_WIDTH,)],
+}
 fig, ax = plt.subplots(figsize=(7, 3.6))
-ax.bar(list(rows), [np.mean(acc(v)) for v in rows.values()], yerr=[np.std(acc(v), ddof=1) for v in rows.values()], capsize=4)
+ax.bar(
+    list(rows),
+    [np.mean(acc(v)) for v in rows.values()],
+    yerr=[np.std(acc(v), ddof=1) for v in rows.values()],
+    capsize=4,
+)
 lows = min(np.mean(acc(v)) for v in rows.values())
 ax.set_ylim(max(0.0, lows - 0.05), None)
 ax.set_ylabel("test accuracy (mean ± std)")
@@ -324,18 +510,29 @@ for name, v in rows.items():
     print(f"{name:<24} {np.mean(acc(v)):.4f} ± {np.std(acc(v), ddof=1):.4f}")
 gap = np.abs(acc(large) - acc(matching))
 run.metrics["high_T_vs_logit_matching_abs_gap"] = gap.tolist()
-run.add_claim(claims.compare(
-    "high-T-trains-like-logit-matching", f"Training with KD at T = {T_LARGE:g} gives the same students as matching logits.",
-    "Hinton et al. 2015 (sec. 2.1)", f"test accuracy, KD at T = {T_LARGE:g} vs logit matching, paired by seed and test image",
-    acc(large, "correct"), acc(matching, "correct"), scoring=SCORING, margin=0.01, expects="equivalent", section="ch3-the-high-temperature-limit-in-practice"))
+run.add_claim(
+    claims.compare(
+        "high-T-trains-like-logit-matching",
+        f"Training with KD at T = {T_LARGE:g} gives the same students as matching logits.",
+        "Hinton et al. 2015 (sec. 2.1)",
+        f"test accuracy, KD at T = {T_LARGE:g} vs logit matching, paired by seed and test image",
+        acc(large, "correct"),
+        acc(matching, "correct"),
+        scoring=SCORING,
+        margin=0.01,
+        expects="equivalent",
+        section="ch3-the-high-temperature-limit-in-practice",
+    )
+)
 
 # %% [markdown]
 # (ch3-what-we-measured)=
 # ## What we measured
 
 # %% tags=["nbval-check-output"]
-for claim in run.finish():  # Holm's correction for the primary claims, then the results JSON
-    print(claim.summary())
+chapter.report(
+    run
+)  # Holm's correction for the primary claims, the results JSON, one line per claim
 
 # %% [markdown]
 # (ch3-what-it-means)=
@@ -347,12 +544,23 @@ for claim in run.finish():  # Holm's correction for the primary claims, then the
 from IPython.display import Markdown
 
 verdicts = {c.id: claims.verdict_sentence(c) for c in run.claims}
-lines = ["* Best temperature by validation accuracy for each width: "
-         + ", ".join(f"{w} units: T = {best_T[w]}" for w in WIDTHS) + f". Rank correlation between width and best T, "
-         f"per seed: {', '.join(f'{r:+.2f}' for r in rho)} — {verdicts['smaller-students-lower-T']}."]
-lines += [f"* {c.statement} ({c.role}) — {verdicts[c.id]}." for c in run.claims if c.id.startswith("hinton-")]
-lines.append(f"* Dropping T^2 at T = {T_top} (primary): {verdicts['T2-factor-matters-at-high-T']}. High-T KD vs logit "
-             f"matching: {verdicts['high-T-trains-like-logit-matching']}.")
-lines.append("* A practical rule that follows from the sweep: pick T on validation data for *your* student; "
-             "the heatmap shows how much is at stake for each width.")
+lines = [
+    "* Best temperature by validation accuracy for each width: "
+    + ", ".join(f"{w} units: T = {best_T[w]}" for w in WIDTHS)
+    + f". Rank correlation between width and best T, "
+    f"per seed: {', '.join(f'{r:+.2f}' for r in rho)} — {verdicts['smaller-students-lower-T']}."
+]
+lines += [
+    f"* {c.statement} ({c.role}) — {verdicts[c.id]}."
+    for c in run.claims
+    if c.id.startswith("hinton-")
+]
+lines.append(
+    f"* Dropping T^2 at T = {T_top} (primary): {verdicts['T2-factor-matters-at-high-T']}. High-T KD vs logit "
+    f"matching: {verdicts['high-T-trains-like-logit-matching']}."
+)
+lines.append(
+    "* A practical rule that follows from the sweep: pick T on validation data for *your* student; "
+    "the heatmap shows how much is at stake for each width."
+)
 Markdown("\n".join(lines))

@@ -43,19 +43,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from kdutils import claims, fashion, plots
+from kdbook import chapter, claims, fashion
+from kdbook.teachers import get_teacher, teacher_config
+from kdutils import plots
 from kdutils.evaluate import classification_metrics, count_flops, latency_ms
 from kdutils.losses import kd_objective
 from kdutils.models import count_parameters, mobilenet_v2_small_images
-from kdutils.profiles import get_profile
-from kdutils.results import Run
-from kdutils.train import TeacherCache, fit, pick_device, seed_everything
+from kdutils.train import TeacherCache, fit, seed_everything
 
-cfg = get_profile(profile)
-cfg.configure_torch()  # the profile's thread count: the same numbers alone or beside other notebooks
-device = pick_device(cfg.device)
-run = Run("04_vit_to_mobilenet", profile, cfg.seeds)
-seed_everything(seed)
+cfg, device, run = chapter.start("04_vit_to_mobilenet", profile, seed)
 GUIDE = "Hugging Face Transformers guide: knowledge distillation for computer vision (seed 000)"
 T, ALPHA = 5.0, 0.5  # the guide's temperature and lambda
 
@@ -85,10 +81,24 @@ guide_results = None
 if cfg.name == "gpu":
     from kdutils import hf
 
-    setup = hf.load_guide_setup()  # raises a clear error naming the cpu profile when the hub is unreachable
-    guide_results = {kind: [hf.run_guide(setup, f"runs/beans-{kind}-{s}", s, epochs=30, temperature=T, alpha=ALPHA,
-                                         distill=kind == "distilled") for s in cfg.seeds]
-                     for kind in ("alone", "distilled")}
+    setup = (
+        hf.load_guide_setup()
+    )  # raises a clear error naming the cpu profile when the hub is unreachable
+    guide_results = {
+        kind: [
+            hf.run_guide(
+                setup,
+                f"runs/beans-{kind}-{s}",
+                s,
+                epochs=30,
+                temperature=T,
+                alpha=ALPHA,
+                distill=kind == "distilled",
+            )
+            for s in cfg.seeds
+        ]
+        for kind in ("alone", "distilled")
+    }
     run.metrics["guide_route"] = guide_results
     print({k: np.mean([r["accuracy"] for r in v]) for k, v in guide_results.items()})
 
@@ -99,20 +109,32 @@ if cfg.name == "gpu":
 # %%
 splits, data_note = fashion.load_fashion(cfg)
 student_train = fashion.student_train_split(cfg, splits)
-teacher, teacher_extra, loaded = fashion.vit_teacher(cfg, splits)
+teacher, teacher_extra, loaded = get_teacher("fashion-vit", cfg, splits)
 teacher.to(device)
-teacher_test = classification_metrics(teacher, splits.test.x, splits.test.y, device=device)
+teacher_test = classification_metrics(
+    teacher, splits.test.x, splits.test.y, device=device
+)
 run.data_source = splits.source
-run.config = {"data": splits.summary(), "student_train": len(student_train), "teacher": fashion.vit_teacher_config(cfg, splits)}
+run.config = {
+    "data": splits.summary(),
+    "student_train": len(student_train),
+    "teacher": teacher_config("fashion-vit", cfg, splits),
+}
 run.metrics["teacher_test"] = teacher_test
 print(data_note)
-print(f"teacher trains on {len(splits.train)} images, students on {len(student_train)}; "
-      f"validation {len(splits.val)}, test {len(splits.test)}")
-print(f"teacher {'loaded from the checkpoint cache' if loaded else 'trained'}: timm VisionTransformer, "
-      f"{count_parameters(teacher) / 1e6:.2f} M parameters")
+print(
+    f"teacher trains on {len(splits.train)} images, students on {len(student_train)}; "
+    f"validation {len(splits.val)}, test {len(splits.test)}"
+)
+print(
+    f"teacher {'loaded from the checkpoint cache' if loaded else 'trained'}: timm VisionTransformer, "
+    f"{count_parameters(teacher) / 1e6:.2f} M parameters"
+)
 
 # %% tags=["nbval-check-output"]
-print(f"ViT teacher test accuracy {teacher_test['accuracy']:.4f}, macro-F1 {teacher_test['macro_f1']:.4f}")
+print(
+    f"ViT teacher test accuracy {teacher_test['accuracy']:.4f}, macro-F1 {teacher_test['macro_f1']:.4f}"
+)
 
 # %% [markdown]
 # (ch4-the-student-torchvision-s-mobilenetv2-ad)=
@@ -127,13 +149,24 @@ print(f"ViT teacher test accuracy {teacher_test['accuracy']:.4f}, macro-F1 {teac
 
 # %%
 EPOCHS = cfg.choose(smoke=2, cpu=10, gpu=30)
-TRAIN = dict(epochs=EPOCHS, lr=2e-3, weight_decay=0.01, optimizer="adamw", schedule="cosine", batch_size=128,
-             channels_last=True, device=device, amp=cfg.amp)
+TRAIN = dict(
+    epochs=EPOCHS,
+    lr=2e-3,
+    weight_decay=0.01,
+    optimizer="adamw",
+    schedule="cosine",
+    batch_size=128,
+    channels_last=True,
+    device=device,
+    amp=cfg.amp,
+)
 cache = TeacherCache(teacher, student_train.x, device=device)
 
 
 def new_student():
-    return mobilenet_v2_small_images(len(splits.classes), in_chans=splits.train.x.shape[1], width_mult=0.35)
+    return mobilenet_v2_small_images(
+        len(splits.classes), in_chans=splits.train.x.shape[1], width_mult=0.35
+    )
 
 
 results, histories, kept = {"alone": [], "distilled": []}, {}, {}
@@ -141,12 +174,27 @@ for s in cfg.seeds:
     for kind in ("alone", "distilled"):
         seed_everything(s)
         student = new_student()
-        extra = {"teacher": cache, "objective": kd_objective(ALPHA, T)} if kind == "distilled" else {}
-        history = fit(student, student_train, splits.val, seed=s, desc=f"{kind} seed {s}", **TRAIN, **extra)
-        results[kind].append(classification_metrics(student, splits.test.x, splits.test.y, device=device))
+        extra = (
+            {"teacher": cache, "objective": kd_objective(ALPHA, T)}
+            if kind == "distilled"
+            else {}
+        )
+        history = fit(
+            student,
+            student_train,
+            splits.val,
+            seed=s,
+            desc=f"{kind} seed {s}",
+            **TRAIN,
+            **extra,
+        )
+        results[kind].append(
+            classification_metrics(student, splits.test.x, splits.test.y, device=device)
+        )
         if s == cfg.seeds[0]:
             histories[f"MobileNetV2 {kind}"], kept[kind] = history.as_dict(), student
 run.metrics["students"] = results
+
 
 # %%
 def mean_std(kind, key):
@@ -155,23 +203,39 @@ def mean_std(kind, key):
 
 
 print(f"{'model':<28} {'test accuracy':<18} {'macro-F1':<18} guide (beans)")
-print(f"{'ViT teacher':<28} {teacher_test['accuracy']:<18.4f} {teacher_test['macro_f1']:<18.4f} —")
+print(
+    f"{'ViT teacher':<28} {teacher_test['accuracy']:<18.4f} {teacher_test['macro_f1']:<18.4f} —"
+)
 for kind, guide in (("alone", "63%"), ("distilled", "72%")):
     (a, sa), (f, sf) = mean_std(kind, "accuracy"), mean_std(kind, "macro_f1")
-    print(f"{'MobileNetV2 ' + kind:<28} {f'{a:.4f} ± {sa:.4f}':<18} {f'{f:.4f} ± {sf:.4f}':<18} {guide}")
+    print(
+        f"{'MobileNetV2 ' + kind:<28} {f'{a:.4f} ± {sa:.4f}':<18} {f'{f:.4f} ± {sf:.4f}':<18} {guide}"
+    )
 
 fig, ax = plt.subplots(figsize=(7, 4))
 plots.training_curves(histories, ax=ax)
-ax.axhline(teacher_extra["history"]["kept_val_accuracy"], color="k", ls="--", label="ViT teacher (validation)")
+ax.axhline(
+    teacher_extra["history"]["kept_val_accuracy"],
+    color="k",
+    ls="--",
+    label="ViT teacher (validation)",
+)
 ax.set_title(f"Validation accuracy while training (seed {cfg.seeds[0]})")
 ax.legend()
 plt.show()
 
-run.add_claim(claims.compare(
-    "distilled-mobilenet-beats-alone", "The MobileNetV2 distilled from the ViT beats the same MobileNetV2 trained alone (72% vs 63% in the guide).",
-    GUIDE, f"test accuracy, distilled (T = {T:g}, lambda = {ALPHA}) vs alone, same settings, paired by seed and test image",
-    [r["correct"] for r in results["distilled"]], [r["correct"] for r in results["alone"]],
-    scoring=f"test accuracy at the last epoch of a {EPOCHS}-epoch cosine schedule (AdamW)", section="ch4-the-student-torchvision-s-mobilenetv2-ad"))
+run.add_claim(
+    claims.compare(
+        "distilled-mobilenet-beats-alone",
+        "The MobileNetV2 distilled from the ViT beats the same MobileNetV2 trained alone (72% vs 63% in the guide).",
+        GUIDE,
+        f"test accuracy, distilled (T = {T:g}, lambda = {ALPHA}) vs alone, same settings, paired by seed and test image",
+        [r["correct"] for r in results["distilled"]],
+        [r["correct"] for r in results["alone"]],
+        scoring=f"test accuracy at the last epoch of a {EPOCHS}-epoch cosine schedule (AdamW)",
+        section="ch4-the-student-torchvision-s-mobilenetv2-ad",
+    )
+)
 
 # %% [markdown]
 # (ch4-the-payoff-of-compression)=
@@ -183,26 +247,48 @@ run.add_claim(claims.compare(
 
 # %%
 image_shape = tuple(splits.train.x.shape[1:])
-models = {"ViT teacher": (teacher, teacher_test["accuracy"]),
-          "MobileNetV2 alone": (kept["alone"], mean_std("alone", "accuracy")[0]),
-          "MobileNetV2 distilled": (kept["distilled"], mean_std("distilled", "accuracy")[0])}
+models = {
+    "ViT teacher": (teacher, teacher_test["accuracy"]),
+    "MobileNetV2 alone": (kept["alone"], mean_std("alone", "accuracy")[0]),
+    "MobileNetV2 distilled": (kept["distilled"], mean_std("distilled", "accuracy")[0]),
+}
 cost = {}
 for name, (model, accuracy) in models.items():
     model.to("cpu")
-    cost[name] = {"parameters": count_parameters(model), "mflops": count_flops(model, torch.zeros(1, *image_shape)) / 1e6,
-                  "latency_ms_b1": latency_ms(model, torch.zeros(1, *image_shape), repeats=cfg.choose(smoke=3, cpu=30, gpu=30)),
-                  "latency_ms_b64": latency_ms(model, torch.zeros(64, *image_shape), repeats=cfg.choose(smoke=3, cpu=15, gpu=15)),
-                  "accuracy": accuracy}
+    cost[name] = {
+        "parameters": count_parameters(model),
+        "mflops": count_flops(model, torch.zeros(1, *image_shape)) / 1e6,
+        "latency_ms_b1": latency_ms(
+            model,
+            torch.zeros(1, *image_shape),
+            repeats=cfg.choose(smoke=3, cpu=30, gpu=30),
+        ),
+        "latency_ms_b64": latency_ms(
+            model,
+            torch.zeros(64, *image_shape),
+            repeats=cfg.choose(smoke=3, cpu=15, gpu=15),
+        ),
+        "accuracy": accuracy,
+    }
 run.metrics["cost"] = cost
 print(f"CPU latency with {torch.get_num_threads()} thread(s)")
-print(f"{'model':<24} {'params (M)':>10} {'MFLOPs':>8} {'ms, batch 1':>12} {'ms, batch 64':>13} {'accuracy':>9}")
+print(
+    f"{'model':<24} {'params (M)':>10} {'MFLOPs':>8} {'ms, batch 1':>12} {'ms, batch 64':>13} {'accuracy':>9}"
+)
 for name, c in cost.items():
-    print(f"{name:<24} {c['parameters'] / 1e6:>10.3f} {c['mflops']:>8.1f} {c['latency_ms_b1']:>12.2f} "
-          f"{c['latency_ms_b64']:>13.2f} {c['accuracy']:>9.4f}")
+    print(
+        f"{name:<24} {c['parameters'] / 1e6:>10.3f} {c['mflops']:>8.1f} {c['latency_ms_b1']:>12.2f} "
+        f"{c['latency_ms_b64']:>13.2f} {c['accuracy']:>9.4f}"
+    )
 
 fig, ax = plt.subplots(figsize=(7, 4))
 for name, c in cost.items():
-    ax.scatter(c["latency_ms_b64"] / 64, c["accuracy"], s=40 + c["parameters"] / 2e4, label=name)
+    ax.scatter(
+        c["latency_ms_b64"] / 64,
+        c["accuracy"],
+        s=40 + c["parameters"] / 2e4,
+        label=name,
+    )
 ax.set_xlabel("CPU latency per image at batch 64 [ms]")
 ax.set_ylabel("test accuracy (students: mean over seeds)")
 ax.set_title("Accuracy vs latency (marker area ~ parameters)")
@@ -214,8 +300,9 @@ plt.show()
 # ## What we measured
 
 # %% tags=["nbval-check-output"]
-for claim in run.finish():  # Holm's correction for the primary claim, then the results JSON
-    print(claim.summary())
+chapter.report(
+    run
+)  # Holm's correction for the primary claim, the results JSON, one line per claim
 
 # %% [markdown]
 # (ch4-what-it-means)=
@@ -227,18 +314,25 @@ for claim in run.finish():  # Holm's correction for the primary claim, then the 
 from IPython.display import Markdown
 
 claim = run.claims[0]
-(alone_acc, _), (dist_acc, _) = mean_std("alone", "accuracy"), mean_std("distilled", "accuracy")
+(alone_acc, _), (dist_acc, _) = (
+    mean_std("alone", "accuracy"),
+    mean_std("distilled", "accuracy"),
+)
 t_cost, s_cost = cost["ViT teacher"], cost["MobileNetV2 distilled"]
-Markdown("\n".join([
-    f"* **Distilled vs alone:** {dist_acc:.1%} vs {alone_acc:.1%} test accuracy (mean of {len(cfg.seeds)} seeds), "
-    f"teacher {teacher_test['accuracy']:.1%}; the guide reports 72% vs 63% on beans. Verdict: "
-    f"{claims.verdict_sentence(claim)}.",
-    f"* **Cost:** the student has {t_cost['parameters'] / s_cost['parameters']:.1f}x fewer parameters and "
-    f"{t_cost['mflops'] / s_cost['mflops']:.1f}x fewer FLOPs than the teacher; on this CPU it runs a batch of 64 in "
-    f"{s_cost['latency_ms_b64']:.1f} ms against {t_cost['latency_ms_b64']:.1f} ms, and one image in "
-    f"{s_cost['latency_ms_b1']:.2f} ms against {t_cost['latency_ms_b1']:.2f} ms.",
-    "* A distilled student is worth what its teacher knows beyond the student's own data: the guide's teacher was "
-    "pretrained on ImageNet-21k; ours has only seen four times more Fashion-MNIST images than the students.",
-    "* kdutils' loss and loop take torchvision, timm and Hugging Face classifiers alike (outputs as tensors or as "
-    "objects with `.logits`); `tests/test_hf.py` trains tiny random Hugging Face models through both routes offline.",
-]))
+Markdown(
+    "\n".join(
+        [
+            f"* **Distilled vs alone:** {dist_acc:.1%} vs {alone_acc:.1%} test accuracy (mean of {len(cfg.seeds)} seeds), "
+            f"teacher {teacher_test['accuracy']:.1%}; the guide reports 72% vs 63% on beans. Verdict: "
+            f"{claims.verdict_sentence(claim)}.",
+            f"* **Cost:** the student has {t_cost['parameters'] / s_cost['parameters']:.1f}x fewer parameters and "
+            f"{t_cost['mflops'] / s_cost['mflops']:.1f}x fewer FLOPs than the teacher; on this CPU it runs a batch of 64 in "
+            f"{s_cost['latency_ms_b64']:.1f} ms against {t_cost['latency_ms_b64']:.1f} ms, and one image in "
+            f"{s_cost['latency_ms_b1']:.2f} ms against {t_cost['latency_ms_b1']:.2f} ms.",
+            "* A distilled student is worth what its teacher knows beyond the student's own data: the guide's teacher was "
+            "pretrained on ImageNet-21k; ours has only seen four times more Fashion-MNIST images than the students.",
+            "* kdutils' loss and loop take torchvision, timm and Hugging Face classifiers alike (outputs as tensors or as "
+            "objects with `.logits`); `tests/test_hf.py` trains tiny random Hugging Face models through both routes offline.",
+        ]
+    )
+)

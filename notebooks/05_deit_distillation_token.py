@@ -39,18 +39,14 @@ seed = 0
 import matplotlib.pyplot as plt
 import numpy as np
 
-from kdutils import claims, deit, fashion
+from kdbook import chapter, claims, fashion
+from kdbook.teachers import get_teacher, teacher_config
+from kdutils import deit
 from kdutils.evaluate import classification_metrics
 from kdutils.models import count_parameters
-from kdutils.profiles import get_profile
-from kdutils.results import Run
-from kdutils.train import TeacherCache, fit, pick_device, seed_everything
+from kdutils.train import TeacherCache, fit, seed_everything
 
-cfg = get_profile(profile)
-cfg.configure_torch()  # the profile's thread count: the same numbers alone or beside other notebooks
-device = pick_device(cfg.device)
-run = Run("05_deit_distillation_token", profile, cfg.seeds)
-seed_everything(seed)
+cfg, device, run = chapter.start("05_deit_distillation_token", profile, seed)
 PAPER = "Touvron et al. 2021 (DeiT), Tables 3-5"
 
 # %% [markdown]
@@ -78,14 +74,29 @@ PRIMARY_ARMS = ("no distillation", "hard + distillation token")
 # %%
 splits, data_note = fashion.load_fashion(cfg)
 student_train = fashion.student_train_split(cfg, splits)
-vit_teacher, vit_extra, _ = fashion.vit_teacher(cfg, splits)
-cnn_teacher, cnn_extra, _ = deit.cnn_teacher(cfg, splits, target_val_accuracy=vit_extra["history"]["kept_val_accuracy"])
+vit_teacher, vit_extra, _ = get_teacher("fashion-vit", cfg, splits)
+cnn_teacher, cnn_extra, _ = get_teacher(
+    "fashion-cnn",
+    cfg,
+    splits,
+    target_val_accuracy=vit_extra["history"]["kept_val_accuracy"],
+)
 teachers = {"CNN": cnn_teacher, "ViT": vit_teacher}
-teacher_test = {name: classification_metrics(m.to(device), splits.test.x, splits.test.y, device=device)
-                for name, m in teachers.items()}
+teacher_test = {
+    name: classification_metrics(
+        m.to(device), splits.test.x, splits.test.y, device=device
+    )
+    for name, m in teachers.items()
+}
 run.data_source = splits.source
-run.config = {"data": splits.summary(), "student_train": len(student_train),
-              "vit_teacher": fashion.vit_teacher_config(cfg, splits)}
+run.config = {
+    "data": splits.summary(),
+    "student_train": len(student_train),
+    "vit_teacher": teacher_config("fashion-vit", cfg, splits),
+    "cnn_teacher": teacher_config(
+        "fashion-cnn", cfg, splits, vit_extra["history"]["kept_val_accuracy"]
+    ),
+}
 run.metrics["teachers"] = teacher_test
 print(data_note)
 for name, m in teachers.items():
@@ -106,16 +117,39 @@ for name, metrics in teacher_test.items():
 
 # %%
 ARCH = {"embed_dim": 96, "depth": 4, "num_heads": 3, "patch_size": 7}
-TRAIN = dict(epochs=cfg.choose(smoke=2, cpu=6, gpu=100), lr=2e-3, weight_decay=0.05, optimizer="adamw",
-             schedule="cosine", batch_size=128, device=device, amp=cfg.amp)
-caches = {name: TeacherCache(m, student_train.x, device=device) for name, m in teachers.items()}
+TRAIN = dict(
+    epochs=cfg.choose(smoke=2, cpu=6, gpu=100),
+    lr=2e-3,
+    weight_decay=0.05,
+    optimizer="adamw",
+    schedule="cosine",
+    batch_size=128,
+    device=device,
+    amp=cfg.amp,
+)
+caches = {
+    name: TeacherCache(m, student_train.x, device=device)
+    for name, m in teachers.items()
+}
 VARIANTS = {  # name: (distillation token?, objective, teacher)
     "no distillation": (False, deit.deit_objective("none"), None),
-    "soft (tau=3, lambda=0.1)": (False, deit.deit_objective("soft", alpha=0.1, tau=3.0), "CNN"),
+    "soft (tau=3, lambda=0.1)": (
+        False,
+        deit.deit_objective("soft", alpha=0.1, tau=3.0),
+        "CNN",
+    ),
     "hard": (False, deit.deit_objective("hard", alpha=0.5), "CNN"),
     "hard + distillation token": (True, deit.deit_objective("hard", alpha=0.5), "CNN"),
-    "hard + distillation token, ViT teacher": (True, deit.deit_objective("hard", alpha=0.5), "ViT"),
-    "two class tokens (control)": (True, deit.deit_objective("two-class", alpha=0.5), None),
+    "hard + distillation token, ViT teacher": (
+        True,
+        deit.deit_objective("hard", alpha=0.5),
+        "ViT",
+    ),
+    "two class tokens (control)": (
+        True,
+        deit.deit_objective("two-class", alpha=0.5),
+        None,
+    ),
 }
 scores, correct, similarity, trained = {}, {}, {}, {}
 probe = splits.test.x[:512]
@@ -125,38 +159,74 @@ for s in cfg.seeds:
             continue
         seed_everything(s)
         model = deit.student(splits, distilled=token, **ARCH)
-        fit(model, student_train, splits.val, objective=objective, teacher=caches.get(teacher_name), seed=s,
-            desc=f"{name}, seed {s}", **TRAIN)
+        fit(
+            model,
+            student_train,
+            splits.val,
+            objective=objective,
+            teacher=caches.get(teacher_name),
+            seed=s,
+            desc=f"{name}, seed {s}",
+            **TRAIN,
+        )
         heads = deit.HEADS if token else ("class",)
         for h in heads:
             classifier = deit.as_classifier(model, h) if token else model
-            metrics = classification_metrics(classifier, splits.test.x, splits.test.y, device=device)
+            metrics = classification_metrics(
+                classifier, splits.test.x, splits.test.y, device=device
+            )
             scores.setdefault((name, h), []).append(metrics["accuracy"])
             correct.setdefault((name, h), []).append(metrics["correct"])
         if token:
-            similarity.setdefault(name, []).append(deit.token_similarity(model.to("cpu"), probe))
+            similarity.setdefault(name, []).append(
+                deit.token_similarity(model.to("cpu"), probe)
+            )
         trained[name] = model
 run.metrics["ablation"] = {f"{n} | {h}": v for (n, h), v in scores.items()}
 run.metrics["token_similarity"] = similarity
 
 # %%
-PAPER_B = {("no distillation", "class"): 81.8, ("soft (tau=3, lambda=0.1)", "class"): 81.8, ("hard", "class"): 83.0,
-           ("hard + distillation token", "class"): 83.0, ("hard + distillation token", "distill"): 83.1,
-           ("hard + distillation token", "both"): 83.4}
-PAPER_TI = {("no distillation", "class"): 72.2, ("soft (tau=3, lambda=0.1)", "class"): 72.2, ("hard", "class"): 74.3,
-            ("hard + distillation token", "class"): 73.9, ("hard + distillation token", "distill"): 74.6,
-            ("hard + distillation token", "both"): 74.5}
-print(f"{'student':<40} {'head at inference':<18} {'test accuracy (ours)':<22} {'paper DeiT-B':<13} DeiT-Ti")
+PAPER_B = {
+    ("no distillation", "class"): 81.8,
+    ("soft (tau=3, lambda=0.1)", "class"): 81.8,
+    ("hard", "class"): 83.0,
+    ("hard + distillation token", "class"): 83.0,
+    ("hard + distillation token", "distill"): 83.1,
+    ("hard + distillation token", "both"): 83.4,
+}
+PAPER_TI = {
+    ("no distillation", "class"): 72.2,
+    ("soft (tau=3, lambda=0.1)", "class"): 72.2,
+    ("hard", "class"): 74.3,
+    ("hard + distillation token", "class"): 73.9,
+    ("hard + distillation token", "distill"): 74.6,
+    ("hard + distillation token", "both"): 74.5,
+}
+print(
+    f"{'student':<40} {'head at inference':<18} {'test accuracy (ours)':<22} {'paper DeiT-B':<13} DeiT-Ti"
+)
 for (name, h), values in scores.items():
-    print(f"{name:<40} {h:<18} {f'{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}':<22} "
-          f"{PAPER_B.get((name, h), '—')!s:<13} {PAPER_TI.get((name, h), '—')}")
+    print(
+        f"{name:<40} {h:<18} {f'{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}':<22} "
+        f"{PAPER_B.get((name, h), '—')!s:<13} {PAPER_TI.get((name, h), '—')}"
+    )
 
 fig, ax = plt.subplots(figsize=(10, 4.2))
 labels = [f"{n}\n[{h}]" for n, h in scores]
-ax.bar(range(len(scores)), [np.mean(v) for v in scores.values()], yerr=[np.std(v, ddof=1) for v in scores.values()],
-       capsize=4, color=["C0" if "ViT" not in n and "control" not in n else "C7" for n, _ in scores])
+ax.bar(
+    range(len(scores)),
+    [np.mean(v) for v in scores.values()],
+    yerr=[np.std(v, ddof=1) for v in scores.values()],
+    capsize=4,
+    color=["C0" if "ViT" not in n and "control" not in n else "C7" for n, _ in scores],
+)
 for name, m in teacher_test.items():
-    ax.axhline(m["accuracy"], ls="--", color="k" if name == "CNN" else "C3", label=f"{name} teacher")
+    ax.axhline(
+        m["accuracy"],
+        ls="--",
+        color="k" if name == "CNN" else "C3",
+        label=f"{name} teacher",
+    )
 ax.set_xticks(range(len(scores)), labels, rotation=35, ha="right", fontsize=8)
 low = min(np.mean(v) for v in scores.values())
 ax.set_ylim(max(0.0, low - 0.05), None)
@@ -173,22 +243,48 @@ def compare(claim_id, statement, measurement, treatment, control):
     """A claim on per-image test scores, paired over the seeds both arms ran."""
     a, b = correct[treatment], correct[control]
     n = min(len(a), len(b))
-    return run.add_claim(claims.compare(claim_id, statement, PAPER, measurement, a[:n], b[:n], scoring=SCORING, section="ch5-the-ablation"))
+    return run.add_claim(
+        claims.compare(
+            claim_id,
+            statement,
+            PAPER,
+            measurement,
+            a[:n],
+            b[:n],
+            scoring=SCORING,
+            section="ch5-the-ablation",
+        )
+    )
 
 
-compare("hard-beats-soft", "For a transformer student, hard-label distillation beats soft distillation.",
-        "test accuracy, class token only, hard vs soft (tau = 3, lambda = 0.1), CNN teacher, paired by seed and image",
-        ("hard", "class"), ("soft (tau=3, lambda=0.1)", "class"))
-compare("distillation-token-adds", "The distillation token improves on hard distillation with the class token only.",
-        "test accuracy, with the token (both heads) vs class token only, hard distillation, paired by seed and image",
-        ("hard + distillation token", "both"), ("hard", "class"))
-compare("cnn-teacher-beats-vit-teacher",
-        "A convnet teacher gives a better transformer student than a transformer teacher of similar accuracy.",
-        "test accuracy (both heads), hard distillation with token, CNN vs ViT teacher, paired by seed and image",
-        ("hard + distillation token", "both"), ("hard + distillation token, ViT teacher", "both"))
-compare("distillation-beats-none", "A distilled transformer student beats the same transformer trained without distillation.",
-        "test accuracy, hard + token (both heads) vs no distillation, paired by seed and test image",
-        ("hard + distillation token", "both"), ("no distillation", "class"))
+compare(
+    "hard-beats-soft",
+    "For a transformer student, hard-label distillation beats soft distillation.",
+    "test accuracy, class token only, hard vs soft (tau = 3, lambda = 0.1), CNN teacher, paired by seed and image",
+    ("hard", "class"),
+    ("soft (tau=3, lambda=0.1)", "class"),
+)
+compare(
+    "distillation-token-adds",
+    "The distillation token improves on hard distillation with the class token only.",
+    "test accuracy, with the token (both heads) vs class token only, hard distillation, paired by seed and image",
+    ("hard + distillation token", "both"),
+    ("hard", "class"),
+)
+compare(
+    "cnn-teacher-beats-vit-teacher",
+    "A convnet teacher gives a better transformer student than a transformer teacher of similar accuracy.",
+    "test accuracy (both heads), hard distillation with token, CNN vs ViT teacher, paired by seed and image",
+    ("hard + distillation token", "both"),
+    ("hard + distillation token, ViT teacher", "both"),
+)
+compare(
+    "distillation-beats-none",
+    "A distilled transformer student beats the same transformer trained without distillation.",
+    "test accuracy, hard + token (both heads) vs no distillation, paired by seed and test image",
+    ("hard + distillation token", "both"),
+    ("no distillation", "class"),
+)
 
 # %% [markdown]
 # (ch5-what-the-tokens-learn)=
@@ -204,8 +300,17 @@ fig, ax = plt.subplots(figsize=(7, 4))
 for name, runs in similarity.items():
     curves = np.array(runs)
     layers = np.arange(curves.shape[1])
-    ax.errorbar(layers, curves.mean(0), yerr=curves.std(0, ddof=1), marker="o", capsize=3, label=name)
-ax.axhline(0.93, color="k", ls=":", label="paper: class vs distillation token, last layer")
+    ax.errorbar(
+        layers,
+        curves.mean(0),
+        yerr=curves.std(0, ddof=1),
+        marker="o",
+        capsize=3,
+        label=name,
+    )
+ax.axhline(
+    0.93, color="k", ls=":", label="paper: class vs distillation token, last layer"
+)
 ax.axhline(0.999, color="k", ls="--", label="paper: two class tokens")
 ax.set_xticks(layers, ["embed"] + [f"block {i + 1}" for i in layers[1:]])
 ax.set_xlabel("depth")
@@ -215,22 +320,36 @@ ax.legend(fontsize="small")
 plt.show()
 last = {name: [r[-1] for r in runs] for name, runs in similarity.items()}
 for name, values in last.items():
-    print(f"{name:<42} last layer {np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}; "
-          f"embeddings {np.mean([r[0] for r in similarity[name]]):.3f}")
-n_pairs = min(len(last["two class tokens (control)"]), len(last["hard + distillation token"]))
-run.add_claim(claims.compare(
-    "distillation-token-differs", "The distillation token stays less similar to the class token than a second class token does.", PAPER,
-    "last-layer cosine similarity: two class tokens (control) vs class and distillation tokens, paired by seed",
-    last["two class tokens (control)"][:n_pairs], last["hard + distillation token"][:n_pairs],
-    scoring="mean cosine similarity over 512 test images, at the last epoch", scale=1.0, unit="cosine", section="ch5-what-the-tokens-learn"))
+    print(
+        f"{name:<42} last layer {np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}; "
+        f"embeddings {np.mean([r[0] for r in similarity[name]]):.3f}"
+    )
+n_pairs = min(
+    len(last["two class tokens (control)"]), len(last["hard + distillation token"])
+)
+run.add_claim(
+    claims.compare(
+        "distillation-token-differs",
+        "The distillation token stays less similar to the class token than a second class token does.",
+        PAPER,
+        "last-layer cosine similarity: two class tokens (control) vs class and distillation tokens, paired by seed",
+        last["two class tokens (control)"][:n_pairs],
+        last["hard + distillation token"][:n_pairs],
+        scoring="mean cosine similarity over 512 test images, at the last epoch",
+        scale=1.0,
+        unit="cosine",
+        section="ch5-what-the-tokens-learn",
+    )
+)
 
 # %% [markdown]
 # (ch5-what-we-measured)=
 # ## What we measured
 
 # %% tags=["nbval-check-output"]
-for claim in run.finish():  # Holm's correction for the primary claim, then the results JSON
-    print(claim.summary())
+chapter.report(
+    run
+)  # Holm's correction for the primary claim, the results JSON, one line per claim
 
 # %% [markdown]
 # (ch5-what-it-means)=
@@ -241,10 +360,14 @@ for claim in run.finish():  # Holm's correction for the primary claim, then the 
 # %%
 from IPython.display import Markdown
 
-lines = [f"* **{c.statement}** ({c.role}) {claims.verdict_sentence(c)}." for c in run.claims]
-lines.append(f"* The two teachers: CNN {teacher_test['CNN']['accuracy']:.1%}, ViT {teacher_test['ViT']['accuracy']:.1%} test accuracy. "
-             "At this scale (a few thousand 28 px images, a few epochs) the students are far from converged, and the "
-             "paper's gaps are a point or two on ImageNet after 300 epochs: a verdict here speaks for this setting "
-             "(its data, schedule and teachers), not for DeiT's. A contradicted claim was contradicted in this "
-             "setting; an inconclusive one was not tested finely enough to tell.")
+lines = [
+    f"* **{c.statement}** ({c.role}) {claims.verdict_sentence(c)}." for c in run.claims
+]
+lines.append(
+    f"* The two teachers: CNN {teacher_test['CNN']['accuracy']:.1%}, ViT {teacher_test['ViT']['accuracy']:.1%} test accuracy. "
+    "At this scale (a few thousand 28 px images, a few epochs) the students are far from converged, and the "
+    "paper's gaps are a point or two on ImageNet after 300 epochs: a verdict here speaks for this setting "
+    "(its data, schedule and teachers), not for DeiT's. A contradicted claim was contradicted in this "
+    "setting; an inconclusive one was not tested finely enough to tell."
+)
 Markdown("\n".join(lines))

@@ -5,21 +5,32 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from kdutils import data
 
 
-def write_idx(folder: Path, stem: str, array: np.ndarray, compress: bool = True) -> Path:
+def write_idx(
+    folder: Path, stem: str, array: np.ndarray, compress: bool = True
+) -> Path:
     """Write ``array`` (uint8) as a standard IDX file ``stem`` (gzip-compressed by default)."""
     folder.mkdir(parents=True, exist_ok=True)
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in array.shape
+    )
     payload = header + array.astype(np.uint8).tobytes()
     path = folder / (stem + (".gz" if compress else ""))
     path.write_bytes(gzip.compress(payload) if compress else payload)
     return path
 
 
-def write_fake_mnist(folder: Path, n_train: int = 60, n_test: int = 20, compress: bool = True, seed: int = 0) -> None:
+def write_fake_mnist(
+    folder: Path,
+    n_train: int = 60,
+    n_test: int = 20,
+    compress: bool = True,
+    seed: int = 0,
+) -> None:
     """Four IDX files like MNIST's, with balanced labels 0..9 and a label-dependent image."""
     rng = np.random.default_rng(seed)
     for (images, labels), n in zip(data.IDX_FILES.values(), (n_train, n_test)):
@@ -34,5 +45,36 @@ def write_fake_mnist(folder: Path, n_train: int = 60, n_test: int = 20, compress
 def isolated_sources(tmp_path, monkeypatch):
     """No cache, no system package: the resolver sees only what a test puts in place."""
     monkeypatch.setenv("KD_DATA", str(tmp_path / "cache"))
-    monkeypatch.setattr(data, "SYSTEM_DIRS", {"mnist": [tmp_path / "no-system"], "fashion-mnist": [tmp_path / "no-system"]})
+    monkeypatch.setattr(
+        data,
+        "SYSTEM_DIRS",
+        {"mnist": [tmp_path / "no-system"], "fashion-mnist": [tmp_path / "no-system"]},
+    )
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """scikit-learn's 8x8 digits as splits: the fastest real data."""
+    return data.load_splits("digits")
+
+
+def train_small(digits, seed, **kwargs):
+    """A 64-32-10 MLP trained 3 epochs on ``digits``: ``(model, history)``."""
+    from kdutils.models import mlp
+    from kdutils.train import fit
+
+    torch.manual_seed(seed)
+    model = mlp(64, [32], 10)
+    history = fit(
+        model,
+        digits.train,
+        digits.val,
+        epochs=3,
+        lr=1e-2,
+        batch_size=64,
+        seed=seed,
+        progress=False,
+        **kwargs,
+    )
+    return model, history

@@ -12,20 +12,29 @@ import jupytext
 import nbformat
 import pytest
 
-from kdutils import runner
-from kdutils.claims import COMPARATIVE_VERDICTS, MAX_PRIMARY, VERDICTS
-from kdutils.runner import toc_notebooks
+from kdbook import runner
+from kdbook.claims import COMPARATIVE_VERDICTS, MAX_PRIMARY, VERDICTS
+from kdbook.runner import toc_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = "smoke"
 SITE = ROOT / "build" / PROFILE / "site"
 HTML = SITE / "_build" / "html"
 CHAPTERS = toc_notebooks()
-SMOKE_BUDGET_SECONDS = {"04_vit_to_mobilenet": 90, "05_deit_distillation_token": 90}  # the others: 60 s
+SMOKE_BUDGET_SECONDS = {
+    "04_vit_to_mobilenet": 90,
+    "05_deit_distillation_token": 90,
+}  # the others: 60 s
 
 
 def kdutils_cli(*args, env):
-    return subprocess.run([sys.executable, "-m", "kdutils", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "kdbook", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -35,64 +44,112 @@ def book(tmp_path_factory):
     seconds = {}
     for name in CHAPTERS:
         tic = time.perf_counter()
-        result = kdutils_cli("run", "--profile", PROFILE, "--only", name, "--force", env=env)
+        result = kdutils_cli(
+            "run", "--profile", PROFILE, "--only", name, "--force", env=env
+        )
         seconds[name] = time.perf_counter() - tic
-        assert result.returncode == 0, f"{name} failed under {PROFILE}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        assert result.returncode == 0, (
+            f"{name} failed under {PROFILE}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
     built = kdutils_cli("book", "--profile", PROFILE, env=env)
-    assert built.returncode == 0, f"jupyter-book build -W failed:\n{built.stdout[-5000:]}\n{built.stderr[-3000:]}"
+    assert built.returncode == 0, (
+        f"jupyter-book build -W failed:\n{built.stdout[-5000:]}\n{built.stderr[-3000:]}"
+    )
     return {"seconds": seconds, "env": env}
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_notebook_source_is_paired_and_clean(name):
     py, ipynb = ROOT / "notebooks" / f"{name}.py", ROOT / "notebooks" / f"{name}.ipynb"
-    assert py.is_file() and ipynb.is_file(), f"{name}: both {py.name} and {ipynb.name} must exist"
+    assert py.is_file() and ipynb.is_file(), (
+        f"{name}: both {py.name} and {ipynb.name} must exist"
+    )
     from_py, from_nb = jupytext.read(py), nbformat.read(ipynb, as_version=4)
-    assert [(c.cell_type, c.source) for c in from_py.cells] == [(c.cell_type, c.source) for c in from_nb.cells], \
-        f"{name}: .py and .ipynb differ; run: make notebooks"
+    assert [(c.cell_type, c.source) for c in from_py.cells] == [
+        (c.cell_type, c.source) for c in from_nb.cells
+    ], f"{name}: .py and .ipynb differ; run: make notebooks"
     code = [c for c in from_nb.cells if c.cell_type == "code"]
-    assert not any(c.outputs or c.execution_count for c in code), f"{ipynb.name} is committed with outputs"
-    assert "parameters" in code[0].metadata.get("tags", []), f"{name}: the first code cell must be tagged parameters"
-    assert any("nbval-check-output" in c.metadata.get("tags", []) for c in code), f"{name}: no cell checked by nbval"
+    assert not any(c.outputs or c.execution_count for c in code), (
+        f"{ipynb.name} is committed with outputs"
+    )
+    assert "parameters" in code[0].metadata.get("tags", []), (
+        f"{name}: the first code cell must be tagged parameters"
+    )
+    assert any("nbval-check-output" in c.metadata.get("tags", []) for c in code), (
+        f"{name}: no cell checked by nbval"
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_notebook_runs_under_smoke_within_budget(book, name):
     budget = SMOKE_BUDGET_SECONDS.get(name, 60)
-    assert book["seconds"][name] < budget, f"{name} took {book['seconds'][name]:.0f} s under smoke (budget {budget} s)"
+    assert book["seconds"][name] < budget, (
+        f"{name} took {book['seconds'][name]:.0f} s under smoke (budget {budget} s)"
+    )
     executed = nbformat.read(SITE / "notebooks" / f"{name}.ipynb", as_version=4)
-    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    errors = [
+        o
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
     assert not errors
-    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    injected = [
+        c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])
+    ]
     assert injected and f'profile = "{PROFILE}"' in injected[0].source
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_results_record_claims_with_verdicts(book, name):
-    payload = json.loads((ROOT / "build" / PROFILE / "results" / f"{name}.json").read_text())
-    assert payload["profile"] == PROFILE and payload["data_source"] and payload["claims"]
+    payload = json.loads(
+        (ROOT / "build" / PROFILE / "results" / f"{name}.json").read_text()
+    )
+    assert (
+        payload["profile"] == PROFILE and payload["data_source"] and payload["claims"]
+    )
     assert payload["environment"]["versions"]["torch"]
     primary = [c for c in payload["claims"] if c["role"] == "primary"]
-    assert len(primary) <= MAX_PRIMARY and (primary or name == "01_kd_theory"), f"{name}: no primary claim"
+    assert len(primary) <= MAX_PRIMARY and (primary or name == "01_kd_theory"), (
+        f"{name}: no primary claim"
+    )
     for claim in payload["claims"]:
-        assert claim["source"] and claim["measurement"] and claim["section"].startswith("ch")
+        assert (
+            claim["source"]
+            and claim["measurement"]
+            and claim["section"].startswith("ch")
+        )
         if claim["kind"] == "exact":  # mathematical statements must hold on every run
-            assert claim["verdict"] == "reproduced", f"{name}: {claim['id']} {claim['reason']}"
+            assert claim["verdict"] == "reproduced", (
+                f"{name}: {claim['id']} {claim['reason']}"
+            )
         elif claim["kind"] == "comparative":
-            assert claim["verdict"] in COMPARATIVE_VERDICTS and claim["role"] in ("primary", "exploratory")
+            assert claim["verdict"] in COMPARATIVE_VERDICTS and claim["role"] in (
+                "primary",
+                "exploratory",
+            )
             protocol = claim["protocol"]
-            assert protocol["seeds"] >= 2 and protocol["scoring"] and protocol["interval"]
-            assert claim["numbers"]["ci_level"] >= 0.95  # Holm makes a primary claim's interval wider, never narrower
+            assert (
+                protocol["seeds"] >= 2 and protocol["scoring"] and protocol["interval"]
+            )
+            assert (
+                claim["numbers"]["ci_level"] >= 0.95
+            )  # Holm makes a primary claim's interval wider, never narrower
         else:  # a target such as a speed-up: its verdict depends on the machine, but it must be measured
             assert claim["kind"] == "bound" and claim["numbers"]["observed"] > 0
 
 
-def test_same_numbers_whatever_the_number_of_notebooks_side_by_side(tmp_path, monkeypatch):
+def test_same_numbers_whatever_the_number_of_notebooks_side_by_side(
+    tmp_path, monkeypatch
+):
     """The same seed gives the same numbers with --jobs 1 and --jobs 3: every run uses the profile's threads."""
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "KD_WORKERS", "KD_RESULTS_DIR"):
-        monkeypatch.setenv(name, "")  # the runner sets them for its kernels; restored after the test
+        monkeypatch.setenv(
+            name, ""
+        )  # the runner sets them for its kernels; restored after the test
     names = ["01_kd_theory", "02_mnist_teacher_student"]
     numbers = {}
     for jobs in (1, 3):
@@ -100,21 +157,51 @@ def test_same_numbers_whatever_the_number_of_notebooks_side_by_side(tmp_path, mo
         (root / "notebooks").mkdir(parents=True)
         (root / "_toc.yml").write_text((ROOT / "_toc.yml").read_text())
         for name in names:
-            (root / "notebooks" / f"{name}.ipynb").write_bytes((ROOT / "notebooks" / f"{name}.ipynb").read_bytes())
-        monkeypatch.setenv("KD_CHECKPOINTS", str(root / "checkpoints"))  # each run trains its own teachers
+            (root / "notebooks" / f"{name}.ipynb").write_bytes(
+                (ROOT / "notebooks" / f"{name}.ipynb").read_bytes()
+            )
+        monkeypatch.setenv(
+            "KD_CHECKPOINTS", str(root / "checkpoints")
+        )  # each run trains its own teachers
         runner.run(PROFILE, only=names, jobs=jobs, root=root)
-        payload = json.loads((root / "build" / PROFILE / "results" / "02_mnist_teacher_student.json").read_text())
-        numbers[jobs] = ({c["id"]: c["numbers"] for c in payload["claims"] if c["kind"] == "comparative"},
-                         payload["metrics"]["students"], payload["metrics"]["teacher_test"])
+        payload = json.loads(
+            (
+                root / "build" / PROFILE / "results" / "02_mnist_teacher_student.json"
+            ).read_text()
+        )
+        numbers[jobs] = (
+            {
+                c["id"]: c["numbers"]
+                for c in payload["claims"]
+                if c["kind"] == "comparative"
+            },
+            payload["metrics"]["students"],
+            payload["metrics"]["teacher_test"],
+        )
     assert numbers[1] == numbers[3]
 
 
 @pytest.mark.slow
 def test_nbval_reproduces_checked_outputs(book):
     notebooks = [str(SITE / "notebooks" / f"{name}.ipynb") for name in CHAPTERS]
-    result = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",
-                             "--rootdir", str(SITE), *notebooks], cwd=ROOT, env=book["env"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--rootdir",
+            str(SITE),
+            *notebooks,
+        ],
+        cwd=ROOT,
+        env=book["env"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout[-5000:]
     assert re.search(r"\d+ passed", result.stdout)
 
@@ -126,23 +213,46 @@ def test_html_chapter_has_figures_and_no_traceback(book, name):
     assert page.count("<img") >= 1, f"{name}.html has no figure"
     for image in re.findall(r'<img[^>]+src="([^"]+)"', page):
         if not image.startswith(("http", "data:")):
-            assert (HTML / "notebooks" / image).resolve().is_file(), f"{name}.html links a missing image {image}"
+            assert (HTML / "notebooks" / image).resolve().is_file(), (
+                f"{name}.html links a missing image {image}"
+            )
     assert "Traceback" not in page and "Error</span>" not in page
 
 
 @pytest.mark.slow
 def test_html_book_pages(book):
-    for page in ("index.html", "book/running.html", "book/gpu.html", "book/results.html", "book/references.html"):
+    for page in (
+        "index.html",
+        "book/running.html",
+        "book/gpu.html",
+        "book/results.html",
+        "book/references.html",
+    ):
         assert (HTML / page).is_file(), f"{page} was not built"
     results = (HTML / "book" / "results.html").read_text()
-    payloads = [json.loads(p.read_text()) for p in (ROOT / "build" / PROFILE / "results").glob("*.json")]
+    payloads = [
+        json.loads(p.read_text())
+        for p in (ROOT / "build" / PROFILE / "results").glob("*.json")
+    ]
     claims = [c for payload in payloads for c in payload["claims"]]
-    verdicts = re.findall(r"<td><p><strong>([a-z ]+)</strong>", results)  # one table row per claim
-    assert sorted(verdicts) == sorted(c["verdict"] for c in claims) and set(verdicts) <= set(VERDICTS)
-    assert "Summary" in results and re.search(r'<img[^>]+src="[^"]*forest\.png"', results), "no forest plot"
-    assert (HTML / "_images" / "forest.png").is_file() or (HTML / "book" / "forest.png").is_file()
-    for claim in claims:  # each claim links to the section of the chapter that measured it
-        assert f"#{claim['section']}" in results, f"no link to {claim['section']} for {claim['id']}"
+    verdicts = re.findall(
+        r"<td><p><strong>([a-z ]+)</strong>", results
+    )  # one table row per claim
+    assert sorted(verdicts) == sorted(c["verdict"] for c in claims) and set(
+        verdicts
+    ) <= set(VERDICTS)
+    assert "Summary" in results and re.search(
+        r'<img[^>]+src="[^"]*forest\.png"', results
+    ), "no forest plot"
+    assert (HTML / "_images" / "forest.png").is_file() or (
+        HTML / "book" / "forest.png"
+    ).is_file()
+    for (
+        claim
+    ) in claims:  # each claim links to the section of the chapter that measured it
+        assert f"#{claim['section']}" in results, (
+            f"no link to {claim['section']} for {claim['id']}"
+        )
     intro = (HTML / "book" / "intro.html").read_text()
     assert "What this book found" in intro
     primary = [c for c in claims if c["role"] == "primary"]
@@ -153,18 +263,30 @@ def test_html_book_pages(book):
 @pytest.mark.slow
 def test_html_equations_use_the_mathjax_make_fetched(book):
     if not (ROOT / "build" / "mathjax" / "tex-mml-chtml.js").is_file():
-        pytest.skip("make could not fetch MathJax from npm; the book uses MathJax's CDN")
+        pytest.skip(
+            "make could not fetch MathJax from npm; the book uses MathJax's CDN"
+        )
     page = (HTML / "notebooks" / f"{CHAPTERS[0]}.html").read_text()
-    assert re.search(r'<script[^>]+src="\.\./_static/mathjax/tex-mml-chtml\.js', page), "MathJax is not served locally"
+    assert re.search(
+        r'<script[^>]+src="\.\./_static/mathjax/tex-mml-chtml\.js', page
+    ), "MathJax is not served locally"
     assert "cdn.jsdelivr.net/npm/mathjax" not in page
     assert (HTML / "_static" / "mathjax" / "tex-mml-chtml.js").is_file()
-    assert any((HTML / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
+    assert any(
+        (HTML / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").glob(
+            "*.woff"
+        )
+    )
 
 
 @pytest.mark.slow
 def test_html_shows_the_parameters_actually_used(book):
     import html
 
-    text = html.unescape(re.sub(r"<[^>]+>", "", (HTML / "notebooks" / f"{CHAPTERS[0]}.html").read_text()))
+    text = html.unescape(
+        re.sub(r"<[^>]+>", "", (HTML / "notebooks" / f"{CHAPTERS[0]}.html").read_text())
+    )
     assert 'profile = "smoke"' in text
-    assert 'profile = "cpu"' not in text  # the notebook's default parameters cell is hidden
+    assert (
+        'profile = "cpu"' not in text
+    )  # the notebook's default parameters cell is hidden

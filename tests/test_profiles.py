@@ -2,18 +2,24 @@
 
 import pytest
 
-from kdutils.profiles import PROFILES, get_profile
+from kdbook.profiles import PROFILES, get_profile
 
 
 def test_known_profiles():
     assert set(PROFILES) == {"smoke", "cpu", "gpu"}
     assert all(len(p.seeds) >= 3 for p in PROFILES.values())
-    assert not get_profile("cpu").allow_download and not get_profile("smoke").allow_download
+    assert (
+        not get_profile("cpu").allow_download
+        and not get_profile("smoke").allow_download
+    )
     assert get_profile("gpu").device == "cuda" and get_profile("gpu").amp
 
 
 def test_unknown_profile_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"unknown profile 'laptop'; choose one of \['cpu', 'gpu', 'smoke'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown profile 'laptop'; choose one of \['cpu', 'gpu', 'smoke'\]",
+    ):
         get_profile("laptop")
 
 

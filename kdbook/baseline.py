@@ -16,11 +16,17 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from .data import Split, Splits
-from .evaluate import classification_metrics
-from .losses import distillation_loss, kd_objective
-from .models import mlp
-from .train import History, TeacherCache, cross_entropy_objective, fit, seed_everything
+from kdutils.data import Split, Splits
+from kdutils.evaluate import classification_metrics
+from kdutils.losses import distillation_loss, kd_objective
+from kdutils.models import mlp
+from kdutils.train import (
+    History,
+    TeacherCache,
+    cross_entropy_objective,
+    fit,
+    seed_everything,
+)
 
 
 class PILImages(Dataset):
@@ -32,7 +38,9 @@ class PILImages(Dataset):
         self.images = (split.x * 255).round().to(torch.uint8)
         self.labels = split.y
         size = list(self.images.shape[-2:])
-        self.transform = transforms.Compose([transforms.ToPILImage(), transforms.Resize(size), transforms.ToTensor()])
+        self.transform = transforms.Compose(
+            [transforms.ToPILImage(), transforms.Resize(size), transforms.ToTensor()]
+        )
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -41,9 +49,19 @@ class PILImages(Dataset):
         return self.transform(self.images[i]), int(self.labels[i])
 
 
-def naive_fit(model: nn.Module, train: Split, *, epochs: int, lr: float, batch_size: int,
-              betas: tuple[float, float] = (0.9, 0.999), teacher: nn.Module | None = None,
-              alpha: float = 0.7, T: float = 7.0, seed: int = 0) -> list[float]:
+def naive_fit(
+    model: nn.Module,
+    train: Split,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    betas: tuple[float, float] = (0.9, 0.999),
+    teacher: nn.Module | None = None,
+    alpha: float = 0.7,
+    T: float = 7.0,
+    seed: int = 0,
+) -> list[float]:
     """The blog's loop: DataLoader over PIL transforms, teacher forward each step. Returns seconds per epoch."""
     seed_everything(seed)
     loader = DataLoader(PILImages(train), batch_size=batch_size, shuffle=True)
@@ -70,9 +88,19 @@ def naive_fit(model: nn.Module, train: Split, *, epochs: int, lr: float, batch_s
     return seconds
 
 
-def compare_loops(splits: Splits, teacher: nn.Module, *, teacher_hidden: Sequence[int], student_hidden: Sequence[int],
-                  epochs: int, batch_size: int = 64, lr: float = 1e-3, alpha: float = 0.7, T: float = 7.0,
-                  seed: int = 0) -> dict:
+def compare_loops(
+    splits: Splits,
+    teacher: nn.Module,
+    *,
+    teacher_hidden: Sequence[int],
+    student_hidden: Sequence[int],
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    alpha: float = 0.7,
+    T: float = 7.0,
+    seed: int = 0,
+) -> dict:
     """Seconds per epoch and test accuracy of the naive loop and kdutils' loop on the CPU, same models and settings.
 
     Rows: ``teacher`` (training the teacher architecture), ``scratch`` and ``kd`` (the student alone and
@@ -81,38 +109,89 @@ def compare_loops(splits: Splits, teacher: nn.Module, *, teacher_hidden: Sequenc
     ``kd_over_scratch["kdutils"]`` is timed apart too, by :func:`alternating_epoch_ratio`.
     """
     in_features, classes = splits.train.x[0].numel(), len(splits.classes)
-    teacher = copy.deepcopy(teacher).cpu()  # the blog's loop is a CPU loop; the caller's teacher stays where it is
+    teacher = copy.deepcopy(
+        teacher
+    ).cpu()  # the blog's loop is a CPU loop; the caller's teacher stays where it is
     tic = time.perf_counter()
     cache = TeacherCache(teacher, splits.train.x)
     cache_seconds = time.perf_counter() - tic  # paid once per data set, not per epoch
     rows: dict[str, dict] = {}
-    for row, hidden, kd in (("teacher", teacher_hidden, False), ("scratch", student_hidden, False),
-                            ("kd", student_hidden, True)):
+    for row, hidden, kd in (
+        ("teacher", teacher_hidden, False),
+        ("scratch", student_hidden, False),
+        ("kd", student_hidden, True),
+    ):
         result = {}
         for loop in ("naive", "kdutils"):
             seed_everything(seed)
             model = mlp(in_features, hidden, classes)
             if loop == "naive":
-                seconds = naive_fit(model, splits.train, epochs=epochs, lr=lr, batch_size=batch_size,
-                                    teacher=teacher if kd else None, alpha=alpha, T=T, seed=seed)
+                seconds = naive_fit(
+                    model,
+                    splits.train,
+                    epochs=epochs,
+                    lr=lr,
+                    batch_size=batch_size,
+                    teacher=teacher if kd else None,
+                    alpha=alpha,
+                    T=T,
+                    seed=seed,
+                )
             else:
-                seconds = _kdutils_fit(model, splits, cache if kd else None, epochs=epochs, lr=lr,
-                                       batch_size=batch_size, alpha=alpha, T=T, seed=seed).column("seconds")
-            result[loop] = {"seconds_per_epoch": statistics.median(seconds),  # robust to a hiccup of the machine
-                            "test_accuracy": classification_metrics(model, splits.test.x, splits.test.y)["accuracy"]}
-        result["speedup"] = result["naive"]["seconds_per_epoch"] / result["kdutils"]["seconds_per_epoch"]
+                seconds = _kdutils_fit(
+                    model,
+                    splits,
+                    cache if kd else None,
+                    epochs=epochs,
+                    lr=lr,
+                    batch_size=batch_size,
+                    alpha=alpha,
+                    T=T,
+                    seed=seed,
+                ).column("seconds")
+            result[loop] = {
+                "seconds_per_epoch": statistics.median(
+                    seconds
+                ),  # robust to a hiccup of the machine
+                "test_accuracy": classification_metrics(
+                    model, splits.test.x, splits.test.y
+                )["accuracy"],
+            }
+        result["speedup"] = (
+            result["naive"]["seconds_per_epoch"]
+            / result["kdutils"]["seconds_per_epoch"]
+        )
         rows[row] = result
     rows["kd"]["cache_seconds"] = cache_seconds
     rows["kd_over_scratch"] = {
-        "naive": rows["kd"]["naive"]["seconds_per_epoch"] / rows["scratch"]["naive"]["seconds_per_epoch"],
-        "kdutils": alternating_epoch_ratio(splits, cache, student_hidden, batch_size=batch_size, lr=lr, alpha=alpha,
-                                           T=T, seed=seed)["ratio"]}
+        "naive": rows["kd"]["naive"]["seconds_per_epoch"]
+        / rows["scratch"]["naive"]["seconds_per_epoch"],
+        "kdutils": alternating_epoch_ratio(
+            splits,
+            cache,
+            student_hidden,
+            batch_size=batch_size,
+            lr=lr,
+            alpha=alpha,
+            T=T,
+            seed=seed,
+        )["ratio"],
+    }
     return rows
 
 
-def alternating_epoch_ratio(splits: Splits, cache: TeacherCache, hidden: Sequence[int], *, batch_size: int,
-                            repeats: int = 25, lr: float = 1e-3, alpha: float = 0.7, T: float = 7.0,
-                            seed: int = 0) -> dict:
+def alternating_epoch_ratio(
+    splits: Splits,
+    cache: TeacherCache,
+    hidden: Sequence[int],
+    *,
+    batch_size: int,
+    repeats: int = 25,
+    lr: float = 1e-3,
+    alpha: float = 0.7,
+    T: float = 7.0,
+    seed: int = 0,
+) -> dict:
     """kdutils' KD epoch / scratch epoch in CPU seconds: the fastest of ``repeats`` epochs of each, timed in turn.
 
     An epoch of a 20-20 student lasts tens of milliseconds, less than this machine's slow moments and
@@ -126,15 +205,45 @@ def alternating_epoch_ratio(splits: Splits, cache: TeacherCache, hidden: Sequenc
         for kind in seconds:
             seed_everything(seed)
             model = mlp(in_features, hidden, classes)
-            history = _kdutils_fit(model, splits, cache if kind == "kd" else None, epochs=1, lr=lr,
-                                   batch_size=batch_size, alpha=alpha, T=T, seed=seed)
+            history = _kdutils_fit(
+                model,
+                splits,
+                cache if kind == "kd" else None,
+                epochs=1,
+                lr=lr,
+                batch_size=batch_size,
+                alpha=alpha,
+                T=T,
+                seed=seed,
+            )
             seconds[kind].append(history.epochs[0]["cpu_seconds"])
     return {"ratio": min(seconds["kd"]) / min(seconds["scratch"]), **seconds}
 
 
-def _kdutils_fit(model: nn.Module, splits: Splits, cache: TeacherCache | None, *, epochs: int, lr: float,
-                 batch_size: int, alpha: float, T: float, seed: int) -> History:
+def _kdutils_fit(
+    model: nn.Module,
+    splits: Splits,
+    cache: TeacherCache | None,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    alpha: float,
+    T: float,
+    seed: int,
+) -> History:
     """kdutils' loop on the benchmark's settings: distilled from ``cache`` when given, alone otherwise."""
-    return fit(model, splits.train, splits.val, epochs=epochs, lr=lr, batch_size=batch_size,
-               objective=kd_objective(alpha, T) if cache is not None else cross_entropy_objective,
-               teacher=cache, seed=seed, progress=False)
+    return fit(
+        model,
+        splits.train,
+        splits.val,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        objective=kd_objective(alpha, T)
+        if cache is not None
+        else cross_entropy_objective,
+        teacher=cache,
+        seed=seed,
+        progress=False,
+    )

@@ -15,17 +15,28 @@ import numpy as np
 from .claims import MAX_PRIMARY, Claim, apply_holm
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-VERSIONED = ("torch", "torchvision", "numpy", "timm", "jupyter-book", "papermill", "scikit-learn", "matplotlib")
+VERSIONED = (
+    "torch",
+    "torchvision",
+    "numpy",
+    "timm",
+    "jupyter-book",
+    "papermill",
+    "scikit-learn",
+    "matplotlib",
+)
 
 
 def results_dir(profile: str) -> Path:
     """``$KD_RESULTS_DIR`` (set by the runner) or ``build/<profile>/results`` in the repository."""
-    return Path(os.environ.get("KD_RESULTS_DIR", REPO_ROOT / "build" / profile / "results"))
+    return Path(
+        os.environ.get("KD_RESULTS_DIR", REPO_ROOT / "build" / profile / "results")
+    )
 
 
 def environment() -> dict[str, Any]:
     """Versions and machine facts that a number depends on."""
-    from . import __version__
+    from kdutils import __version__
 
     versions = {"python": platform.python_version(), "kdutils": __version__}
     for name in VERSIONED:
@@ -33,8 +44,12 @@ def environment() -> dict[str, Any]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return {"versions": versions, "platform": platform.platform(), "machine": platform.machine(),
-            "cpu_count": os.cpu_count()}
+    return {
+        "versions": versions,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
 
 
 def _jsonable(value: Any) -> Any:
@@ -54,7 +69,9 @@ class Run:
     and writes the JSON.
     """
 
-    def __init__(self, notebook: str, profile: str, seeds: list[int] | tuple[int, ...]) -> None:
+    def __init__(
+        self, notebook: str, profile: str, seeds: list[int] | tuple[int, ...]
+    ) -> None:
         self.notebook, self.profile, self.seeds = notebook, profile, list(seeds)
         self.started = time.perf_counter()
         self.metrics: dict[str, Any] = {}
@@ -66,21 +83,31 @@ class Run:
     def declare_primary(self, margins: dict[str, float | None]) -> None:
         """Name the chapter's primary claims and their margins, before any run: ``{claim_id: margin}``."""
         if self.claims:
-            raise RuntimeError("primary claims are declared before any claim is measured")
+            raise RuntimeError(
+                "primary claims are declared before any claim is measured"
+            )
         if not 1 <= len(margins) <= MAX_PRIMARY:
-            raise ValueError(f"a chapter declares 1 to {MAX_PRIMARY} primary claims; got {len(margins)}")
+            raise ValueError(
+                f"a chapter declares 1 to {MAX_PRIMARY} primary claims; got {len(margins)}"
+            )
         self.primary = dict(margins)
 
     def add_claim(self, claim: Claim) -> Claim:
         if any(c.id == claim.id for c in self.claims):
-            raise ValueError(f"claim id {claim.id!r} is recorded twice in {self.notebook}")
+            raise ValueError(
+                f"claim id {claim.id!r} is recorded twice in {self.notebook}"
+            )
         if claim.id in self.primary:
             if claim.kind != "comparative":
-                raise ValueError(f"primary claim {claim.id!r} must be comparative; got kind {claim.kind!r}")
+                raise ValueError(
+                    f"primary claim {claim.id!r} must be comparative; got kind {claim.kind!r}"
+                )
             declared = self.primary[claim.id]
             if claim.numbers["margin"] not in (None, declared):
-                raise ValueError(f"claim {claim.id!r}: margin {claim.numbers['margin']!r} differs from the "
-                                 f"{declared!r} declared before the run")
+                raise ValueError(
+                    f"claim {claim.id!r}: margin {claim.numbers['margin']!r} differs from the "
+                    f"{declared!r} declared before the run"
+                )
             claim.numbers["margin"], claim.role = declared, "primary"
         self.claims.append(claim)
         return claim
@@ -89,7 +116,9 @@ class Run:
         """Apply Holm's correction to the primary claims, write the JSON, and return every claim."""
         missing = sorted(set(self.primary) - {c.id for c in self.claims})
         if missing:
-            raise RuntimeError(f"{self.notebook}: primary claims declared but never measured: {missing}")
+            raise RuntimeError(
+                f"{self.notebook}: primary claims declared but never measured: {missing}"
+            )
         apply_holm([c for c in self.claims if c.role == "primary"])
         self.save()
         return self.claims
@@ -97,10 +126,17 @@ class Run:
     def save(self) -> Path:
         path = results_dir(self.profile) / f"{self.notebook}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"notebook": self.notebook, "profile": self.profile, "seeds": self.seeds,
-                   "config": self.config, "data_source": self.data_source, "metrics": self.metrics,
-                   "claims": [c.as_dict() for c in self.claims], "environment": environment(),
-                   "wall_seconds": time.perf_counter() - self.started}
+        payload = {
+            "notebook": self.notebook,
+            "profile": self.profile,
+            "seeds": self.seeds,
+            "config": self.config,
+            "data_source": self.data_source,
+            "metrics": self.metrics,
+            "claims": [c.as_dict() for c in self.claims],
+            "environment": environment(),
+            "wall_seconds": time.perf_counter() - self.started,
+        }
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(payload, indent=2, default=_jsonable))
         os.replace(tmp, path)

@@ -16,7 +16,9 @@ class Profile:
     purpose: str
     seeds: tuple[int, ...]  # every arm of a primary claim
     exploratory_seeds: tuple[int, ...]  # the other experiments
-    threads: int | None  # torch threads per training run (None: all cores); fixed so that numbers do not
+    threads: (
+        int | None
+    )  # torch threads per training run (None: all cores); fixed so that numbers do not
     # depend on how many notebooks run side by side: parallelism comes from processes
     per_class_limit: int | None  # cap on training images per class (None: all the data)
     device: str  # "cpu" or "cuda"
@@ -84,4 +86,6 @@ def get_profile(name: str) -> Profile:
     try:
         return PROFILES[name]
     except KeyError:
-        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}") from None
+        raise ValueError(
+            f"unknown profile {name!r}; choose one of {sorted(PROFILES)}"
+        ) from None

@@ -40,7 +40,10 @@ import numpy as np
 from scipy import stats
 
 COMPARATIVE_VERDICTS = ("reproduced", "contradicted", "no effect", "inconclusive")
-CHECK_VERDICTS = ("reproduced", "not reproduced")  # exact and bound claims: the check passes or it does not
+CHECK_VERDICTS = (
+    "reproduced",
+    "not reproduced",
+)  # exact and bound claims: the check passes or it does not
 VERDICTS = (*COMPARATIVE_VERDICTS, "not reproduced")
 KINDS = ("exact", "bound", "comparative")
 ALPHA = 0.05  # family-wise error rate of a chapter's primary claims; level of every exploratory interval
@@ -60,8 +63,12 @@ class Claim:
     numbers: dict = field(default_factory=dict)
     verdict: str = "inconclusive"
     reason: str = ""
-    role: str = ""  # comparative claims: "primary" (declared before the run) or "exploratory"
-    protocol: dict = field(default_factory=dict)  # seeds, test images, how the models were scored
+    role: str = (
+        ""  # comparative claims: "primary" (declared before the run) or "exploratory"
+    )
+    protocol: dict = field(
+        default_factory=dict
+    )  # seeds, test images, how the models were scored
     section: str = ""  # the label of the chapter section that measured it
 
     def as_dict(self) -> dict:
@@ -71,11 +78,15 @@ class Claim:
         """A one-line, deterministic summary: id, verdict and the key numbers."""
         n = self.numbers
         if self.kind == "exact":
-            return (f"{self.id}: {self.verdict} (observed {n['observed']:.4g}, expected {n['expected']:.4g} "
-                    f"+- {n['tolerance']:.2g})")
+            return (
+                f"{self.id}: {self.verdict} (observed {n['observed']:.4g}, expected {n['expected']:.4g} "
+                f"+- {n['tolerance']:.2g})"
+            )
         if self.kind == "bound":
-            return (f"{self.id}: {self.verdict} (observed {n['observed']:.3g}, target "
-                    f"{'<=' if n['at_most'] else '>='} {n['bound']:.3g})")
+            return (
+                f"{self.id}: {self.verdict} (observed {n['observed']:.3g}, target "
+                f"{'<=' if n['at_most'] else '>='} {n['bound']:.3g})"
+            )
         return f"{self.id} [{self.role}]: {self.verdict} ({format_effect(self)})"
 
 
@@ -84,8 +95,10 @@ def format_effect(claim: Claim | dict) -> str:
     c = claim if isinstance(claim, dict) else claim.as_dict()
     n = c["numbers"]
     scale, unit = n["scale"], n["unit"]
-    text = (f"effect {scale * n['effect']:+.2f} {unit}, {100 * n['ci_level']:.4g}% CI "
-            f"[{scale * n['ci_low']:+.2f}, {scale * n['ci_high']:+.2f}]")
+    text = (
+        f"effect {scale * n['effect']:+.2f} {unit}, {100 * n['ci_level']:.4g}% CI "
+        f"[{scale * n['ci_low']:+.2f}, {scale * n['ci_high']:+.2f}]"
+    )
     if n["margin"] is not None:
         text += f", margin {scale * n['margin']:.2f}"
     return text
@@ -100,9 +113,17 @@ def verdict_sentence(claim: Claim | dict) -> str:
     level = f"{100 * n['ci_level']:.4g}%"
     equivalence = n["expects"] == "equivalent"
     if verdict == "reproduced":
-        why = "lies inside the declared margin" if equivalence else "excludes zero on the claimed side"
+        why = (
+            "lies inside the declared margin"
+            if equivalence
+            else "excludes zero on the claimed side"
+        )
     elif verdict == "contradicted":
-        why = "lies wholly outside the declared margin" if equivalence else "excludes zero on the other side"
+        why = (
+            "lies wholly outside the declared margin"
+            if equivalence
+            else "excludes zero on the other side"
+        )
     elif verdict == "no effect":
         why = "lies inside the declared margin: any effect is too small to matter"
     else:
@@ -110,32 +131,65 @@ def verdict_sentence(claim: Claim | dict) -> str:
     return f"{verdict}: the {level} CI {why} ({format_effect(c)})"
 
 
-def check_exact(id: str, statement: str, source: str, measurement: str, observed: float,
-                expected: float, tolerance: float, section: str = "") -> Claim:
+def check_exact(
+    id: str,
+    statement: str,
+    source: str,
+    measurement: str,
+    observed: float,
+    expected: float,
+    tolerance: float,
+    section: str = "",
+) -> Claim:
     """A mathematical claim: reproduced when ``|observed - expected| <= tolerance``."""
     if not math.isfinite(observed):
         raise ValueError(f"claim {id!r}: observed value is not finite ({observed!r})")
     if tolerance < 0:
         raise ValueError(f"claim {id!r}: tolerance must be >= 0; got {tolerance!r}")
     ok = abs(observed - expected) <= tolerance
-    return Claim(id, statement, source, measurement, "exact",
-                 {"observed": float(observed), "expected": float(expected), "tolerance": float(tolerance)},
-                 CHECK_VERDICTS[0] if ok else CHECK_VERDICTS[1],
-                 f"|observed - expected| = {abs(observed - expected):.3g} {'<=' if ok else '>'} {tolerance:.3g}",
-                 section=section)
+    return Claim(
+        id,
+        statement,
+        source,
+        measurement,
+        "exact",
+        {
+            "observed": float(observed),
+            "expected": float(expected),
+            "tolerance": float(tolerance),
+        },
+        CHECK_VERDICTS[0] if ok else CHECK_VERDICTS[1],
+        f"|observed - expected| = {abs(observed - expected):.3g} {'<=' if ok else '>'} {tolerance:.3g}",
+        section=section,
+    )
 
 
-def check_bound(id: str, statement: str, source: str, measurement: str, observed: float, bound: float,
-                at_most: bool = True, section: str = "") -> Claim:
+def check_bound(
+    id: str,
+    statement: str,
+    source: str,
+    measurement: str,
+    observed: float,
+    bound: float,
+    at_most: bool = True,
+    section: str = "",
+) -> Claim:
     """A target such as a speed-up: reproduced when ``observed <= bound`` (or ``>=`` with ``at_most=False``)."""
     if not math.isfinite(observed):
         raise ValueError(f"claim {id!r}: observed value is not finite ({observed!r})")
     ok = observed <= bound if at_most else observed >= bound
     relation = ("<=" if ok else ">") if at_most else (">=" if ok else "<")
-    return Claim(id, statement, source, measurement, "bound",
-                 {"observed": float(observed), "bound": float(bound), "at_most": at_most},
-                 CHECK_VERDICTS[0] if ok else CHECK_VERDICTS[1], f"observed {observed:.3g} {relation} {bound:.3g}",
-                 section=section)
+    return Claim(
+        id,
+        statement,
+        source,
+        measurement,
+        "bound",
+        {"observed": float(observed), "bound": float(bound), "at_most": at_most},
+        CHECK_VERDICTS[0] if ok else CHECK_VERDICTS[1],
+        f"observed {observed:.3g} {relation} {bound:.3g}",
+        section=section,
+    )
 
 
 def paired_effect(treatment: Sequence, control: Sequence) -> dict:
@@ -146,10 +200,14 @@ def paired_effect(treatment: Sequence, control: Sequence) -> dict:
     """
     t, c = np.asarray(treatment, dtype=float), np.asarray(control, dtype=float)
     if t.shape != c.shape:
-        raise ValueError(f"treatment and control need the same seeds and test images; got shapes "
-                         f"{t.shape} and {c.shape}")
+        raise ValueError(
+            f"treatment and control need the same seeds and test images; got shapes "
+            f"{t.shape} and {c.shape}"
+        )
     if t.ndim not in (1, 2):
-        raise ValueError(f"expected one number or one row of per-image scores per seed; got shape {t.shape}")
+        raise ValueError(
+            f"expected one number or one row of per-image scores per seed; got shape {t.shape}"
+        )
     if len(t) < 2:
         raise ValueError(f"need at least 2 seeds to measure seed noise; got {len(t)}")
     if not (np.isfinite(t).all() and np.isfinite(c).all()):
@@ -165,14 +223,24 @@ def paired_effect(treatment: Sequence, control: Sequence) -> dict:
         if images < 2:
             raise ValueError(f"need at least 2 test images per seed; got {images}")
         per_seed = d.mean(axis=1)
-        v_seed, v_image = per_seed.var(ddof=1) / seeds, d.mean(axis=0).var(ddof=1) / images
+        v_seed, v_image = (
+            per_seed.var(ddof=1) / seeds,
+            d.mean(axis=0).var(ddof=1) / images,
+        )
         denominator = v_seed**2 / (seeds - 1) + v_image**2 / (images - 1)
         df = (v_seed + v_image) ** 2 / denominator if denominator > 0 else seeds - 1.0
-    return {"effect": float(d.mean()), "se": math.sqrt(v_seed + v_image), "df": float(df),
-            "se_seed": math.sqrt(v_seed), "se_images": math.sqrt(v_image), "seeds": seeds, "images": images,
-            "seed_sd": float(per_seed.std(ddof=1)),
-            "treatment_per_seed": (t.mean(axis=1) if t.ndim == 2 else t).tolist(),
-            "control_per_seed": (c.mean(axis=1) if c.ndim == 2 else c).tolist()}
+    return {
+        "effect": float(d.mean()),
+        "se": math.sqrt(v_seed + v_image),
+        "df": float(df),
+        "se_seed": math.sqrt(v_seed),
+        "se_images": math.sqrt(v_image),
+        "seeds": seeds,
+        "images": images,
+        "seed_sd": float(per_seed.std(ddof=1)),
+        "treatment_per_seed": (t.mean(axis=1) if t.ndim == 2 else t).tolist(),
+        "control_per_seed": (c.mean(axis=1) if c.ndim == 2 else c).tolist(),
+    }
 
 
 def interval(effect: float, se: float, df: float, level: float) -> tuple[float, float]:
@@ -190,12 +258,16 @@ def p_value(effect: float, se: float, df: float) -> float:
     return float(2 * stats.t.sf(abs(effect) / se, df))
 
 
-def minimum_detectable_effect(se: float, df: float, alpha: float = ALPHA, power: float = POWER) -> float:
+def minimum_detectable_effect(
+    se: float, df: float, alpha: float = ALPHA, power: float = POWER
+) -> float:
     """The smallest true effect the test detects with probability ``power`` at two-sided level ``alpha``."""
     return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * se)
 
 
-def decide(ci_low: float, ci_high: float, margin: float | None, expects: str = "better") -> str:
+def decide(
+    ci_low: float, ci_high: float, margin: float | None, expects: str = "better"
+) -> str:
     """The verdict a CI (oriented: positive = the claimed side) supports; see the module docstring."""
     if expects == "equivalent":
         if margin is None:
@@ -225,35 +297,79 @@ def _set_level(claim: Claim, alpha: float) -> Claim:
     return claim
 
 
-def compare(id: str, statement: str, source: str, measurement: str, treatment: Sequence, control: Sequence, *,
-            scoring: str, margin: float | None = None, expects: str = "better", higher_is_better: bool = True,
-            scale: float = 100.0, unit: str = "points", section: str = "") -> Claim:
+def compare(
+    id: str,
+    statement: str,
+    source: str,
+    measurement: str,
+    treatment: Sequence,
+    control: Sequence,
+    *,
+    scoring: str,
+    margin: float | None = None,
+    expects: str = "better",
+    higher_is_better: bool = True,
+    scale: float = 100.0,
+    unit: str = "points",
+    section: str = "",
+) -> Claim:
     """A comparative claim "treatment beats control" (or ``expects="equivalent"``: "matches it").
 
     ``treatment``/``control``: per seed, per-test-image scores or one number (see :func:`paired_effect`).
     ``scoring``: how each model was scored (e.g. "last epoch of a 30-epoch cosine schedule").
     ``margin``: the smallest effect that matters, in the scores' units (0.005 = half a point of
     accuracy), declared before the run. ``scale``/``unit``: how effects are printed (accuracy in points).
-    The claim starts exploratory at 95%; :meth:`kdutils.results.Run.add_claim` makes it primary when it
+    The claim starts exploratory at 95%; :meth:`kdbook.results.Run.add_claim` makes it primary when it
     was declared so.
     """
     if expects not in ("better", "equivalent"):
-        raise ValueError(f"claim {id!r}: expects must be 'better' or 'equivalent'; got {expects!r}")
+        raise ValueError(
+            f"claim {id!r}: expects must be 'better' or 'equivalent'; got {expects!r}"
+        )
     if margin is not None and not (math.isfinite(margin) and margin > 0):
-        raise ValueError(f"claim {id!r}: margin must be a finite number > 0 or None; got {margin!r}")
+        raise ValueError(
+            f"claim {id!r}: margin must be a finite number > 0 or None; got {margin!r}"
+        )
     try:
         sign = 1.0 if higher_is_better else -1.0
-        effect = paired_effect(sign * np.asarray(treatment, dtype=float), sign * np.asarray(control, dtype=float))
+        effect = paired_effect(
+            sign * np.asarray(treatment, dtype=float),
+            sign * np.asarray(control, dtype=float),
+        )
     except ValueError as error:
         raise ValueError(f"claim {id!r}: {error}") from None
-    numbers = {**effect, "margin": margin, "expects": expects, "higher_is_better": higher_is_better,
-               "scale": scale, "unit": unit, "p_value": p_value(effect["effect"], effect["se"], effect["df"]),
-               "p_holm": None}
-    noise = "seeds and test images" if effect["images"] else "seeds only (one number per seed)"
-    protocol = {"seeds": effect["seeds"], "test_images": effect["images"], "scoring": scoring,
-                "interval": f"Student-t, noise from {noise}"}
-    claim = Claim(id, statement, source, measurement, "comparative", numbers, role="exploratory",
-                  protocol=protocol, section=section)
+    numbers = {
+        **effect,
+        "margin": margin,
+        "expects": expects,
+        "higher_is_better": higher_is_better,
+        "scale": scale,
+        "unit": unit,
+        "p_value": p_value(effect["effect"], effect["se"], effect["df"]),
+        "p_holm": None,
+    }
+    noise = (
+        "seeds and test images"
+        if effect["images"]
+        else "seeds only (one number per seed)"
+    )
+    protocol = {
+        "seeds": effect["seeds"],
+        "test_images": effect["images"],
+        "scoring": scoring,
+        "interval": f"Student-t, noise from {noise}",
+    }
+    claim = Claim(
+        id,
+        statement,
+        source,
+        measurement,
+        "comparative",
+        numbers,
+        role="exploratory",
+        protocol=protocol,
+        section=section,
+    )
     return _set_level(claim, ALPHA)
 
 
@@ -283,7 +399,9 @@ def apply_holm(primary: Sequence[Claim], alpha: float = ALPHA) -> None:
     for step, index in enumerate(order):
         claim = primary[index]
         level_step = step if stopped_at is None else stopped_at
-        if stopped_at is None and claim.numbers["p_value"] >= alpha / (len(primary) - step):
+        if stopped_at is None and claim.numbers["p_value"] >= alpha / (
+            len(primary) - step
+        ):
             stopped_at = step
         claim.numbers["p_holm"] = adjusted[index]
         _set_level(claim, alpha / (len(primary) - level_step))

@@ -1,0 +1,89 @@
+"""Progress of a book run: a line when each chapter starts and ends, and a bar over chapters kept alive."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+from tqdm import tqdm
+
+HEARTBEAT_SECONDS = 30.0  # a run is never silent for longer than this
+
+
+def verdict_counts(results_file: Path) -> str:
+    """``3 reproduced, 1 inconclusive`` from a chapter's results JSON ('' when there is none)."""
+    if not results_file.is_file():
+        return ""
+    claims = json.loads(results_file.read_text()).get("claims", [])
+    counts = Counter(c["verdict"] for c in claims)
+    return ", ".join(f"{n} {verdict}" for verdict, n in counts.most_common())
+
+
+def teachers_in_training(checkpoints: Path) -> list[str]:
+    """Teachers some notebook is training now (see :func:`kdutils.checkpoints.cached_model`)."""
+    return sorted(p.stem for p in checkpoints.glob("*.training"))
+
+
+class Progress:
+    """What ``python -m kdbook run`` prints while it runs; nothing at all when ``quiet``."""
+
+    def __init__(
+        self, names: list[str], checkpoints: Path, quiet: bool = False
+    ) -> None:
+        self.quiet, self.checkpoints, self.started = (
+            quiet,
+            checkpoints,
+            time.perf_counter(),
+        )
+        self.running: set[str] = set()
+        self.bar = tqdm(
+            total=len(names),
+            desc="chapters",
+            unit="chapter",
+            disable=quiet,
+            bar_format="{desc}: {n}/{total} |{bar:20}| {elapsed} elapsed{postfix}",
+        )
+        self._stop = threading.Event()
+        self._beat = threading.Thread(target=self._heartbeat, daemon=True)
+        self._beat.start()
+
+    def say(self, line: str) -> None:
+        if not self.quiet:
+            tqdm.write(f"[kdbook] {line}")
+
+    def start(self, name: str) -> None:
+        self.running.add(name)
+        self.say(f"{name}: started")
+        self._status()
+
+    def finish(self, name: str, seconds: float, results_file: Path) -> None:
+        self.running.discard(name)
+        verdicts = verdict_counts(results_file)
+        self.say(
+            f"{name}: done in {seconds:.0f} s"
+            + (f"; claims: {verdicts}" if verdicts else "")
+        )
+        self.bar.update()
+        self._status()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._beat.join()
+        self.bar.close()
+        self.say(f"all chapters done in {time.perf_counter() - self.started:.0f} s")
+
+    def _status(self) -> None:
+        parts = []
+        if self.running:
+            parts.append("running " + ", ".join(sorted(self.running)))
+        teachers = teachers_in_training(self.checkpoints)
+        if teachers:
+            parts.append("training teacher " + ", ".join(teachers))
+        self.bar.set_postfix_str("; ".join(parts), refresh=True)
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            self._status()

@@ -1,0 +1,34 @@
+"""The chapter scaffold: profile threads, device, seed and the results record; the closing report."""
+
+import json
+
+import pytest
+import torch
+
+from kdbook import chapter, claims
+
+
+def test_start_applies_the_profile_and_report_writes_the_results(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("KD_RESULTS_DIR", str(tmp_path))
+    threads = torch.get_num_threads()
+    try:
+        cfg, device, run = chapter.start("99_x", "smoke", seed=3)
+        assert torch.get_num_threads() == cfg.threads == 1 and device == torch.device(
+            "cpu"
+        )
+        assert run.seeds == list(cfg.seeds) and torch.initial_seed() == 3
+    finally:
+        torch.set_num_threads(threads)
+    run.add_claim(claims.check_exact("e", "s", "src", "m", 1.0, 1.0, 0.0))
+    run.add_claim(claims.check_bound("b", "s", "src", "m", 2.0, 1.0))
+    chapter.report(run)
+    assert (
+        capsys.readouterr().out == "e: reproduced (observed 1, expected 1 +- 0)\n"
+    )  # bounds not printed
+    assert [
+        c["id"] for c in json.loads((tmp_path / "99_x.json").read_text())["claims"]
+    ] == ["e", "b"]
+    with pytest.raises(ValueError, match="unknown profile 'laptop'"):
+        chapter.start("99_x", "laptop")

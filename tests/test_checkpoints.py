@@ -1,0 +1,87 @@
+"""Checkpoints: atomic writes, config keys, mismatches, the shared-teacher lock."""
+
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from kdutils import checkpoints
+from kdutils.models import mlp
+
+
+def test_checkpoint_round_trip_and_mismatch(tmp_path):
+    model, config = mlp(4, [3], 2), {"hidden": [3], "lr": 0.1}
+    path = checkpoints.save_checkpoint(tmp_path / "m.pt", model, config, {"note": "x"})
+    fresh = mlp(4, [3], 2)
+    assert checkpoints.load_checkpoint(path, fresh, config) == {"note": "x"}
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), fresh.state_dict().values())
+    )
+    with pytest.raises(
+        checkpoints.CheckpointMismatchError, match="was saved for config .* not for"
+    ):
+        checkpoints.load_checkpoint(path, fresh, {"hidden": [3], "lr": 0.2})
+
+
+def test_interrupted_checkpoint_write_leaves_the_old_file(tmp_path, monkeypatch):
+    model, config = mlp(4, [3], 2), {"v": 1}
+    path = checkpoints.save_checkpoint(tmp_path / "m.pt", model, config)
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoints.save_checkpoint(path, mlp(4, [3], 2), {"v": 2})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # no temp file left behind
+
+
+def test_cached_model_trains_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("KD_CHECKPOINTS", str(tmp_path))
+    calls = []
+
+    def train(model):
+        calls.append(1)
+        nn.init.constant_(model[1].weight, 0.5)
+        return {"trained": True}
+
+    build = lambda: mlp(4, [3], 2)  # noqa: E731
+    m1, extra1, loaded1 = checkpoints.cached_model("t", {"a": 1}, build, train)
+    m2, extra2, loaded2 = checkpoints.cached_model("t", {"a": 1}, build, train)
+    assert (loaded1, loaded2, len(calls)) == (False, True, 1)
+    assert torch.equal(m2[1].weight, torch.full((3, 4), 0.5)) and extra2 == {
+        "trained": True
+    }
+    checkpoints.cached_model("t", {"a": 2}, build, train)
+    assert len(calls) == 2
+
+
+def _slow_teacher(log_path):
+    def train(model):
+        with open(log_path, "a") as log:
+            log.write("trained\n")
+        time.sleep(
+            1.0
+        )  # long enough for the other process to ask for the same teacher meanwhile
+        nn.init.constant_(model[1].weight, 0.25)
+        return {}
+
+    model, _, loaded = checkpoints.cached_model(
+        "shared", {"a": 1}, lambda: mlp(4, [3], 2), train
+    )
+    return loaded, model[1].weight.sum().item()
+
+
+def test_notebooks_side_by_side_train_a_shared_teacher_once(tmp_path, monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setenv("KD_CHECKPOINTS", str(tmp_path / "ckpt"))
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        results = pool.map(_slow_teacher, [tmp_path / "log"] * 2)
+    assert (tmp_path / "log").read_text() == "trained\n"
+    assert sorted(loaded for loaded, _ in results) == [False, True]
+    assert [weight for _, weight in results] == [0.25 * 12] * 2

@@ -1,0 +1,22 @@
+"""Evaluation: metrics against scikit-learn, devices."""
+
+import pytest
+import torch
+
+from kdutils.evaluate import accuracy, agreement, macro_f1
+
+
+def test_metrics_against_scikit_learn():
+    from sklearn.metrics import accuracy_score, f1_score
+
+    g = torch.Generator().manual_seed(0)
+    logits, y = (
+        torch.randn(200, 4, generator=g),
+        torch.randint(0, 4, (200,), generator=g),
+    )
+    pred = logits.argmax(1).numpy()
+    assert accuracy(logits, y) == pytest.approx(accuracy_score(y.numpy(), pred))
+    assert macro_f1(logits, y) == pytest.approx(
+        f1_score(y.numpy(), pred, average="macro")
+    )
+    assert agreement(logits, logits * 2) == 1.0

@@ -1,0 +1,49 @@
+"""The MNIST chapter setup: student runs, sweep jobs, the class shift."""
+
+import numpy as np
+import pytest
+import torch
+
+from kdutils.train import TeacherCache
+from tests.conftest import train_small
+
+
+def test_mnist_student_run_and_class_shift(digits):
+    from kdbook import mnist
+
+    model, history, metrics = mnist.train_student((16,), digits, seed=0, epochs=2)
+    _, _, again = mnist.train_student((16,), digits, seed=0, epochs=2)
+    assert (
+        np.array_equal(metrics.pop("correct"), again.pop("correct"))
+        and metrics == again
+    )
+    assert len(history.epochs) == 2
+    logits = torch.tensor([[2.0, 1.0], [0.0, 1.0]])
+    y = torch.tensor([1, 1])
+    assert mnist.accuracy_with_shift(logits, y, 1, 0.0) == 0.5
+    assert mnist.accuracy_with_shift(logits, y, 1, 1.5) == 1.0
+
+
+def test_student_job_objectives(digits):
+    from kdbook import mnist
+
+    teacher, _ = train_small(digits, 3)
+    shared = {"splits": digits, "cache": TeacherCache(teacher, digits.train.x)}
+    results = {}
+    for name, objective in (
+        ("alone", {"kind": "alone"}),
+        ("no soft term", {"kind": "kd", "alpha": 0.0, "T": 4.0}),
+        ("kd", {"kind": "kd", "alpha": 0.5, "T": 4.0, "t_squared": False}),
+        ("logits", {"kind": "logits", "alpha": 0.5}),
+    ):
+        job = {"hidden": [8], "seed": 0, "epochs": 2, "objective": objective}
+        results[name] = mnist.student_job(job, shared)
+        assert results[name]["objective"] == objective
+    # distillation with alpha = 0 is training alone (up to rounding in the closed-form gradient)
+    alone, no_soft = results["alone"], results["no soft term"]
+    assert np.mean(alone["correct"] != no_soft["correct"]) <= 0.01
+    assert no_soft["accuracy"] == pytest.approx(alone["accuracy"], abs=0.01)
+    # a soft term changes what is learnt
+    assert not np.array_equal(results["kd"]["correct"], alone["correct"])
+    with pytest.raises(ValueError, match="unknown objective kind 'mse'"):
+        mnist.objective_for({"kind": "mse"})

@@ -1,0 +1,71 @@
+"""Results: primary claims declared before the run, the JSON record."""
+
+import json
+
+import numpy as np
+import pytest
+
+from kdbook import claims, results
+
+
+def test_a_chapter_declares_its_primary_claims_before_measuring(tmp_path, monkeypatch):
+    monkeypatch.setenv("KD_RESULTS_DIR", str(tmp_path))
+    run = results.Run("99_test", "smoke", [0, 1, 2])
+    with pytest.raises(ValueError, match="1 to 3 primary claims; got 4"):
+        run.declare_primary({"a": None, "b": None, "c": None, "d": None})
+    run.declare_primary({"gain": 0.005, "other": 0.01})
+    gain = claims.compare(
+        "gain", "s", "src", "m", [0.9, 0.91, 0.92], [0.8, 0.8, 0.81], scoring="x"
+    )
+    assert run.add_claim(gain).role == "primary" and gain.numbers["margin"] == 0.005
+    with pytest.raises(RuntimeError, match=r"declared but never measured: \['other'\]"):
+        run.finish()
+    with pytest.raises(
+        ValueError, match="margin 0.02 differs from the 0.01 declared before the run"
+    ):
+        run.add_claim(
+            claims.compare(
+                "other", "s", "src", "m", [1, 2], [0, 1], scoring="x", margin=0.02
+            )
+        )
+    run.add_claim(
+        claims.compare(
+            "other", "s", "src", "m", [1.0, 2.0, 3.0], [0.0, 1.0, 2.1], scoring="x"
+        )
+    )
+    run.add_claim(
+        claims.compare(
+            "extra", "s", "src", "m", [1.0, 2.0, 3.0], [0.0, 1.0, 2.1], scoring="x"
+        )
+    )
+    finished = {c.id: c for c in run.finish()}
+    assert (
+        finished["extra"].role == "exploratory"
+        and finished["extra"].numbers["ci_level"] == 0.95
+    )
+    assert (
+        finished["gain"].numbers["p_holm"] is not None
+        and finished["gain"].numbers["ci_level"] == 0.975
+    )
+    with pytest.raises(RuntimeError, match="declared before any claim is measured"):
+        run.declare_primary({"late": None})
+
+
+def test_run_writes_json_with_environment_and_claims(tmp_path, monkeypatch):
+    monkeypatch.setenv("KD_RESULTS_DIR", str(tmp_path))
+    run = results.Run("99_test", "smoke", [0, 1, 2])
+    run.metrics["accuracy"] = 0.5
+    run.metrics["correct"] = np.array(
+        [1, 0, 1], dtype=np.uint8
+    )  # per-image scores: one compact string
+    run.data_source = "packaged: test"
+    run.add_claim(claims.check_exact("x", "s", "src", "m", 1.0, 1.0, 0.0))
+    with pytest.raises(ValueError, match="claim id 'x' is recorded twice"):
+        run.add_claim(claims.check_exact("x", "s", "src", "m", 1.0, 1.0, 0.0))
+    payload = json.loads(run.save().read_text())
+    assert (
+        payload["claims"][0]["verdict"] == "reproduced"
+        and payload["metrics"]["correct"] == "101"
+    )
+    assert payload["environment"]["versions"]["torch"] and payload["wall_seconds"] >= 0
+    assert results.load_results("smoke")[0]["notebook"] == "99_test"

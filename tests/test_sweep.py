@@ -1,0 +1,47 @@
+"""Sweeps: the same results inline and in forked workers."""
+
+import pytest
+import torch
+
+
+def _square_job(job, shared):
+    return {
+        "value": job["x"] ** 2 + shared["offset"],
+        "threads": torch.get_num_threads(),
+    }
+
+
+def _pid_job(job, shared):
+    import os
+
+    return os.getpid()
+
+
+def test_run_jobs_gives_the_same_results_in_parallel_and_inline():
+    from kdutils.sweep import run_jobs
+
+    jobs = [{"x": x} for x in range(5)]
+    parallel = run_jobs(_square_job, jobs, {"offset": 1}, processes=2, progress=False)
+    inline = run_jobs(_square_job, jobs, {"offset": 1}, processes=1, progress=False)
+    assert parallel == inline == [{"value": x * x + 1, "threads": 1} for x in range(5)]
+    with pytest.raises(ValueError, match="processes must be >= 1"):
+        run_jobs(_square_job, jobs, {}, processes=-1)
+
+
+def test_run_jobs_forks_on_the_cpu_and_stays_in_this_process_for_cuda(monkeypatch):
+    import os
+
+    from kdutils.sweep import run_jobs
+
+    jobs = [{}] * 4
+    assert set(run_jobs(_pid_job, jobs, {}, processes=2, progress=False)).isdisjoint(
+        {os.getpid()}
+    )
+    monkeypatch.setenv(
+        "KD_WORKERS", "1"
+    )  # a notebook given one core when several run side by side: no workers
+    assert set(run_jobs(_pid_job, jobs, {}, progress=False)) == {os.getpid()}
+    # CUDA state does not survive fork: with a GPU the jobs run here (no GPU is touched by this job)
+    assert set(
+        run_jobs(_pid_job, jobs, {}, processes=2, progress=False, device="cuda")
+    ) == {os.getpid()}

@@ -1,0 +1,56 @@
+"""The teacher registry: every recipe builds, trains once, is cached, and loads back the same."""
+
+import pytest
+import torch
+
+from kdbook import teachers
+from kdbook.profiles import get_profile
+from kdutils.data import Split, Splits
+
+
+def tiny_images(n: int = 40) -> Splits:
+    """28 px one-channel images whose class lights up one row: learnable in a few steps."""
+    g = torch.Generator().manual_seed(0)
+
+    def split(count: int) -> Split:
+        y = torch.arange(count) % 4
+        x = torch.rand(count, 1, 28, 28, generator=g) * 0.2
+        x[torch.arange(count), 0, y * 7] = 1.0
+        return Split(x, y)
+
+    return Splits(
+        "tiny", split(n), split(12), split(12), ["a", "b", "c", "d"], "generated"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(teachers.TEACHERS))
+def test_every_teacher_trains_once_and_loads_back(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("KD_CHECKPOINTS", str(tmp_path))
+    monkeypatch.setitem(teachers.TEACHERS[name].epochs, "smoke", 1)
+    smoke, splits = get_profile("smoke"), tiny_images()
+    model, extra, loaded = teachers.get_teacher(name, smoke, splits, progress=False)
+    assert not loaded and len(extra["history"]["epochs"]) == 1
+    again, _, loaded = teachers.get_teacher(name, smoke, splits, progress=False)
+    assert loaded
+    model.eval(), again.eval()
+    x = splits.test.x
+    torch.testing.assert_close(again(x), model(x))
+    config = teachers.teacher_config(name, smoke, splits)
+    assert config["teacher"] == name and config["arch"] and config["epochs"] == 1
+    assert not list(tmp_path.glob("*.training"))  # the marker goes when training ends
+
+
+def test_a_teacher_matched_to_a_target_accuracy_has_its_own_checkpoint():
+    smoke, splits = get_profile("smoke"), tiny_images()
+    plain = teachers.teacher_config("fashion-cnn", smoke, splits)
+    matched = teachers.teacher_config("fashion-cnn", smoke, splits, 0.81234)
+    assert (
+        "target_val_accuracy" not in plain and matched["target_val_accuracy"] == 0.8123
+    )
+
+
+def test_unknown_teacher_names_the_known_ones():
+    with pytest.raises(
+        ValueError, match=r"unknown teacher 'resnet'; choose one of \['fashion-cnn'"
+    ):
+        teachers.teacher_config("resnet", get_profile("smoke"), tiny_images())
