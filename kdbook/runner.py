@@ -339,6 +339,13 @@ def stage_book(profile: str, root: Path = REPO_ROOT) -> Path:
         shutil.copy2(root / name, site / name)
     for name in BOOK_DIRS:
         shutil.copytree(root / name, site / name, dirs_exist_ok=True)
+    for package in PACKAGES:  # the chapters show library code with literalinclude
+        shutil.copytree(
+            root / package,
+            site / "_src" / package,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
     serve_mathjax(site, root)
     missing = [
         n

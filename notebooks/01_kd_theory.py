@@ -424,6 +424,16 @@ run.add_claim(
 # * `distillation_loss(s, y, t, alpha, T)` $= (1 - \alpha)\,\mathrm{CE}(s, y) + \alpha\cdot$ `soft_kd_loss`:
 #   **`alpha` weighs the teacher**, `1 - alpha` the labels.
 #
+# Here they are, as the library defines them:
+#
+# ```{literalinclude} ../_src/kdutils/losses.py
+# :pyobject: soft_kd_loss
+# ```
+#
+# ```{literalinclude} ../_src/kdutils/losses.py
+# :pyobject: distillation_loss
+# ```
+#
 # The sources normalise differently, and it matters when you copy their hyper-parameters:
 #
 # | source | soft term | scale relative to this book |

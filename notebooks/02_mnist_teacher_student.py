@@ -584,6 +584,12 @@ run.add_claim(
 # machine's slow moments and than the slices in which it shares its cores with the other chapters, so
 # its KD-to-scratch ratio is timed apart: 25 epochs of each in turn, in CPU seconds of the training
 # thread, the fastest of each.
+#
+# The naive loop, restated from the blog (the baseline every speed-up below is measured against):
+#
+# ```{literalinclude} ../_src/kdbook/baseline.py
+# :pyobject: naive_fit
+# ```
 
 # %%
 speed = baseline.compare_loops(

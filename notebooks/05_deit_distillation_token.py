@@ -114,6 +114,20 @@ for name, metrics in teacher_test.items():
 # optimizer, schedule, epochs and seeds for every row; only the objective and the tokens change.
 # `kdutils.losses.deit_loss` restates DeiT's `DistillationLoss` (tested against it). The teacher's
 # logits are cached once per teacher.
+#
+# The distillation token is timm's `VisionTransformerDistilled`: a second learned token beside the
+# class token, with its own head. `DistilledViT` makes the two heads explicit: in training it
+# returns both heads' logits, at test time the average of their softmaxes (or one head):
+#
+# ```{literalinclude} ../_src/kdutils/deit.py
+# :pyobject: DistilledViT
+# ```
+#
+# and the objective puts the labels on the class head and the teacher on the distillation head:
+#
+# ```{literalinclude} ../_src/kdutils/losses.py
+# :pyobject: deit_loss
+# ```
 
 # %%
 ARCH = {"embed_dim": 96, "depth": 4, "num_heads": 3, "patch_size": 7}

@@ -207,6 +207,24 @@ def test_nbval_reproduces_checked_outputs(book):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "name, code",
+    [
+        ("01_kd_theory", "def soft_kd_loss"),
+        ("02_mnist_teacher_student", "def naive_fit"),
+        ("05_deit_distillation_token", "class DistilledViT"),
+    ],
+)
+def test_html_chapters_show_the_library_code_they_teach(book, name, code):
+    import html
+
+    page = html.unescape(
+        re.sub(r"<[^>]+>", "", (HTML / "notebooks" / f"{name}.html").read_text())
+    )
+    assert code in page, f"{name}.html does not show {code}"
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_html_chapter_has_figures_and_no_traceback(book, name):
     page = (HTML / "notebooks" / f"{name}.html").read_text()
