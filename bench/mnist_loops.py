@@ -48,21 +48,8 @@ def main() -> None:
         f"data: {splits.source}; {len(splits.train)} training images; batch {args.batch_size}; {args.epochs} epochs; "
         f"{torch.get_num_threads()} thread(s)"
     )
-    print(
-        f"{'':<9} {'naive s/epoch':>14} {'kdutils s/epoch':>16} {'speed-up':>9} {'naive acc':>10} {'kdutils acc':>12}"
-    )
-    for row in ("teacher", "scratch", "kd"):
-        r = rows[row]
-        print(
-            f"{row:<9} {r['naive']['seconds_per_epoch']:>14.3f} {r['kdutils']['seconds_per_epoch']:>16.3f} "
-            f"{r['speedup']:>8.1f}x {r['naive']['test_accuracy']:>10.3f} {r['kdutils']['test_accuracy']:>12.3f}"
-        )
-    ratio = rows["kd_over_scratch"]
-    print(
-        f"KD epoch / scratch epoch: naive {ratio['naive']:.2f} (wall clock, medians), kdutils {ratio['kdutils']:.2f} "
-        f"(CPU time, fastest of 25 each in turn; goal <= 1.1); "
-        f"teacher-logit cache built once in {rows['kd']['cache_seconds']:.3f} s"
-    )
+    print(baseline.speed_table(rows).to_string())
+    print(baseline.ratio_line(rows))
 
 
 if __name__ == "__main__":

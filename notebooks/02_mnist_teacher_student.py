@@ -602,21 +602,10 @@ speed = baseline.compare_loops(
 )
 run.metrics["speed"] = speed
 print(f"both loops on this CPU with {torch.get_num_threads()} thread(s)")
-print(
-    f"{'':<10} {'naive s/epoch':>14} {'kdutils s/epoch':>16} {'speed-up':>9} {'naive acc':>10} {'kdutils acc':>12}"
-)
-for row in ("teacher", "scratch", "kd"):
-    r = speed[row]
-    print(
-        f"{row:<10} {r['naive']['seconds_per_epoch']:>14.3f} {r['kdutils']['seconds_per_epoch']:>16.3f} "
-        f"{r['speedup']:>8.1f}x {r['naive']['test_accuracy']:>10.3f} {r['kdutils']['test_accuracy']:>12.3f}"
-    )
-print(
-    f"KD epoch / scratch epoch: naive {speed['kd_over_scratch']['naive']:.2f} (wall clock, medians), "
-    f"kdutils {speed['kd_over_scratch']['kdutils']:.2f} (CPU time, fastest of 25 each); "
-    f"one-off teacher cache: {speed['kd']['cache_seconds']:.3f} s"
-)
+print(baseline.ratio_line(speed))
+baseline.speed_table(speed)
 
+# %%
 fig, ax = plt.subplots(figsize=(7, 3.6))
 rows_ = ["teacher", "scratch", "kd"]
 ax.bar(
@@ -668,9 +657,8 @@ run.add_claim(
 # ## What we measured
 
 # %% tags=["nbval-check-output"]
-chapter.report(
-    run
-)  # Holm's correction for the primary claims, the results JSON, one line per claim
+# Holm's correction for the primary claims, the results JSON, one line per claim
+chapter.report(run)
 
 # %% [markdown]
 # (ch2-what-it-means)=

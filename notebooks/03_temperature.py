@@ -530,9 +530,8 @@ run.add_claim(
 # ## What we measured
 
 # %% tags=["nbval-check-output"]
-chapter.report(
-    run
-)  # Holm's correction for the primary claims, the results JSON, one line per claim
+# Holm's correction for the primary claims, the results JSON, one line per claim
+chapter.report(run)
 
 # %% [markdown]
 # (ch3-what-it-means)=

@@ -300,9 +300,8 @@ plt.show()
 # ## What we measured
 
 # %% tags=["nbval-check-output"]
-chapter.report(
-    run
-)  # Holm's correction for the primary claim, the results JSON, one line per claim
+# Holm's correction for the primary claim, the results JSON, one line per claim
+chapter.report(run)
 
 # %% [markdown]
 # (ch4-what-it-means)=

@@ -361,9 +361,8 @@ run.add_claim(
 # ## What we measured
 
 # %% tags=["nbval-check-output"]
-chapter.report(
-    run
-)  # Holm's correction for the primary claim, the results JSON, one line per claim
+# Holm's correction for the primary claim, the results JSON, one line per claim
+chapter.report(run)
 
 # %% [markdown]
 # (ch5-what-it-means)=

@@ -34,3 +34,13 @@ def test_naive_baseline_loop_trains_like_kdutils(digits):
         "naive",
         "kdutils",
     }
+    table = baseline.speed_table(rows)
+    assert list(table.index) == [
+        "teacher training",
+        "student alone",
+        "student distilled",
+    ]
+    assert table.loc["student distilled", "speed-up [x]"] == round(
+        rows["kd"]["speedup"], 3
+    )
+    assert "goal <= 1.1" in baseline.ratio_line(rows)
