@@ -95,12 +95,14 @@ def format_effect(claim: Claim | dict) -> str:
     c = claim if isinstance(claim, dict) else claim.as_dict()
     n = c["numbers"]
     scale, unit = n["scale"], n["unit"]
+    # accuracy in points to two decimals; other units (a similarity, a correlation) to 3 significant digits
+    number = "{:+.2f}".format if unit == "points" else "{:+.3g}".format
     text = (
-        f"effect {scale * n['effect']:+.2f} {unit}, {100 * n['ci_level']:.4g}% CI "
-        f"[{scale * n['ci_low']:+.2f}, {scale * n['ci_high']:+.2f}]"
+        f"effect {number(scale * n['effect'])} {unit}, {100 * n['ci_level']:.4g}% CI "
+        f"[{number(scale * n['ci_low'])}, {number(scale * n['ci_high'])}]"
     )
     if n["margin"] is not None:
-        text += f", margin {scale * n['margin']:.2f}"
+        text += f", margin {number(scale * n['margin']).lstrip('+')}"
     return text
 
 

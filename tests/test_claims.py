@@ -120,7 +120,19 @@ def test_lower_is_better_flips_the_claimed_side():
     assert claim.verdict == "reproduced" and claim.numbers["effect"] == pytest.approx(
         10.1666, abs=1e-3
     )
-    assert "effect +10.17 errors" in claims.format_effect(claim)
+    assert "effect +10.2 errors" in claims.format_effect(claim)
+    similar = claims.compare(
+        "c",
+        "s",
+        "src",
+        "m",
+        [0.991, 0.992, 0.993],
+        [0.99, 0.99, 0.992],
+        scoring="x",
+        scale=1.0,
+        unit="cosine",
+    )
+    assert claims.format_effect(similar).startswith("effect +0.00133 cosine, 95% CI [")
 
 
 def test_equivalence_claims():
