@@ -15,6 +15,12 @@ effect, oriented so that positive is the side the claim names:
 A claim of *equivalence* ("T = 8 and T = 20 give the same students") is reproduced when its CI lies
 inside +-margin and contradicted when it lies wholly outside it.
 
+A claim about what distillation does is tested only where its setting holds: a teacher clearly
+better than the student trained alone (:func:`headroom`: the teacher's test error at most
+:data:`HEADROOM_RATIO` times the student-alone error; Hinton et al.'s MNIST teacher had 0.46 times its
+student's). Where it does not, the claim is **not testable here**: its numbers are reported, and no
+verdict on distillation is drawn from them.
+
 The interval counts both sources of noise. Arms are scored per test image and per seed, a matrix
 ``D[s, i] = treatment - control`` over seeds ``s`` and test images ``i``. Seeds vary the training
 (initialisation, batch order); the test images are one sample of the images the claim is about, the
@@ -40,11 +46,13 @@ import numpy as np
 from scipy import stats
 
 COMPARATIVE_VERDICTS = ("reproduced", "contradicted", "no effect", "inconclusive")
+NOT_TESTABLE = "not testable here"
 CHECK_VERDICTS = (
     "reproduced",
     "not reproduced",
 )  # exact and bound claims: the check passes or it does not
-VERDICTS = (*COMPARATIVE_VERDICTS, "not reproduced")
+VERDICTS = (*COMPARATIVE_VERDICTS, NOT_TESTABLE, "not reproduced")
+HEADROOM_RATIO = 0.6  # teacher error <= 0.6 x student-alone error: a teacher clearly better than the student
 KINDS = ("exact", "bound", "comparative")
 ALPHA = 0.05  # family-wise error rate of a chapter's primary claims; level of every exploratory interval
 POWER = 0.80  # for the minimum detectable effect
@@ -112,6 +120,13 @@ def verdict_sentence(claim: Claim | dict) -> str:
     verdict, n = c["verdict"], c["numbers"]
     if c["kind"] != "comparative":
         return f"{verdict}: {c['reason']}"
+    if verdict == NOT_TESTABLE:
+        h = n["headroom"]
+        return (
+            f"{verdict}: the teacher's test error ({h['teacher_error']:.1%}) is not clearly below the "
+            f"student-alone error ({h['student_error']:.1%}; needed at most {HEADROOM_RATIO:g} times it), "
+            f"so the run cannot test distillation ({format_effect(c)}, reported, not judged)"
+        )
     level = f"{100 * n['ci_level']:.4g}%"
     equivalence = n["expects"] == "equivalent"
     if verdict == "reproduced":
@@ -294,9 +309,44 @@ def _set_level(claim: Claim, alpha: float) -> Claim:
     n["ci_level"] = 1 - alpha
     n["ci_low"], n["ci_high"] = interval(n["effect"], n["se"], n["df"], 1 - alpha)
     n["mde"] = minimum_detectable_effect(n["se"], n["df"], alpha)
-    claim.verdict = decide(n["ci_low"], n["ci_high"], n["margin"], n["expects"])
+    if n["headroom"] is not None and not n["headroom"]["testable"]:
+        claim.verdict = NOT_TESTABLE
+    else:
+        claim.verdict = decide(n["ci_low"], n["ci_high"], n["margin"], n["expects"])
     claim.reason = verdict_sentence(claim)
     return claim
+
+
+def headroom(
+    teacher_accuracy: float,
+    student_accuracy: float | Sequence[float],
+    teacher_train_accuracy: float,
+) -> dict:
+    """The setting a distillation claim needs, measured: is the teacher clearly better than the student?
+
+    ``teacher_accuracy``: the teacher's test accuracy; ``student_accuracy``: the test accuracy of the
+    student trained alone (per seed: their mean is used); ``teacher_train_accuracy``: the teacher's
+    accuracy on the student's training images (near 1, a teacher that memorised them, whose soft
+    targets there say little beyond the labels).
+    """
+    student_accuracy = float(np.mean(student_accuracy))
+    for name, value in (
+        ("teacher_accuracy", teacher_accuracy),
+        ("student_accuracy", student_accuracy),
+        ("teacher_train_accuracy", teacher_train_accuracy),
+    ):
+        if not (math.isfinite(value) and 0 <= value <= 1):
+            raise ValueError(f"{name} must be a fraction in [0, 1]; got {value!r}")
+    teacher_error, student_error = 1 - teacher_accuracy, 1 - student_accuracy
+    return {
+        "teacher_error": float(teacher_error),
+        "student_error": float(student_error),
+        "teacher_train_accuracy": float(teacher_train_accuracy),
+        "ratio": float(teacher_error / student_error)
+        if student_error
+        else float("inf"),
+        "testable": bool(teacher_error <= HEADROOM_RATIO * student_error),
+    }
 
 
 def compare(
@@ -314,6 +364,7 @@ def compare(
     scale: float = 100.0,
     unit: str = "points",
     section: str = "",
+    headroom: dict | None = None,
 ) -> Claim:
     """A comparative claim "treatment beats control" (or ``expects="equivalent"``: "matches it").
 
@@ -321,6 +372,8 @@ def compare(
     ``scoring``: how each model was scored (e.g. "last epoch of a 30-epoch cosine schedule").
     ``margin``: the smallest effect that matters, in the scores' units (0.005 = half a point of
     accuracy), declared before the run. ``scale``/``unit``: how effects are printed (accuracy in points).
+    ``headroom``: for a claim about distillation, the teacher and student errors from :func:`headroom`;
+    without headroom the claim is not testable here.
     The claim starts exploratory at 95%; :meth:`kdbook.results.Run.add_claim` makes it primary when it
     was declared so.
     """
@@ -349,6 +402,7 @@ def compare(
         "unit": unit,
         "p_value": p_value(effect["effect"], effect["se"], effect["df"]),
         "p_holm": None,
+        "headroom": headroom,
     }
     noise = (
         "seeds and test images"
@@ -393,6 +447,9 @@ def apply_holm(primary: Sequence[Claim], alpha: float = ALPHA) -> None:
     interval is reported at that level. Once a step fails, every later claim keeps that step's level, so
     an interval never excludes zero where Holm's procedure does not reject.
     """
+    primary = [
+        c for c in primary if c.verdict != NOT_TESTABLE
+    ]  # not tested, so not in the family
     if not primary:
         return
     adjusted = holm([c.numbers["p_value"] for c in primary])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import Counter
@@ -28,22 +29,29 @@ def teachers_in_training(checkpoints: Path) -> list[str]:
 
 
 class Progress:
-    """What ``python -m kdbook run`` prints while it runs; nothing at all when ``quiet``."""
+    """What ``python -m kdbook run`` prints while it runs; nothing at all when ``quiet``.
+
+    In a terminal: a progress bar over the chapters, its status refreshed every 30 s. In a log (no
+    terminal): a status line whenever nothing was printed for 30 s.
+    """
 
     def __init__(
-        self, names: list[str], checkpoints: Path, quiet: bool = False
+        self,
+        names: list[str],
+        checkpoints: Path,
+        quiet: bool = False,
+        tty: bool | None = None,
     ) -> None:
-        self.quiet, self.checkpoints, self.started = (
-            quiet,
-            checkpoints,
-            time.perf_counter(),
-        )
+        self.quiet, self.checkpoints = quiet, checkpoints
+        self.tty = sys.stderr.isatty() if tty is None else tty
+        self.started = self.last_line = time.perf_counter()
+        self.total, self.done = len(names), 0
         self.running: set[str] = set()
         self.bar = tqdm(
             total=len(names),
             desc="chapters",
             unit="chapter",
-            disable=quiet,
+            disable=quiet or not self.tty,
             bar_format="{desc}: {n}/{total} |{bar:20}| {elapsed} elapsed{postfix}",
         )
         self._stop = threading.Event()
@@ -53,6 +61,7 @@ class Progress:
     def say(self, line: str) -> None:
         if not self.quiet:
             tqdm.write(f"[kdbook] {line}")
+            self.last_line = time.perf_counter()
 
     def start(self, name: str) -> None:
         self.running.add(name)
@@ -61,6 +70,7 @@ class Progress:
 
     def finish(self, name: str, seconds: float, results_file: Path) -> None:
         self.running.discard(name)
+        self.done += 1
         verdicts = verdict_counts(results_file)
         self.say(
             f"{name}: done in {seconds:.0f} s"
@@ -82,8 +92,15 @@ class Progress:
         teachers = teachers_in_training(self.checkpoints)
         if teachers:
             parts.append("training teacher " + ", ".join(teachers))
-        self.bar.set_postfix_str("; ".join(parts), refresh=True)
+        if self.tty:
+            self.bar.set_postfix_str("; ".join(parts), refresh=True)
+        elif time.perf_counter() - self.last_line >= HEARTBEAT_SECONDS:
+            elapsed = time.perf_counter() - self.started
+            self.say(
+                f"{self.done}/{self.total} chapters done, {elapsed / 60:.1f} min; "
+                + "; ".join(parts)
+            )
 
     def _heartbeat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_SECONDS):
+        while not self._stop.wait(HEARTBEAT_SECONDS / 3):
             self._status()

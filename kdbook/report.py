@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .claims import COMPARATIVE_VERDICTS, format_effect
+from .claims import COMPARATIVE_VERDICTS, HEADROOM_RATIO, NOT_TESTABLE, format_effect
+
+OUTCOMES = (*COMPARATIVE_VERDICTS, NOT_TESTABLE)  # what a comparative claim can end in
 
 VERDICT_COLOURS = {
     "reproduced": "#1b7837",
     "contradicted": "#c51b7d",
     "no effect": "#4575b4",
     "inconclusive": "#e08214",
+    NOT_TESTABLE: "#9e9e9e",
 }
 GROUPS = (  # (label, test on a claim), in the order the summary lists them
     ("maths (exact)", lambda c: c["kind"] == "exact"),
@@ -43,6 +46,13 @@ def numbers_text(claim: dict) -> str:
     )
     if n["p_holm"] is not None:
         text += f"; Holm-adjusted p = {n['p_holm']:.3g}"
+    if n.get("headroom"):
+        h = n["headroom"]
+        text += (
+            f"; headroom: teacher error {h['teacher_error']:.1%} vs student alone "
+            f"{h['student_error']:.1%} (ratio {h['ratio']:.2f}, testable at <= {HEADROOM_RATIO:g}); "
+            f"teacher on the student's training images {h['teacher_train_accuracy']:.1%}"
+        )
     return text
 
 
@@ -65,7 +75,7 @@ def claim_link(claim: dict) -> str:
 
 
 def summary_table(claims: list[dict]) -> list[str]:
-    verdicts = [*COMPARATIVE_VERDICTS, "not reproduced"]
+    verdicts = [*OUTCOMES, "not reproduced"]
     lines = [
         "| kind | claims | " + " | ".join(verdicts) + " |",
         "|---|---|" + "---|" * len(verdicts),
@@ -200,7 +210,9 @@ def results_page(
         "and test images (the test set is one sample). Each chapter declares up to three *primary* "
         "claims with their margins before it runs; their intervals are corrected with Holm's method "
         "within the chapter. The other comparative claims are *exploratory*, at 95% without correction: "
-        "read them as leads, not findings.",
+        "read them as leads, not findings. A claim about distillation is tested only where its setting "
+        f"holds, a teacher clearly better than the student trained alone (test error at most "
+        f"{HEADROOM_RATIO:g} times the student's); elsewhere it is **{NOT_TESTABLE}**, with its numbers.",
         "",
     ]
     if not results:
@@ -230,7 +242,7 @@ def results_page(
             ":alt: Forest plot of every comparative claim's effect and confidence interval",
             "",
             "Effect of every comparative claim on the side the claim names (positive: as claimed), "
-            "with its confidence interval, coloured by verdict. Grey bands: the margin declared before "
+            "with its confidence interval, coloured by verdict (dark grey: not testable here). Light grey bands: the margin declared before "
             "the run. Diamonds: primary claims (Holm-corrected intervals); circles: exploratory ones "
             "(95%).",
             "```",
@@ -287,8 +299,7 @@ def findings(
     ]
     exact = [c for c in claims if c["kind"] == "exact"]
     counts = ", ".join(
-        f"{sum(c['verdict'] == v for _, c in primary)} {v}"
-        for v in COMPARATIVE_VERDICTS
+        f"{sum(c['verdict'] == v for _, c in primary)} {v}" for v in OUTCOMES
     )
     lines += [
         f"Generated from this build's runs (profile `{profile}`). The chapters declared "
@@ -302,8 +313,7 @@ def findings(
         )
     held = sum(c["verdict"] == "reproduced" for c in exact)
     leads = ", ".join(
-        f"{sum(c['verdict'] == v for c in exploratory)} {v}"
-        for v in COMPARATIVE_VERDICTS
+        f"{sum(c['verdict'] == v for c in exploratory)} {v}" for v in OUTCOMES
     )
     lines += [
         "",

@@ -62,6 +62,12 @@ T, ALPHA = 5.0, 0.5  # the guide's temperature and lambda
 # One **primary claim**, the guide's: the distilled MobileNetV2 beats the same network trained
 # alone. Its margin, fixed before the run, is half a point of test accuracy; it runs on every seed
 # of the profile.
+#
+# A claim about what distillation does is tested only where its setting holds: a teacher clearly
+# better than the student trained alone, its test error at most 0.6 times the student's (Hinton
+# et al.'s MNIST teacher made 67 test errors against its student's 146). Each such claim records
+# the teacher's test error, the student-alone error and the teacher's accuracy on the student's
+# training images; without that headroom it is reported as *not testable here*, with its numbers.
 
 # %%
 run.declare_primary({"distilled-mobilenet-beats-alone": 0.005})
@@ -114,6 +120,9 @@ teacher.to(device)
 teacher_test = classification_metrics(
     teacher, splits.test.x, splits.test.y, device=device
 )
+teacher_on_students_images = classification_metrics(
+    teacher, student_train.x, student_train.y, device=device
+)["accuracy"]
 run.data_source = splits.source
 run.config = {
     "data": splits.summary(),
@@ -234,6 +243,11 @@ run.add_claim(
         [r["correct"] for r in results["alone"]],
         scoring=f"test accuracy at the last epoch of a {EPOCHS}-epoch cosine schedule (AdamW)",
         section="ch4-the-student-torchvision-s-mobilenetv2-ad",
+        headroom=claims.headroom(
+            teacher_test["accuracy"],
+            [r["accuracy"] for r in results["alone"]],
+            teacher_on_students_images,
+        ),
     )
 )
 

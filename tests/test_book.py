@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from kdbook import runner
-from kdbook.claims import COMPARATIVE_VERDICTS, MAX_PRIMARY, VERDICTS
+from kdbook.claims import COMPARATIVE_VERDICTS, MAX_PRIMARY, NOT_TESTABLE, VERDICTS
 from kdbook.runner import toc_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,7 +127,8 @@ def test_results_record_claims_with_verdicts(book, name):
                 f"{name}: {claim['id']} {claim['reason']}"
             )
         elif claim["kind"] == "comparative":
-            assert claim["verdict"] in COMPARATIVE_VERDICTS and claim["role"] in (
+            assert claim["verdict"] in (*COMPARATIVE_VERDICTS, NOT_TESTABLE)
+            assert claim["role"] in (
                 "primary",
                 "exploratory",
             )
@@ -140,6 +141,18 @@ def test_results_record_claims_with_verdicts(book, name):
             )  # Holm makes a primary claim's interval wider, never narrower
         else:  # a target such as a speed-up: its verdict depends on the machine, but it must be measured
             assert claim["kind"] == "bound" and claim["numbers"]["observed"] > 0
+    gated = [
+        c
+        for c in payload["claims"]
+        if c["kind"] == "comparative" and c["numbers"]["headroom"]
+    ]
+    if (
+        name != "01_kd_theory"
+    ):  # every chapter that distils measures its teacher's headroom
+        assert gated, f"{name}: no claim records the teacher's headroom"
+    for claim in gated:
+        testable = claim["numbers"]["headroom"]["testable"]
+        assert testable == (claim["verdict"] != NOT_TESTABLE), claim["id"]
 
 
 def test_same_numbers_whatever_the_number_of_notebooks_side_by_side(

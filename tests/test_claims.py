@@ -304,3 +304,42 @@ def test_check_bound_both_directions():
     claim = claims.check_bound("s", "speed-up", "src", "ratio", 4.0, 5.0, at_most=False)
     assert claim.verdict == "not reproduced" and claim.reason == "observed 4 < 5"
     assert "target >= 5" in claim.summary()
+
+
+def test_headroom_measures_whether_a_teacher_is_clearly_better():
+    hinton = claims.headroom(
+        1 - 0.0067, [1 - 0.0146], 1.0
+    )  # the paper's MNIST teacher and student
+    assert hinton["testable"] and hinton["ratio"] == pytest.approx(0.0067 / 0.0146)
+    ours = claims.headroom(
+        0.942, [0.943, 0.944], 1.0
+    )  # a teacher no better than the student alone
+    assert not ours["testable"] and ours["student_error"] == pytest.approx(0.0565)
+    with pytest.raises(
+        ValueError, match="teacher_accuracy must be a fraction in \\[0, 1\\]; got 94.2"
+    ):
+        claims.headroom(94.2, [0.9], 1.0)
+
+
+def test_a_claim_without_headroom_is_not_testable_and_leaves_holm_alone():
+    rng = np.random.default_rng(1)
+    control = scores(rng, 5, 2000, 0.8)
+    treatment = scores(rng, 5, 2000, 0.9)
+    no_room = claims.headroom(0.81, [0.8] * 5, 0.99)
+    untested = claims.compare(
+        "u", "s", "src", "m", treatment, control, scoring="x", headroom=no_room
+    )
+    assert untested.verdict == claims.NOT_TESTABLE
+    assert untested.reason.startswith(
+        "not testable here: the teacher's test error (19.0%)"
+    )
+    assert untested.numbers["effect"] == pytest.approx(
+        0.1, abs=0.02
+    )  # reported, not judged
+    room = claims.headroom(0.95, [0.8] * 5, 0.99)
+    tested = claims.compare(
+        "t", "s", "src", "m", treatment, control, scoring="x", headroom=room
+    )
+    assert tested.verdict == "reproduced" and tested.numbers["headroom"]["testable"]
+    claims.apply_holm([untested, tested])  # a family of one: the tested claim keeps 95%
+    assert tested.numbers["ci_level"] == 0.95 and untested.numbers["p_holm"] is None

@@ -9,7 +9,7 @@ def test_chapter_lines_name_the_time_and_the_verdicts(tmp_path, capsys):
     results = tmp_path / "02_x.json"
     claims = [{"verdict": v} for v in ("reproduced", "inconclusive", "reproduced")]
     results.write_text(json.dumps({"claims": claims}))
-    bar = progress.Progress(["01_x", "02_x"], tmp_path / "checkpoints")
+    bar = progress.Progress(["01_x", "02_x"], tmp_path / "checkpoints", tty=True)
     bar.start("02_x")
     bar.finish("02_x", 12.3, results)
     bar.finish("01_x", 1.0, tmp_path / "none.json")
@@ -27,10 +27,22 @@ def test_the_bar_says_which_teachers_are_being_trained(tmp_path, monkeypatch, ca
     (tmp_path / "mnist-mlp-digits-0123.training").touch()
     assert progress.teachers_in_training(tmp_path) == ["mnist-mlp-digits-0123"]
     monkeypatch.setattr(progress, "HEARTBEAT_SECONDS", 0.01)
-    bar = progress.Progress(["01_x"], tmp_path)
+    bar = progress.Progress(["01_x"], tmp_path, tty=True)
     bar.start("01_x")
     bar.close()
     assert "training teacher mnist-mlp-digits-0123" in capsys.readouterr().err
+
+
+def test_in_a_log_a_status_line_breaks_every_silence(tmp_path, monkeypatch, capsys):
+    import time
+
+    monkeypatch.setattr(progress, "HEARTBEAT_SECONDS", 0.05)
+    bar = progress.Progress(["01_x", "02_x"], tmp_path, tty=False)
+    bar.start("01_x")
+    time.sleep(0.3)
+    bar.close()
+    out, err = capsys.readouterr()
+    assert "[kdbook] 0/2 chapters done, 0.0 min; running 01_x" in out and err == ""
 
 
 def test_quiet_prints_nothing(tmp_path, capsys):
