@@ -158,6 +158,59 @@ class History:
         }
 
 
+# loss_of(logits, batch indices, inputs, labels) -> (value, tensor to backpropagate from, its gradient)
+LossFunction = Callable[
+    [Tensor, Tensor, Tensor, Tensor], tuple[float, Tensor, Tensor | None]
+]
+
+
+def _loss_function(
+    objective: Objective,
+    cache: TeacherCache | None,
+    teacher: nn.Module | None,
+    labels: Tensor,
+    device: torch.device,
+) -> LossFunction:
+    """The fit loop's loss step, chosen once: an autograd loss, or a closed-form KD gradient.
+
+    An autograd loss is backpropagated from itself. An objective with a closed-form gradient
+    (:class:`~kdutils.losses.KDObjective`) hands back its value and its gradient at the logits, and
+    backward starts there: no loss graph. With a cache its per-image targets are built once.
+    """
+
+    def teacher_logits(idx: Tensor, xb: Tensor) -> Tensor | None:
+        if cache is not None:
+            return cache[idx].to(device)
+        if teacher is None:
+            return None
+        with torch.no_grad():
+            out = teacher(xb)
+        return getattr(out, "logits", out).float()
+
+    has_teacher = cache is not None or teacher is not None
+    if not (hasattr(objective, "value_and_grad") and has_teacher):
+
+        def autograd_loss(logits, idx, xb, yb):
+            loss = objective(logits, yb, teacher_logits(idx, xb))
+            return loss.item(), loss, None  # item(): one device sync per step
+
+        return autograd_loss
+    if cache is not None:
+        # fixed inputs, fixed targets: built once, looked up per batch
+        targets = objective.teacher_targets(cache.logits, labels).to(device)
+
+    def kd_loss(logits, idx, xb, yb):
+        batch_targets = (
+            targets.select(idx.to(device))
+            if cache is not None
+            else objective.teacher_targets(teacher_logits(idx, xb), yb)
+        )
+        value, grad = objective.value_and_grad(logits, batch_targets)
+        return value, logits, grad
+
+    return kd_loss
+
+
 def fit(
     model: nn.Module,
     train: Split,
@@ -189,11 +242,12 @@ def fit(
     scored at a lucky epoch. ``keep="best"`` (for teachers) keeps the epoch with the highest
     ``score(epoch_row)`` (default: validation accuracy).
 
-    ``objective(student_logits, y, teacher_logits)`` gets the teacher's logits for the batch (from the
-    cache when ``teacher`` is a :class:`TeacherCache` and there is no augmentation) or ``None``. An
-    objective with a closed-form gradient (``teacher_targets`` and ``value_and_grad``,
-    :class:`~kdutils.losses.KDObjective`) gets its per-image targets instead, built once from a cache or
-    per batch from a live teacher, and ``backward`` starts from its gradient at the logits.
+    Each step is forward, loss, backward, step. ``objective(student_logits, y, teacher_logits)`` gets
+    the teacher's logits for the batch (from the cache when ``teacher`` is a :class:`TeacherCache` and
+    there is no augmentation) or ``None``. An objective with a closed-form gradient
+    (``teacher_targets`` and ``value_and_grad``, :class:`~kdutils.losses.KDObjective`) gets its
+    per-image targets instead, built once from a cache or per batch from a live teacher, and backward
+    starts from its gradient at the logits (see :func:`_loss_function`).
     Under torchrun the model is wrapped in DistributedDataParallel, each rank trains on its share of
     every global batch of ``batch_size``, losses are averaged over ranks, and only rank 0 shows progress.
     """
@@ -218,24 +272,9 @@ def fit(
     teacher_model = teacher.teacher if isinstance(teacher, TeacherCache) else teacher
     if cache is not None:
         cache.check(train.x)
-    closed_form = hasattr(objective, "value_and_grad") and teacher is not None
-    # With fixed inputs the teacher's targets are fixed too: built once, looked up per batch
-    cached_targets = (
-        objective.teacher_targets(cache.logits, train.y).to(device)
-        if cache is not None and closed_form
-        else None
-    )
     if teacher_model is not None:
         teacher_model.to(device).eval()
-
-    def teacher_logits(idx: Tensor, xb: Tensor) -> Tensor | None:
-        if cache is not None:
-            return cache[idx].to(device)
-        if teacher_model is None:
-            return None
-        with torch.no_grad():
-            out = teacher_model(xb)
-        return getattr(out, "logits", out).float()
+    loss_of = _loss_function(objective, cache, teacher_model, train.y, device)
 
     optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
     if optimizer not in optimizers:
@@ -280,29 +319,13 @@ def fit(
             xb = xb.contiguous(memory_format=memory_format)
             if augment is not None:
                 xb = augment(xb)
-            with torch.autocast(
-                device.type, dtype=torch.bfloat16, enabled=amp
-            ):  # bf16 needs no grad scaler
+            # forward (bf16 autocast needs no grad scaler), loss, backward, step
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 logits = _as_logits(step_model(xb))
-                if cached_targets is not None:
-                    targets = cached_targets.select(idx.to(device))
-                elif closed_form:
-                    targets = objective.teacher_targets(teacher_logits(idx, xb), yb)
-                else:
-                    loss = objective(logits, yb, teacher_logits(idx, xb))
-            # a closed-form objective gives its gradient at the logits (in float32, outside autocast)
-            loss_value, grad = (
-                objective.value_and_grad(logits, targets)
-                if closed_form
-                else (loss.item(), None)
-            )
-            require_finite(
-                loss_value, f"{desc} epoch {epoch + 1}"
-            )  # one device sync per step
+            loss_value, root, grad = loss_of(logits, idx, xb, yb)
+            require_finite(loss_value, f"{desc} epoch {epoch + 1}")
             opt.zero_grad(set_to_none=True)
-            (logits if closed_form else loss).backward(
-                grad
-            )  # backward starts where the gradient is known
+            root.backward(grad)
             opt.step()
             scheduler.step()
             total += loss_value * len(yb)
