@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import nn
 
 from kdutils.checkpoints import cached_model
@@ -165,4 +166,8 @@ def get_teacher(
         )
         return {"history": history.as_dict()}
 
-    return cached_model(f"{name}-{splits.name}", config, build, train)
+    model, extra, loaded = cached_model(f"{name}-{splits.name}", config, build, train)
+    # a checkpoint loads in the default memory format: so must a teacher trained just now (channels_last),
+    # or its logits differ in the last bits from the cached teacher's, and so would every run after
+    model.to(memory_format=torch.contiguous_format)
+    return model, extra, loaded

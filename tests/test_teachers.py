@@ -34,7 +34,10 @@ def test_every_teacher_trains_once_and_loads_back(name, tmp_path, monkeypatch):
     assert loaded
     model.eval(), again.eval()
     x = splits.test.x
-    torch.testing.assert_close(again(x), model(x))
+    with (
+        torch.no_grad()
+    ):  # bit for bit: a fresh teacher and a cached one give the same numbers
+        assert torch.equal(again(x), model(x))
     config = teachers.teacher_config(name, smoke, splits)
     assert config["teacher"] == name and config["arch"] and config["epochs"] == 1
     assert not list(tmp_path.glob("*.training"))  # the marker goes when training ends
