@@ -42,7 +42,7 @@ def main() -> None:
         teacher_hidden=MNIST_TEACHER_HIDDEN,
         student_hidden=mnist.BLOG_STUDENT,
         epochs=args.epochs,
-        batch_size=args.batch_size,
+        settings=baseline.LoopSettings(batch_size=args.batch_size),
     )
     print(
         f"data: {splits.source}; {len(splits.train)} training images; batch {args.batch_size}; {args.epochs} epochs; "

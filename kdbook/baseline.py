@@ -10,6 +10,7 @@ import copy
 import statistics
 import time
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -92,6 +93,17 @@ def naive_fit(
     return seconds
 
 
+@dataclass(frozen=True)
+class LoopSettings:
+    """What both loops share in a comparison: the blog's batch size, Adam's learning rate, KD's weights."""
+
+    batch_size: int = 64
+    lr: float = 1e-3
+    alpha: float = 0.7
+    T: float = 7.0
+    seed: int = 0
+
+
 def compare_loops(
     splits: Splits,
     teacher: nn.Module,
@@ -99,11 +111,7 @@ def compare_loops(
     teacher_hidden: Sequence[int],
     student_hidden: Sequence[int],
     epochs: int,
-    batch_size: int = 64,
-    lr: float = 1e-3,
-    alpha: float = 0.7,
-    T: float = 7.0,
-    seed: int = 0,
+    settings: LoopSettings = LoopSettings(),
 ) -> dict:
     """Seconds per epoch and test accuracy of the naive loop and kdutils' loop on the CPU, same models and settings.
 
@@ -113,9 +121,8 @@ def compare_loops(
     ``kd_over_scratch["kdutils"]`` is timed apart too, by :func:`alternating_epoch_ratio`.
     """
     in_features, classes = splits.train.x[0].numel(), len(splits.classes)
-    teacher = copy.deepcopy(
-        teacher
-    ).cpu()  # the blog's loop is a CPU loop; the caller's teacher stays where it is
+    # the blog's loop is a CPU loop; the caller's teacher stays where it is
+    teacher = copy.deepcopy(teacher).cpu()
     tic = time.perf_counter()
     cache = TeacherCache(teacher, splits.train.x)
     cache_seconds = time.perf_counter() - tic  # paid once per data set, not per epoch
@@ -127,39 +134,29 @@ def compare_loops(
     ):
         result = {}
         for loop in ("naive", "kdutils"):
-            seed_everything(seed)
+            seed_everything(settings.seed)
             model = mlp(in_features, hidden, classes)
             if loop == "naive":
+                naive_teacher = teacher if kd else None
                 seconds = naive_fit(
                     model,
                     splits.train,
                     epochs=epochs,
-                    lr=lr,
-                    batch_size=batch_size,
-                    teacher=teacher if kd else None,
-                    alpha=alpha,
-                    T=T,
-                    seed=seed,
+                    teacher=naive_teacher,
+                    **asdict(settings),
                 )
             else:
+                kd_cache = cache if kd else None
                 seconds = _kdutils_fit(
-                    model,
-                    splits,
-                    cache if kd else None,
-                    epochs=epochs,
-                    lr=lr,
-                    batch_size=batch_size,
-                    alpha=alpha,
-                    T=T,
-                    seed=seed,
+                    model, splits, kd_cache, epochs, settings
                 ).column("seconds")
+            accuracy = classification_metrics(model, splits.test.x, splits.test.y)[
+                "accuracy"
+            ]
+            # the median is robust to a hiccup of the machine
             result[loop] = {
-                "seconds_per_epoch": statistics.median(
-                    seconds
-                ),  # robust to a hiccup of the machine
-                "test_accuracy": classification_metrics(
-                    model, splits.test.x, splits.test.y
-                )["accuracy"],
+                "seconds_per_epoch": statistics.median(seconds),
+                "test_accuracy": accuracy,
             }
         result["speedup"] = (
             result["naive"]["seconds_per_epoch"]
@@ -167,20 +164,12 @@ def compare_loops(
         )
         rows[row] = result
     rows["kd"]["cache_seconds"] = cache_seconds
-    rows["kd_over_scratch"] = {
-        "naive": rows["kd"]["naive"]["seconds_per_epoch"]
-        / rows["scratch"]["naive"]["seconds_per_epoch"],
-        "kdutils": alternating_epoch_ratio(
-            splits,
-            cache,
-            student_hidden,
-            batch_size=batch_size,
-            lr=lr,
-            alpha=alpha,
-            T=T,
-            seed=seed,
-        )["ratio"],
-    }
+    naive_ratio = (
+        rows["kd"]["naive"]["seconds_per_epoch"]
+        / rows["scratch"]["naive"]["seconds_per_epoch"]
+    )
+    ours = alternating_epoch_ratio(splits, cache, student_hidden, settings)
+    rows["kd_over_scratch"] = {"naive": naive_ratio, "kdutils": ours["ratio"]}
     return rows
 
 
@@ -188,13 +177,8 @@ def alternating_epoch_ratio(
     splits: Splits,
     cache: TeacherCache,
     hidden: Sequence[int],
-    *,
-    batch_size: int,
+    settings: LoopSettings = LoopSettings(),
     repeats: int = 25,
-    lr: float = 1e-3,
-    alpha: float = 0.7,
-    T: float = 7.0,
-    seed: int = 0,
 ) -> dict:
     """kdutils' KD epoch / scratch epoch in CPU seconds: the fastest of ``repeats`` epochs of each, timed in turn.
 
@@ -207,19 +191,10 @@ def alternating_epoch_ratio(
     seconds: dict[str, list[float]] = {"scratch": [], "kd": []}
     for _ in range(repeats):
         for kind in seconds:
-            seed_everything(seed)
+            seed_everything(settings.seed)
             model = mlp(in_features, hidden, classes)
-            history = _kdutils_fit(
-                model,
-                splits,
-                cache if kind == "kd" else None,
-                epochs=1,
-                lr=lr,
-                batch_size=batch_size,
-                alpha=alpha,
-                T=T,
-                seed=seed,
-            )
+            kd_cache = cache if kind == "kd" else None
+            history = _kdutils_fit(model, splits, kd_cache, 1, settings)
             seconds[kind].append(history.epochs[0]["cpu_seconds"])
     return {"ratio": min(seconds["kd"]) / min(seconds["scratch"]), **seconds}
 
@@ -228,27 +203,26 @@ def _kdutils_fit(
     model: nn.Module,
     splits: Splits,
     cache: TeacherCache | None,
-    *,
     epochs: int,
-    lr: float,
-    batch_size: int,
-    alpha: float,
-    T: float,
-    seed: int,
+    settings: LoopSettings,
 ) -> History:
     """kdutils' loop on the benchmark's settings: distilled from ``cache`` when given, alone otherwise."""
+    distilled = cache is not None
+    objective = (
+        kd_objective(settings.alpha, settings.T)
+        if distilled
+        else cross_entropy_objective
+    )
     return fit(
         model,
         splits.train,
         splits.val,
         epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        objective=kd_objective(alpha, T)
-        if cache is not None
-        else cross_entropy_objective,
+        lr=settings.lr,
+        batch_size=settings.batch_size,
+        objective=objective,
         teacher=cache,
-        seed=seed,
+        seed=settings.seed,
         progress=False,
     )
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import torch
+
 from kdutils.data import (
     DataNotFoundError,
     Split,
@@ -35,6 +39,23 @@ def load_fashion(profile: Profile) -> tuple[Splits, str]:
             splits,
             f"FALLBACK: Fashion-MNIST was not found, so this run uses MNIST ({splits.source}).\n{err}",
         )
+
+
+def student_training(
+    profile: Profile, device: torch.device, **recipe: Any
+) -> dict[str, Any]:
+    """Keyword arguments of :func:`kdutils.train.fit` for the chapters' students: AdamW on a cosine
+    schedule, learning rate 2e-3, batch 128, on the profile's device and precision; ``recipe`` adds
+    or overrides (``epochs``, ``weight_decay``, ``channels_last``, ...)."""
+    return {
+        "lr": 2e-3,
+        "optimizer": "adamw",
+        "schedule": "cosine",
+        "batch_size": 128,
+        "device": device,
+        "amp": profile.amp,
+        **recipe,
+    }
 
 
 def student_train_split(profile: Profile, splits: Splits, seed: int = 0) -> Split:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,7 +15,6 @@ from kdutils.models import mlp
 from kdutils.train import (
     History,
     Objective,
-    TeacherCache,
     cross_entropy_objective,
     fit,
     seed_everything,
@@ -24,6 +24,7 @@ from .profiles import Profile
 
 BLOG_STUDENT = (20, 20)
 HINTON_STUDENT = (800, 800)
+STUDENT_RECIPE = {"lr": 1e-3, "batch_size": 128, "schedule": "cosine"}  # Adam
 STUDENT_SCORING = "test accuracy at the last epoch of a fixed cosine schedule (Adam, lr 1e-3, batch 128)"
 
 
@@ -37,38 +38,30 @@ def train_student(
     splits: Splits,
     seed: int,
     *,
-    train: Split | None = None,
-    objective: Objective = cross_entropy_objective,
-    teacher: nn.Module | TeacherCache | None = None,
     epochs: int,
-    lr: float = 1e-3,
-    batch_size: int = 128,
-    device: str | torch.device = "cpu",
-    amp: bool = False,
+    train: Split | None = None,
     progress: bool = False,
     desc: str = "student",
+    **fit_kwargs: Any,
 ) -> tuple[nn.Module, History, dict]:
     """Build a ReLU MLP student from ``seed``, fit it (on ``train`` or the full training split), test it once.
 
-    Adam on a cosine schedule, scored at its last epoch (:data:`STUDENT_SCORING`).
+    The recipe is :data:`STUDENT_RECIPE`, scored at the last epoch (:data:`STUDENT_SCORING`);
+    ``fit_kwargs`` go to :func:`kdutils.train.fit` (``objective``, ``teacher``, ``device``, ``amp``).
     """
     seed_everything(seed)
     model = mlp(splits.train.x[0].numel(), hidden, len(splits.classes))
+    data = train or splits.train
     history = fit(
         model,
-        train or splits.train,
+        data,
         splits.val,
         epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        schedule="cosine",
-        objective=objective,
-        teacher=teacher,
         seed=seed,
-        device=device,
-        amp=amp,
         progress=progress,
         desc=desc,
+        **STUDENT_RECIPE,
+        **fit_kwargs,
     )
     return model, history, classification_metrics(model, splits.test.x, splits.test.y)
 

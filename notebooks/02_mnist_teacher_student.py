@@ -312,32 +312,38 @@ for label, metrics_list in (
     accs = [m["accuracy"] for m in metrics_list]
     print(f"{label:<18} test accuracy {np.mean(accs):.4f} ± {np.std(accs, ddof=1):.4f}")
 run.metrics["blog_bug"] = {"buggy": buggy, "correct": fixed}
-run.add_claim(
-    claims.compare(
+BLOG_BUG_CLAIMS = [  # (id, statement, source, measurement, treatment, control)
+    (
         "blog-bug-costs-accuracy",
         "The correct KD loss (log-probabilities, T^2) trains the 20-20 student better than the blog's buggy loss.",
         f"{BLOG}; this book",
         "test accuracy, correct vs buggy soft loss, T = 7, 0.3 on the hard loss, paired by seed and test image",
-        correct(fixed, SEEDS),
-        correct(buggy, SEEDS),
-        scoring=mnist.STUDENT_SCORING,
-        section="ch2-the-blog-s-loss-bug-measured",
-        headroom=headroom(alone),
-    )
-)
-run.add_claim(
-    claims.compare(
+        fixed,
+        buggy,
+    ),
+    (
         "blog-bug-vs-alone",
         "With the blog's buggy loss, the 20-20 student still beats the same student trained alone.",
         BLOG,
         "test accuracy, buggy KD vs alone, paired by seed and test image",
-        correct(buggy, SEEDS),
-        correct(alone, SEEDS),
-        scoring=mnist.STUDENT_SCORING,
-        section="ch2-the-blog-s-loss-bug-measured",
-        headroom=headroom(alone),
+        buggy,
+        alone,
+    ),
+]
+for claim_id, statement, source, measurement, treatment, control in BLOG_BUG_CLAIMS:
+    run.add_claim(
+        claims.compare(
+            claim_id,
+            statement,
+            source,
+            measurement,
+            correct(treatment, SEEDS),
+            correct(control, SEEDS),
+            scoring=mnist.STUDENT_SCORING,
+            section="ch2-the-blog-s-loss-bug-measured",
+            headroom=headroom(alone),
+        )
     )
-)
 
 # %% [markdown]
 # What does the buggy term's gradient look like? Take one training image and the teacher's
@@ -624,7 +630,7 @@ speed = baseline.compare_loops(
     teacher_hidden=run.config["teacher"]["arch"]["hidden"],
     student_hidden=mnist.BLOG_STUDENT,
     epochs=cfg.choose(smoke=1, cpu=3, gpu=3),
-    seed=seed,
+    settings=baseline.LoopSettings(seed=seed),
 )
 run.metrics["speed"] = speed
 print(f"both loops on this CPU with {torch.get_num_threads()} thread(s)")

@@ -158,16 +158,9 @@ print(
 
 # %%
 EPOCHS = cfg.choose(smoke=2, cpu=10, gpu=30)
-TRAIN = dict(
-    epochs=EPOCHS,
-    lr=2e-3,
-    weight_decay=0.01,
-    optimizer="adamw",
-    schedule="cosine",
-    batch_size=128,
-    channels_last=True,
-    device=device,
-    amp=cfg.amp,
+# AdamW, cosine schedule, lr 2e-3, batch 128; channels-last for fast CPU convolutions
+TRAIN = fashion.student_training(
+    cfg, device, epochs=EPOCHS, weight_decay=0.01, channels_last=True
 )
 cache = TeacherCache(teacher, student_train.x, device=device)
 

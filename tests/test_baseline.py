@@ -15,7 +15,6 @@ def test_naive_baseline_loop_trains_like_kdutils(digits):
         teacher_hidden=(32,),
         student_hidden=(16,),
         epochs=2,
-        batch_size=64,
     )
     for row in ("teacher", "scratch", "kd"):
         naive, ours = rows[row]["naive"], rows[row]["kdutils"]
