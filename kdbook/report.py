@@ -27,7 +27,7 @@ GROUPS = (  # (label, test on a claim), in the order the summary lists them
 FOREST_FILE = "forest.png"
 
 
-def _cell(text: object) -> str:
+def table_cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
@@ -66,7 +66,7 @@ def protocol_text(claim: dict) -> str:
 
 def claim_link(claim: dict) -> str:
     """The claim's statement, linked to the chapter section that measured it when it names one."""
-    statement = _cell(claim["statement"])
+    statement = table_cell(claim["statement"])
     return (
         f"{{ref}}`{statement} <{claim['section']}>`"
         if claim.get("section")
@@ -92,9 +92,7 @@ def summary_table(claims: list[dict]) -> list[str]:
     return lines
 
 
-def forest_plot(
-    results: list[dict], path: Path, titles: dict[str, str] | None = None
-) -> bool:
+def forest_plot(results: list[dict], path: Path) -> bool:
     """Every comparative claim's effect and interval, margin shaded, coloured by verdict; False if none."""
     import matplotlib
 
@@ -253,7 +251,7 @@ def results_page(
             f"## {titles.get(r['notebook'], r['notebook'])}",
             "",
             f"Chapter: {{doc}}`../notebooks/{r['notebook']}`. "
-            f"Data: {_cell(r['data_source'] or 'none')}. Seeds: {r['seeds']}. "
+            f"Data: {table_cell(r['data_source'] or 'none')}. Seeds: {r['seeds']}. "
             f"Wall time: {r['wall_seconds']:.1f} s.",
             "",
             "| claim | kind | source | what was measured | protocol | numbers | verdict |",
@@ -262,15 +260,15 @@ def results_page(
         for c in r["claims"]:
             kind = c["role"] or {"exact": "maths", "bound": "engineering"}[c["kind"]]
             lines.append(
-                f"| {claim_link(c)} | {kind} | {_cell(c['source'])} | {_cell(c['measurement'])} | "
-                f"{_cell(protocol_text(c))} | {_cell(numbers_text(c))} | **{c['verdict']}** |"
+                f"| {claim_link(c)} | {kind} | {table_cell(c['source'])} | {table_cell(c['measurement'])} | "
+                f"{table_cell(protocol_text(c))} | {table_cell(numbers_text(c))} | **{c['verdict']}** |"
             )
         lines.append("")
     env = results[0]["environment"]
     lines += ["## Environment", "", "| item | value |", "|---|---|"]
-    lines += [f"| {k} | {_cell(v)} |" for k, v in env["versions"].items()]
+    lines += [f"| {k} | {table_cell(v)} |" for k, v in env["versions"].items()]
     lines += [
-        f"| platform | {_cell(env['platform'])} |",
+        f"| platform | {table_cell(env['platform'])} |",
         f"| CPUs | {env['cpu_count']} |",
         "",
     ]
@@ -308,7 +306,7 @@ def findings(
     ]
     for notebook, c in primary:
         lines.append(
-            f"- **{_cell(titles.get(notebook, notebook))}.** {claim_link(c)} — **{c['verdict']}** "
+            f"- **{table_cell(titles.get(notebook, notebook))}.** {claim_link(c)} — **{c['verdict']}** "
             f"({format_effect(c)})."
         )
     held = sum(c["verdict"] == "reproduced" for c in exact)

@@ -18,7 +18,7 @@ from kdutils.checkpoints import checkpoint_dir
 
 from .profiles import PROFILES, get_profile
 from .progress import Progress
-from .report import FOREST_FILE, _cell, findings, forest_plot, results_page
+from .report import FOREST_FILE, findings, forest_plot, results_page, table_cell
 from .results import REPO_ROOT, load_results
 
 BOOK_FILES = ("_config.yml", "_toc.yml")
@@ -325,7 +325,7 @@ def profiles_table() -> str:
     ]
     for p in PROFILES.values():
         lines.append(
-            f"| `{p.name}` | {_cell(p.purpose)} | {len(p.seeds)} | {p.per_class_limit or 'all'} | "
+            f"| `{p.name}` | {table_cell(p.purpose)} | {len(p.seeds)} | {p.per_class_limit or 'all'} | "
             f"{p.device} | {'on' if p.amp else 'off'} | {'allowed' if p.allow_download else 'never'} |"
         )
     return "\n".join(lines) + "\n"
@@ -363,7 +363,7 @@ def stage_book(profile: str, root: Path = REPO_ROOT) -> Path:
         n: notebook_title(site / "notebooks" / f"{n}.ipynb")
         for n in toc_notebooks(root)
     }
-    forest = forest_plot(results, site / "book" / FOREST_FILE, titles)
+    forest = forest_plot(results, site / "book" / FOREST_FILE)
     (site / "book" / "results.md").write_text(
         results_page(profile, results, titles, forest=forest)
     )

@@ -89,9 +89,7 @@ run.declare_primary(
 )
 
 # %% tags=["nbval-check-output"]
-print(
-    f"teacher test accuracy {(test_logits.argmax(1) == splits.test.y).float().mean().item():.4f}"
-)
+print(f"teacher test accuracy {teacher_accuracy:.4f}")
 
 # %% [markdown]
 # (ch3-what-the-temperature-does-to-a-real-teac)=
