@@ -14,15 +14,12 @@ import torch
 
 from kdbook import baseline, mnist
 from kdbook.profiles import get_profile
-from kdbook.teachers import MNIST_TEACHER_HIDDEN, get_teacher
 from kdutils.data import load_splits
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--profile", default="cpu", help="data and cached teacher of this profile"
-    )
+    parser.add_argument("--profile", default="cpu", help="the data of this profile")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument(
         "--batch-size", type=int, default=64, help="the blog's batch size"
@@ -35,11 +32,9 @@ def main() -> None:
         per_class_limit=cfg.per_class_limit,
         download=cfg.allow_download,
     )
-    teacher, _, _ = get_teacher("mnist-mlp", cfg, splits)
     rows = baseline.compare_loops(
         splits,
-        teacher,
-        teacher_hidden=MNIST_TEACHER_HIDDEN,
+        teacher_hidden=baseline.BLOG_TEACHER,
         student_hidden=mnist.BLOG_STUDENT,
         epochs=args.epochs,
         settings=baseline.LoopSettings(batch_size=args.batch_size),

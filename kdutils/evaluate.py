@@ -64,21 +64,31 @@ def agreement(student_logits: Tensor, teacher_logits: Tensor) -> float:
 
 
 def classification_metrics(
-    model: nn.Module, x: Tensor, y: Tensor, device: str | torch.device | None = None
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    device: str | torch.device | None = None,
+    teacher_logits: Tensor | None = None,
 ) -> dict:
     """Accuracy, macro-F1, error count and ``correct`` (per image, 0/1 as uint8) of ``model`` on ``(x, y)``.
 
     The per-image scores are what a claim's interval needs to count test-set noise
-    (:func:`kdbook.claims.compare`).
+    (:func:`kdbook.claims.compare`). With ``teacher_logits`` (the teacher's on ``x``), also
+    ``agreement`` (top-1, :func:`agreement`) and ``agrees`` (per image, 0/1 as uint8).
     """
     logits = predict_logits(model, x, device=device)
     correct = (logits.argmax(dim=1) == y).numpy().astype(np.uint8)
-    return {
+    metrics = {
         "accuracy": accuracy(logits, y),
         "macro_f1": macro_f1(logits, y),
         "errors": int(len(correct) - correct.sum()),
         "correct": correct,
     }
+    if teacher_logits is not None:
+        agrees = logits.argmax(dim=1) == teacher_logits.argmax(dim=1)
+        metrics["agreement"] = agrees.float().mean().item()
+        metrics["agrees"] = agrees.numpy().astype(np.uint8)
+    return metrics
 
 
 def count_flops(model: nn.Module, example: Tensor) -> int:

@@ -92,12 +92,18 @@ def hard_distillation_loss(student_logits: Tensor, teacher_logits: Tensor) -> Te
 
 
 def logit_matching_loss(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
-    """``0.5 * mean((s - t)^2)``: the limit of :func:`soft_kd_loss` as T grows, for zero-mean logits.
+    """``0.5 * mean((s - t)^2)`` over logits centred per image: the limit of :func:`soft_kd_loss` as T grows.
 
-    Its gradient, ``(s - t) / (batch * classes)``, is what ``soft_kd_loss``'s gradient tends to.
+    Hinton et al.'s limit (2015, sec. 2.1) holds for logits "zero-meaned separately for each
+    transfer case"; softmax ignores a constant per image, so centring both sides changes nothing a
+    softmax sees and removes a difference the soft loss never penalises. The gradient,
+    ``(s_c - t_c) / (batch * classes)``, is what ``soft_kd_loss``'s gradient tends to.
     """
     check_logits(student_logits, teacher_logits)
-    return 0.5 * F.mse_loss(student_logits, teacher_logits)
+    return 0.5 * F.mse_loss(
+        student_logits - student_logits.mean(dim=1, keepdim=True),
+        teacher_logits - teacher_logits.mean(dim=1, keepdim=True),
+    )
 
 
 def distillation_loss(

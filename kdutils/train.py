@@ -65,8 +65,10 @@ def cross_entropy_objective(
 class TeacherCache:
     """The teacher's logits on a fixed input tensor, computed once and looked up by row index.
 
-    Valid only while the inputs do not change: :meth:`check` refuses other inputs, and the fit loop
-    bypasses the cache (runs the teacher on each augmented batch) when an augmentation is used.
+    Valid only while the inputs do not change: :meth:`check` refuses other inputs, and
+    :func:`fit` refuses a cache together with ``augment`` (the inputs would change every epoch and
+    the cached logits would be stale). To cache logits on augmented images, cache them on a fixed
+    bank of views (:func:`kdutils.augment.view_bank`).
     """
 
     def __init__(
@@ -229,6 +231,7 @@ def fit(
     channels_last: bool = False,
     keep: str = "last",
     score: Callable[[dict], float] | None = None,
+    eval_every: int = 1,
     seed: int = 0,
     device: str | torch.device = "cpu",
     amp: bool = False,
@@ -242,9 +245,16 @@ def fit(
     scored at a lucky epoch. ``keep="best"`` (for teachers) keeps the epoch with the highest
     ``score(epoch_row)`` (default: validation accuracy).
 
-    Each step is forward, loss, backward, step. ``objective(student_logits, y, teacher_logits)`` gets
-    the teacher's logits for the batch (from the cache when ``teacher`` is a :class:`TeacherCache` and
-    there is no augmentation) or ``None``. An objective with a closed-form gradient
+    Validation runs every ``eval_every`` epochs and after the last one (a history row per
+    validation; its ``train_loss`` averages the steps since the previous row).
+
+    Each step is forward, loss, backward, step. ``augment(batch)`` (e.g.
+    :class:`kdutils.augment.Augmentation`) transforms each batch before the forward pass, drawing
+    from torch's global generator, which ``seed`` seeds; ``seed`` also orders the batches. It does
+    not initialise the model: seed before building it (:func:`seed_everything`).
+    ``objective(student_logits, y, teacher_logits)`` gets the teacher's logits for the batch (from
+    the cache when ``teacher`` is a :class:`TeacherCache`, else from a forward pass of the teacher
+    on the augmented batch) or ``None``. An objective with a closed-form gradient
     (``teacher_targets`` and ``value_and_grad``, :class:`~kdutils.losses.KDObjective`) gets its
     per-image targets instead, built once from a cache or per batch from a live teacher, and backward
     starts from its gradient at the logits (see :func:`_loss_function`).
@@ -259,6 +269,15 @@ def fit(
         raise ValueError("score chooses the epoch to keep: pass keep='best' with it")
     if lr <= 0:
         raise ValueError(f"learning rate must be > 0; got {lr!r}")
+    if eval_every < 1:
+        raise ValueError(f"eval_every must be >= 1; got {eval_every!r}")
+    if isinstance(teacher, TeacherCache) and augment is not None:
+        raise ValueError(
+            "a TeacherCache holds the teacher's logits on fixed images, but augment= changes the "
+            "images at every step, so the cached logits would be stale: pass the teacher model "
+            "itself (it then labels each augmented batch), or train on a fixed bank of augmented "
+            "views (kdutils.augment.view_bank) and cache the teacher's logits on that"
+        )
     rank, world = distributed_context()
     if batch_size % world:
         raise ValueError(
@@ -268,7 +287,7 @@ def fit(
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
     model.to(device)
-    cache = teacher if isinstance(teacher, TeacherCache) and augment is None else None
+    cache = teacher if isinstance(teacher, TeacherCache) else None
     teacher_model = teacher.teacher if isinstance(teacher, TeacherCache) else teacher
     if cache is not None:
         cache.check(train.x)
@@ -305,9 +324,9 @@ def fit(
     history, best_state, best_score = History(), None, float("-inf")
     start = time.perf_counter()
     bar = tqdm(range(epochs), desc=desc, disable=not progress or rank != 0, leave=False)
+    tic, cpu_tic, total, count = time.perf_counter(), time.thread_time(), 0.0, 0
     for epoch in bar:
         model.train()
-        tic, cpu_tic, total, count = time.perf_counter(), time.thread_time(), 0.0, 0
         for idx, xb, yb in batches(
             train_x,
             train_y,
@@ -330,6 +349,8 @@ def fit(
             scheduler.step()
             total += loss_value * len(yb)
             count += len(yb)
+        if (epoch + 1) % eval_every and epoch + 1 < epochs:
+            continue
         if world > 1:
             sums = torch.tensor([total, count], dtype=torch.float64, device=device)
             torch.distributed.all_reduce(sums)
@@ -362,6 +383,7 @@ def fit(
         bar.set_postfix(
             loss=f"{row['train_loss']:.3f}", val_acc=f"{row['val_accuracy']:.3f}"
         )
+        tic, cpu_tic, total, count = time.perf_counter(), time.thread_time(), 0.0, 0
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()

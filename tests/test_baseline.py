@@ -2,16 +2,12 @@
 
 import pytest
 
-from tests.conftest import train_small
-
 
 def test_naive_baseline_loop_trains_like_kdutils(digits):
     from kdbook import baseline
 
-    teacher, _ = train_small(digits, 3)
     rows = baseline.compare_loops(
         digits,
-        teacher,
         teacher_hidden=(32,),
         student_hidden=(16,),
         epochs=2,

@@ -20,3 +20,17 @@ def test_metrics_against_scikit_learn():
         f1_score(y.numpy(), pred, average="macro")
     )
     assert agreement(logits, logits * 2) == 1.0
+
+
+def test_classification_metrics_with_teacher_logits_counts_agreement():
+    from kdutils.evaluate import classification_metrics
+
+    model = torch.nn.Identity()
+    x = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0]])
+    y = torch.tensor([0, 0, 0])
+    teacher = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    metrics = classification_metrics(model, x, y, teacher_logits=teacher)
+    assert metrics["correct"].tolist() == [1, 0, 1]
+    assert metrics["agrees"].tolist() == [1, 0, 0]
+    assert metrics["agreement"] == pytest.approx(1 / 3)
+    assert "agreement" not in classification_metrics(model, x, y)

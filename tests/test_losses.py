@@ -168,8 +168,9 @@ def test_gradcheck_all_losses(logits):
 
 def test_high_temperature_limit_is_logit_matching(logits):
     student, teacher, _ = logits
-    student = student - student.mean(1, keepdim=True)
-    teacher = teacher - teacher.mean(1, keepdim=True)
+    # logits with a different offset per image: softmax ignores it, so must logit matching
+    student = student + torch.arange(len(student), dtype=student.dtype)[:, None]
+    teacher = teacher - 3.0
     grads = []
     for fn in (
         lambda s: losses.soft_kd_loss(s, teacher, 1e6),
@@ -245,9 +246,13 @@ def test_kd_objective_without_T2_and_logit_matching_objective(logits):
     )
     assert without.item() == pytest.approx(expected.item(), rel=1e-12)
     matching = losses.logit_matching_objective(0.6)(student, targets, teacher)
+    centred = lambda z: z - z.mean(1, keepdim=True)  # noqa: E731
     assert matching.item() == pytest.approx(
-        (0.4 * ce + 0.3 * ((student - teacher) ** 2).mean()).item(), rel=1e-12
+        (0.4 * ce + 0.3 * ((centred(student) - centred(teacher)) ** 2).mean()).item(),
+        rel=1e-12,
     )
+    shifted = losses.logit_matching_objective(0.6)(student, targets, teacher + 5.0)
+    assert shifted.item() == pytest.approx(matching.item(), rel=1e-12)
 
 
 @pytest.mark.float32

@@ -28,7 +28,10 @@ def test_student_job_objectives(digits):
     from kdbook import mnist
 
     teacher, _ = train_small(digits, 3)
-    shared = {"splits": digits, "cache": TeacherCache(teacher, digits.train.x)}
+    shared = {
+        "splits": digits,
+        "caches": {"train": TeacherCache(teacher, digits.train.x)},
+    }
     results = {}
     for name, objective in (
         ("alone", {"kind": "alone"}),
@@ -47,3 +50,35 @@ def test_student_job_objectives(digits):
     assert not np.array_equal(results["kd"]["correct"], alone["correct"])
     with pytest.raises(ValueError, match="unknown objective kind 'mse'"):
         mnist.objective_for({"kind": "mse"})
+
+
+def test_student_job_on_other_data_with_probes_and_agreement(digits):
+    from kdbook import mnist
+    from kdutils.data import Split
+    from kdutils.evaluate import predict_logits
+
+    teacher, _ = train_small(digits, 3)
+    half = Split(digits.train.x[::2], digits.train.y[::2])
+    shared = {
+        "splits": digits,
+        "data": {"half": half},
+        "caches": {"half": TeacherCache(teacher, half.x)},
+        "probes": {"val": digits.val.x},
+        "teacher_test_logits": predict_logits(teacher, digits.test.x),
+    }
+    job = {
+        "hidden": [8],
+        "seed": 0,
+        "epochs": 2,
+        "objective": {"kind": "kd", "alpha": 0.5, "T": 4.0},
+        "recipe": "blog",
+        "data": "half",
+        "probes": ["val"],
+    }
+    result = mnist.student_job(job, shared)
+    assert result["logits_val"].shape == (len(digits.val), 10)
+    assert 0.0 <= result["agreement"] <= 1.0
+    assert len(result["agrees"]) == len(digits.test)
+    assert mnist.epochs_for_steps(3750, 3600, 64) == 66
+    with pytest.raises(ValueError, match="unknown recipe 'sgd'"):
+        mnist.train_student((8,), digits, 0, epochs=1, recipe="sgd")

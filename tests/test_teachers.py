@@ -43,13 +43,15 @@ def test_every_teacher_trains_once_and_loads_back(name, tmp_path, monkeypatch):
     assert not list(tmp_path.glob("*.training"))  # the marker goes when training ends
 
 
-def test_a_teacher_matched_to_a_target_accuracy_has_its_own_checkpoint():
+def test_teachers_train_with_their_sources_augmentation_to_the_last_epoch():
     smoke, splits = get_profile("smoke"), tiny_images()
-    plain = teachers.teacher_config("fashion-cnn", smoke, splits)
-    matched = teachers.teacher_config("fashion-cnn", smoke, splits, 0.81234)
-    assert (
-        "target_val_accuracy" not in plain and matched["target_val_accuracy"] == 0.8123
-    )
+    assert teachers.teacher_config("mnist-cnn", smoke, splits)["augment"] == {
+        "shift": 2
+    }
+    for name in ("fashion-cnn", "fashion-vit"):
+        config = teachers.teacher_config(name, smoke, splits)
+        assert config["augment"] == {"shift": 2, "hflip": True}
+        assert config["schedule"] == "cosine"
 
 
 def test_unknown_teacher_names_the_known_ones():

@@ -54,23 +54,41 @@ def test_distillation_with_teacher_cache_equals_teacher_forward(digits):
         assert a == pytest.approx(b, rel=1e-5)
 
 
-def test_teacher_cache_refuses_other_inputs_and_is_bypassed_under_augmentation(digits):
+def test_teacher_cache_refuses_other_inputs_and_augmentation(digits):
     teacher, _ = train_small(digits, 3)
     cache = TeacherCache(teacher, digits.train.x)
     other = digits.train.x.clone()
     other[0, 0, 0, 0] += 1.0
     with pytest.raises(ValueError, match="TeacherCache was built on other inputs"):
         cache.check(other)
+    objective = lambda s, y, t: losses.distillation_loss(s, y, t, alpha=0.5, T=2.0)  # noqa: E731
+    flip = lambda x: x.flip(-1)  # noqa: E731
+    with pytest.raises(ValueError, match="cached logits would be stale: .*view_bank"):
+        train_small(digits, 0, objective=objective, teacher=cache, augment=flip)
+    # the teacher itself labels each augmented batch: what the student sees
     seen = []
 
-    def objective(s, y, t):
+    def recording(s, y, t):
         seen.append(t)
-        return losses.distillation_loss(s, y, t, alpha=0.5, T=2.0)
+        return objective(s, y, t)
 
-    flip = lambda x: x.flip(-1)  # noqa: E731
-    cache.logits.fill_(1e6)  # a stale cache would show up as these values
-    train_small(digits, 0, objective=objective, teacher=cache, augment=flip)
-    assert all(t.abs().max() < 1e5 for t in seen)
+    train_small(digits, 0, objective=recording, teacher=teacher, augment=flip)
+    first = digits.train.x[:1].flip(-1)
+    assert any(
+        torch.allclose(t, teacher(first).detach(), atol=1e-5)
+        for batch in seen
+        for t in batch.split(1)
+    )
+
+
+def test_eval_every_validates_less_often_and_always_at_the_end(digits):
+    _, every = train_small(digits, 0)
+    _, sparse = train_small(digits, 0, eval_every=2)
+    assert every.column("epoch") == [1, 2, 3]
+    assert sparse.column("epoch") == [2, 3]
+    assert sparse.epochs[-1]["val_accuracy"] == every.epochs[-1]["val_accuracy"]
+    with pytest.raises(ValueError, match="eval_every must be >= 1; got 0"):
+        train_small(digits, 0, eval_every=0)
 
 
 def test_nan_loss_stops_training_with_a_clear_error(digits):

@@ -1,0 +1,85 @@
+import pytest
+import torch
+
+from kdutils.augment import (
+    Augmentation,
+    random_erasing,
+    random_hflip,
+    random_shift,
+    view_bank,
+)
+from kdutils.data import Split
+
+
+def images(n=64, size=8):
+    return torch.rand(n, 1, size, size)
+
+
+def test_random_shift_moves_each_image_by_its_own_offset_within_bounds():
+    x = torch.zeros(200, 1, 9, 9)
+    x[:, 0, 4, 4] = 1.0  # one lit pixel in the centre
+    out = random_shift(x, 2, torch.Generator().manual_seed(0))
+    positions = out[:, 0].flatten(1).argmax(1)
+    rows, cols = positions // 9, positions % 9
+    assert out.sum() == 200  # nothing lost: the pixel never leaves the image
+    assert rows.min() == 2 and rows.max() == 6 and cols.min() == 2 and cols.max() == 6
+    assert len(set(zip(rows.tolist(), cols.tolist()))) == 25  # all 25 offsets drawn
+
+
+def test_random_shift_matches_roll_with_zero_fill():
+    x = images(1, 6)
+    g = torch.Generator().manual_seed(3)
+    dy, dx = (torch.randint(0, 5, (2, 1), generator=g) - 2).flatten().tolist()
+    out = random_shift(x, 2, torch.Generator().manual_seed(3))
+    expected = torch.zeros_like(x)
+    src = x[..., max(0, dy) : 6 + min(0, dy), max(0, dx) : 6 + min(0, dx)]
+    expected[..., max(0, -dy) : 6 + min(0, -dy), max(0, -dx) : 6 + min(0, -dx)] = src
+    assert torch.equal(out, expected)
+
+
+def test_hflip_draws_per_image():
+    x = images(400)
+    out = random_hflip(x, 0.5, torch.Generator().manual_seed(0))
+    flipped = (out == x.flip(-1)).flatten(1).all(1)
+    kept = (out == x).flatten(1).all(1)
+    assert (flipped | kept).all()
+    assert 150 < int(flipped.sum()) < 250  # one draw per image, not one per batch
+
+
+def test_erasing_zeroes_one_rectangle_in_about_p_of_the_images():
+    x = torch.ones(1000, 1, 16, 16)
+    out = random_erasing(x, p=0.25, generator=torch.Generator().manual_seed(0))
+    erased = (out == 0).flatten(1).any(1)
+    assert 200 < int(erased.sum()) < 300
+    zeros = (out[erased.nonzero()[0, 0], 0] == 0).nonzero()
+    r, c = zeros[:, 0], zeros[:, 1]
+    # a full rectangle: every pixel between the extremes is zero
+    assert len(zeros) == (r.max() - r.min() + 1) * (c.max() - c.min() + 1)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: random_shift(images(), -1), "max_shift must be >= 0; got -1"),
+        (lambda: random_hflip(images(), 1.5), r"p must be in \[0, 1\]; got 1.5"),
+        (lambda: random_erasing(images(), 2.0), r"p must be in \[0, 1\]; got 2.0"),
+    ],
+)
+def test_bad_augmentation_arguments(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_view_bank_is_fixed_seeded_and_keeps_labels():
+    split = Split(images(10), torch.arange(10))
+    augment = Augmentation(shift=2, hflip=True)
+    bank = view_bank(split, 3, augment, seed=1)
+    again = view_bank(split, 3, augment, seed=1)
+    assert torch.equal(bank.x, again.x)
+    assert len(bank) == 30 and torch.equal(bank.y, torch.arange(10).repeat(3))
+    assert not torch.equal(bank.x[:10], bank.x[10:20])  # each copy its own draw
+    assert Augmentation(shift=2, hflip=True).describe() == (
+        "shifts of up to 2 px, horizontal flips"
+    )
+    with pytest.raises(ValueError, match="views must be >= 1; got 0"):
+        view_bank(split, 0, augment)
