@@ -1,10 +1,12 @@
-"""Fashion-MNIST setup shared by the ViT -> MobileNetV2 and DeiT chapters: data with its fallback, the students' split."""
+"""Fashion-MNIST setup of chapters 4 and 5: data with its fallback, the students' split, their sweep jobs."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
+from torch import nn
 
 from kdutils.data import (
     DataNotFoundError,
@@ -13,12 +15,17 @@ from kdutils.data import (
     load_splits,
     stratified_subset,
 )
+from kdutils.evaluate import classification_metrics, predict_logits
+from kdutils.losses import kd_objective
+from kdutils.models import SHORT_MOBILENET_V2, mobilenet_v2_small_images
+from kdutils.train import cross_entropy_objective, fit, seed_everything
 
 from .profiles import Profile
 
 
 def load_fashion(profile: Profile) -> tuple[Splits, str]:
-    """Fashion-MNIST splits for ``profile`` (teacher-sized training set), or MNIST 5k when it is nowhere to be found.
+    """Fashion-MNIST splits for ``profile`` (teacher-sized training set, the whole official test
+    set but under smoke), or MNIST 5k when it is nowhere to be found.
 
     Returns the splits and a note for the reader saying which data set is used and why.
     """
@@ -29,6 +36,7 @@ def load_fashion(profile: Profile) -> tuple[Splits, str]:
             per_class_limit=per_class,
             download=profile.allow_download,
             val_fraction=profile.choose(smoke=0.1, cpu=1 / 21, gpu=0.1),
+            cap_test=profile.name == "smoke",
         )
         return splits, f"Fashion-MNIST from {splits.source}"
     except DataNotFoundError as err:
@@ -58,8 +66,108 @@ def student_training(
     }
 
 
-def student_train_split(profile: Profile, splits: Splits, seed: int = 0) -> Split:
-    """The students' smaller training set: a stratified share of the teacher's training images."""
-    return stratified_subset(
-        splits.train, profile.choose(smoke=0.5, cpu=0.25, gpu=0.25), seed=seed
+def student_train_split(splits: Splits, per_class: int, seed: int = 0) -> Split:
+    """The students' smaller training set: ``per_class`` images of each class, drawn (stratified,
+    seeded) from the teacher's training images."""
+    fraction = min(1.0, per_class * len(splits.classes) / len(splits.train))
+    return stratified_subset(splits.train, fraction, seed=seed)
+
+
+# The chapter-4 student: torchvision's MobileNetV2 blocks, width 0.35, the first five stages with
+# fewer repeats and a 512-wide last convolution (see kdutils.models.SHORT_MOBILENET_V2)
+MOBILENET_STUDENT = {
+    "width_mult": 0.35,
+    "stages": SHORT_MOBILENET_V2,
+    "last_channel": 512,
+}
+
+
+def mobilenet_student(splits: Splits) -> nn.Module:
+    """An untrained chapter-4 student for ``splits``' images and classes."""
+    return mobilenet_v2_small_images(
+        len(splits.classes), in_chans=splits.train.x.shape[1], **MOBILENET_STUDENT
     )
+
+
+def mobilenet_job(job: dict, shared: dict) -> dict:
+    """One sweep job: a MobileNetV2 student built from ``job["seed"]``, trained and tested once.
+
+    ``job``: ``seed``, ``epochs`` and ``objective`` (``None``: alone; else ``(alpha, T)``);
+    ``shared``: ``splits``, ``train`` (the students' split), ``cache`` (the teacher's logits on
+    it), ``training`` (:func:`student_training`'s keyword arguments) and ``teacher_test_logits``.
+    """
+    seed_everything(job["seed"])
+    student = mobilenet_student(shared["splits"])
+    distill = job["objective"] is not None
+    history = fit(
+        student,
+        shared["train"],
+        shared["splits"].val,
+        epochs=job["epochs"],
+        seed=job["seed"],
+        progress=False,
+        objective=kd_objective(*job["objective"])
+        if distill
+        else cross_entropy_objective,
+        teacher=shared["cache"] if distill else None,
+        **shared["training"],
+    )
+    test = shared["splits"].test
+    metrics = classification_metrics(
+        student,
+        test.x,
+        test.y,
+        device=shared["training"]["device"],
+        teacher_logits=shared["teacher_test_logits"],
+    )
+    return {**job, **metrics, "history": history.as_dict()}
+
+
+def deit_job(job: dict, shared: dict) -> dict:
+    """One sweep job of the DeiT ablation: a student built from ``job["seed"]``, trained, then
+    scored head by head (and, with a distillation token, its two tokens' similarity).
+
+    ``job``: ``seed``, ``token`` (a distillation token?), ``objective`` (keyword arguments of
+    :func:`kdutils.deit.deit_objective`), ``teacher`` (a key of ``shared["caches"]`` or ``None``);
+    ``shared``: ``splits``, ``train``, ``caches``, ``training`` (fit's keyword arguments),
+    ``arch``, ``teacher_test_logits`` (per teacher: agreement per head) and ``probe`` (images for
+    the token similarity).
+    """
+    from kdutils import deit
+
+    seed_everything(job["seed"])
+    splits = shared["splits"]
+    model = deit.student(splits, distilled=job["token"], **shared["arch"])
+    history = fit(
+        model,
+        shared["train"],
+        splits.val,
+        objective=deit.deit_objective(**job["objective"]),
+        teacher=shared["caches"].get(job["teacher"]),
+        seed=job["seed"],
+        progress=False,
+        **shared["training"],
+    )
+    heads = {}
+    for head in deit.HEADS if job["token"] else ("class",):
+        classifier = deit.as_classifier(model, head) if job["token"] else model
+        predicted = predict_logits(classifier, splits.test.x).argmax(1)
+        heads[head] = {
+            "accuracy": (predicted == splits.test.y).float().mean().item(),
+            "correct": (predicted == splits.test.y).numpy().astype(np.uint8),
+            "agrees": {  # per teacher, per test image: the same top-1 class?
+                name: (predicted == logits.argmax(1)).numpy().astype(np.uint8)
+                for name, logits in shared["teacher_test_logits"].items()
+            },
+        }
+    similarity = (
+        deit.token_similarity(model.to("cpu"), shared["probe"])
+        if job["token"]
+        else None
+    )
+    return {
+        **job,
+        "heads": heads,
+        "similarity": similarity,
+        "history": history.as_dict(),
+    }

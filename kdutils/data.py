@@ -300,11 +300,13 @@ def load_splits(
     test_fraction: float = 0.2,
     split_seed: int = 0,
     image_size: int = 64,
+    cap_test: bool = True,
 ) -> Splits:
     """Resolve ``name`` and split it into stratified train / val / test tensors, seeded by ``split_seed``.
 
-    A source with an official test split keeps it as the test set (capped per class like the rest);
-    otherwise ``test_fraction`` of the data becomes the test set. The data split does not change
+    A source with an official test split keeps it as the test set (capped per class like the rest,
+    unless ``cap_test`` is False: then all of it); otherwise ``test_fraction`` of the data becomes
+    the test set. The data split does not change
     with the training seed, so runs with different seeds see the same images.
     """
     from sklearn.model_selection import train_test_split
@@ -325,7 +327,7 @@ def load_splits(
     if raw.test_images is not None:
         test_limit = (
             None
-            if per_class_limit is None
+            if per_class_limit is None or not cap_test
             else max(3, int(per_class_limit * test_fraction / (1 - test_fraction)))
         )
         test = _to_split(

@@ -60,10 +60,12 @@ def as_classifier(model: DistilledViT, heads: Heads = "both") -> DistilledViT:
     return DistilledViT(model.vit, heads).eval()
 
 
-def deit_objective(kind: str, alpha: float = 0.5, tau: float = 1.0) -> Objective:
+def deit_objective(
+    kind: str, alpha: float = 0.5, tau: float = 1.0, soft_reduction: str = "numel"
+) -> Objective:
     """A fit objective for DeiT students: ``none``, ``soft``, ``hard`` (kdutils.losses.deit_loss) on the class and
     distillation heads (or on the one head of a plain ViT), or ``two-class``: both heads trained on the labels,
-    the paper's control with two class tokens."""
+    the paper's control with two class tokens. ``soft_reduction``: DeiT's ``numel`` or ``batchmean``."""
     if kind == "two-class":
         check_alpha(alpha)
 
@@ -82,6 +84,7 @@ def deit_objective(kind: str, alpha: float = 0.5, tau: float = 1.0) -> Objective
         kind,
         alpha,
         tau,
+        soft_reduction,
     )
 
     def objective(out, targets: Tensor, teacher_logits: Tensor | None) -> Tensor:
@@ -91,7 +94,14 @@ def deit_objective(kind: str, alpha: float = 0.5, tau: float = 1.0) -> Objective
                 f"DeiT '{kind}' distillation needs teacher logits: pass teacher= to fit"
             )
         return deit_loss(
-            class_logits, dist_logits, targets, teacher_logits, kind, alpha, tau
+            class_logits,
+            dist_logits,
+            targets,
+            teacher_logits,
+            kind,
+            alpha,
+            tau,
+            soft_reduction,
         )
 
     return objective

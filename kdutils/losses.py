@@ -135,17 +135,23 @@ def deit_loss(
     kind: DeiTKind,
     alpha: float = 0.5,
     tau: float = 1.0,
+    soft_reduction: str = "numel",
 ) -> Tensor:
     """DeiT's objective as in its ``losses.py``: ``(1 - alpha) * CE(class head, y) + alpha * distill``.
 
-    ``soft``: KL at temperature ``tau`` times tau^2, summed and divided by ``numel`` (batch x classes),
-    which is C times smaller than ``batchmean``. ``hard``: CE of the distillation head against the
+    ``soft``: KL at temperature ``tau`` times tau^2, summed and divided by ``numel`` (batch x classes,
+    DeiT's code), which is C times smaller than ``soft_reduction="batchmean"`` (divided by the batch,
+    as Hinton et al. and :func:`soft_kd_loss`). ``hard``: CE of the distillation head against the
     teacher's argmax. ``none``: CE of the class head only. With no distillation token, pass the same
     logits twice.
     """
     if kind not in ("none", "soft", "hard"):
         raise ValueError(
             f"DeiT distillation kind must be 'none', 'soft' or 'hard'; got {kind!r}"
+        )
+    if soft_reduction not in ("numel", "batchmean"):
+        raise ValueError(
+            f"soft_reduction must be 'numel' or 'batchmean'; got {soft_reduction!r}"
         )
     check_targets(class_logits, targets)
     base = F.cross_entropy(class_logits, targets)
@@ -163,7 +169,7 @@ def deit_loss(
                 log_target=True,
             )
             * (tau * tau)
-            / dist_logits.numel()
+            / (dist_logits.numel() if soft_reduction == "numel" else len(dist_logits))
         )
     else:
         distill = F.cross_entropy(dist_logits, teacher_logits.argmax(dim=1))

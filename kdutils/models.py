@@ -65,22 +65,53 @@ def vit_small_images(
     )
 
 
+# torchvision's MobileNetV2 stages [expansion t, channels c, repeats n, stride s], first five, fewer
+# repeats: the network for 28 px images, where the full 17-block stack is mostly overhead on a CPU
+SHORT_MOBILENET_V2 = [
+    [1, 16, 1, 1],
+    [6, 24, 2, 2],
+    [6, 32, 2, 2],
+    [6, 64, 2, 2],
+    [6, 96, 1, 1],
+]
+
+
 def mobilenet_v2_small_images(
-    num_classes: int, in_chans: int = 1, width_mult: float = 0.5
+    num_classes: int,
+    in_chans: int = 1,
+    width_mult: float = 0.5,
+    stages: list[list[int]] | None = None,
+    last_channel: int | None = None,
 ) -> nn.Module:
     """torchvision's MobileNetV2 (random init) adapted to 28-32 px images.
 
     The stem takes ``in_chans`` channels, and the last downsampling stage keeps stride 1: the standard
     network shrinks its input 32x (224 px -> a 7x7 map), which would leave a 28 px image as a single
-    pixel before the last blocks; with total stride 16 the final map is 2x2.
+    pixel before the last blocks; one halving fewer leaves a 2x2 map. ``stages`` replaces
+    torchvision's inverted-residual setting (e.g. :data:`SHORT_MOBILENET_V2`) and ``last_channel``
+    its final 1x1 convolution's width (1280).
     """
     from torchvision.models import mobilenet_v2
+    from torchvision.ops.misc import Conv2dNormActivation
 
-    model = mobilenet_v2(weights=None, num_classes=num_classes, width_mult=width_mult)
+    model = mobilenet_v2(
+        weights=None,
+        num_classes=num_classes,
+        width_mult=width_mult,
+        inverted_residual_setting=stages,
+    )
     stem = model.features[0][0]
     model.features[0][0] = nn.Conv2d(
         in_chans, stem.out_channels, kernel_size=3, stride=2, padding=1, bias=False
     )
+    if last_channel is not None:
+        model.features[-1] = Conv2dNormActivation(
+            model.features[-1][0].in_channels,
+            last_channel,
+            kernel_size=1,
+            activation_layer=nn.ReLU6,
+        )
+        model.classifier[-1] = nn.Linear(last_channel, num_classes)
     last_downsampling = [block for block in model.features[1:-1] if block.stride == 2][
         -1
     ]

@@ -27,12 +27,21 @@
 #
 # **How we run it.** The `gpu` profile runs the guide's own setup (beans and the pretrained teacher
 # from the Hugging Face Hub, the `Trainer` with kdutils' `DistillationTrainer`, TensorBoard logs).
-# Offline, the `cpu` profile keeps the recipe — ViT teacher, MobileNetV2 from scratch, $T = 5$,
-# $\lambda = 0.5$, AdamW, scored at the last epoch of a cosine schedule — on real data that ships
-# with the machine:
-# Fashion-MNIST at 28 x 28. A small timm ViT trained here plays the pretrained teacher; like the
-# guide's teacher, which had seen ImageNet-21k, it is trained on four times more images than the
-# students get.
+# Offline, the `cpu` profile rebuilds the guide's *regime* on real data that ships with the
+# machine, Fashion-MNIST at 28 x 28: a student trained from random weights on about 1000 labelled
+# images (beans has 1034), for the guide's 30 epochs and for four times as long, and a teacher
+# that has seen far more data than the student, as the guide's ViT had (pretrained on
+# ImageNet-21k before its fine-tuning on beans). $T = 5$, $\lambda = 0.5$, AdamW on a cosine
+# schedule, scored at the last epoch on the whole 10,000-image test set.
+#
+# **Which teacher.** What the guide's result needs is a teacher far better than the student can
+# become on its own. A Vision Transformer trained from scratch on 20,000 28 px images does not get
+# there within a CPU's budget: the small timm ViT of the next chapter, trained on those images
+# with shifts and flips, ends well below the convnet trained the same way (chapter 5 reports
+# both), too close to what a MobileNetV2 learns from 1000 images for distillation from it to be
+# tested. ViTs need pretraining, or distillation, to shine on small data — the next chapter's
+# subject. So the `cpu` teacher is that convnet; the `gpu` profile keeps the guide's pretrained
+# ViT.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -41,27 +50,40 @@ seed = 0
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
 
 from kdbook import chapter, claims, fashion
 from kdbook.teachers import get_teacher, teacher_config
 from kdutils import plots
-from kdutils.evaluate import classification_metrics, count_flops, latency_ms
-from kdutils.losses import kd_objective
-from kdutils.models import count_parameters, mobilenet_v2_small_images
-from kdutils.train import TeacherCache, fit, seed_everything
+from kdutils.evaluate import (
+    classification_metrics,
+    count_flops,
+    latency_ms,
+    predict_logits,
+)
+from kdutils.models import count_parameters
+from kdutils.sweep import run_jobs
+from kdutils.train import TeacherCache
 
 cfg, device, run = chapter.start("04_vit_to_mobilenet", profile, seed)
-GUIDE = "Hugging Face Transformers guide: knowledge distillation for computer vision (seed 000)"
+GUIDE = "Hugging Face Transformers guide: knowledge distillation for computer vision"
 T, ALPHA = 5.0, 0.5  # the guide's temperature and lambda
 
 # %% [markdown]
 # (ch4-what-we-test-declared-before-the-runs)=
 # ## What we test, declared before the runs
 #
-# One **primary claim**, the guide's: the distilled MobileNetV2 beats the same network trained
-# alone. Its margin, fixed before the run, is half a point of test accuracy; it runs on every seed
-# of the profile.
+# Two **primary claims**, fixed before the runs, each with a margin of half a point of test
+# accuracy, on every seed of the profile and corrected for testing two (Holm):
+#
+# 1. the guide's: the distilled MobileNetV2 beats the same network trained alone, at the long
+#    schedule (distillation "needs patience": Beyer et al. 2022, section 4, find it can hurt at
+#    short schedules and help at long ones);
+# 2. that patience, as a contrast: distillation's gain over training alone is larger at the long
+#    schedule than at the guide's 30 epochs, paired by seed and test image.
+#
+# The gain at the short schedule is reported too, as an exploratory claim.
 #
 # A claim about what distillation does is tested only where its setting holds: a teacher clearly
 # better than the student trained alone, its test error at most 0.6 times the student's (Hinton
@@ -70,7 +92,12 @@ T, ALPHA = 5.0, 0.5  # the guide's temperature and lambda
 # training images; without that headroom it is reported as *not testable here*, with its numbers.
 
 # %%
-run.declare_primary({"distilled-mobilenet-beats-alone": 0.005})
+run.declare_primary(
+    {
+        "distilled-mobilenet-beats-alone": 0.005,
+        "distillation-gain-grows-with-length": 0.005,
+    }
+)
 
 # %% [markdown]
 # (ch4-the-guide-s-setup-gpu-profile)=
@@ -114,9 +141,12 @@ if cfg.name == "gpu":
 
 # %%
 splits, data_note = fashion.load_fashion(cfg)
-student_train = fashion.student_train_split(cfg, splits)
-teacher, teacher_extra, loaded = get_teacher("fashion-vit", cfg, splits)
+STUDENT_IMAGES_PER_CLASS = cfg.choose(smoke=10, cpu=100, gpu=100)
+student_train = fashion.student_train_split(splits, STUDENT_IMAGES_PER_CLASS)
+TEACHER = "fashion-cnn"
+teacher, teacher_extra, loaded = get_teacher(TEACHER, cfg, splits)
 teacher.to(device)
+teacher_test_logits = predict_logits(teacher, splits.test.x, device=device)
 teacher_test = classification_metrics(
     teacher, splits.test.x, splits.test.y, device=device
 )
@@ -127,7 +157,7 @@ run.data_source = splits.source
 run.config = {
     "data": splits.summary(),
     "student_train": len(student_train),
-    "teacher": teacher_config("fashion-vit", cfg, splits),
+    "teacher": teacher_config(TEACHER, cfg, splits),
 }
 run.metrics["teacher_test"] = teacher_test
 print(data_note)
@@ -136,13 +166,14 @@ print(
     f"validation {len(splits.val)}, test {len(splits.test)}"
 )
 print(
-    f"teacher {'loaded from the checkpoint cache' if loaded else 'trained'}: timm VisionTransformer, "
-    f"{count_parameters(teacher) / 1e6:.2f} M parameters"
+    f"teacher {'loaded from the checkpoint cache' if loaded else 'trained'}: "
+    f"{TEACHER}, {count_parameters(teacher) / 1e6:.2f} M parameters"
 )
 
 # %% tags=["nbval-check-output"]
 print(
-    f"ViT teacher test accuracy {teacher_test['accuracy']:.4f}, macro-F1 {teacher_test['macro_f1']:.4f}"
+    f"teacher test accuracy {teacher_test['accuracy']:.4f}, "
+    f"macro-F1 {teacher_test['macro_f1']:.4f}"
 )
 
 # %% [markdown]
@@ -150,97 +181,182 @@ print(
 # ## The student: torchvision's MobileNetV2, adapted to small images
 #
 # `torchvision.models.mobilenet_v2(weights=None)` is built for 224 px RGB images, which it shrinks
-# 32-fold to a 7 x 7 map. Two changes fit it to 28 px grayscale: the stem convolution takes one
-# channel, and the last downsampling stage keeps stride 1, so the final feature map is 2 x 2
-# rather than a single pixel (a 28 px image halved five times). We use width multiplier 0.35 to
-# keep it several times smaller than the teacher, and channels-last memory layout, which makes
-# its convolutions several times faster on a CPU.
+# 32-fold to a 7 x 7 map. Three changes fit it to 28 px grayscale images and to a laptop's CPU: the
+# stem convolution takes one channel; the last downsampling stage keeps stride 1 (a 28 px image
+# halved five times would be a single pixel); and the network keeps the first five of its seven
+# stages, with fewer repeats and a 512-wide last convolution. The blocks are torchvision's own
+# inverted residuals at width multiplier 0.35. Why this member of the family: the full network at
+# this width takes about 70 ms per step of 64 images on one CPU thread, the short one under 30 ms,
+# which is what lets 5 seeds x 2 arms train for the long schedule within the chapter's budget; it
+# is also far smaller than the teacher, as the guide's student is. Channels-last memory layout
+# makes its convolutions several times faster on a CPU.
+#
+# Every student trains on the same 1000 images, alone or distilled, for the guide's 30 epochs
+# (short) or 120 (long), batch 64; the teacher's logits on the students' images are computed once.
+# The 20 students are independent and train side by side, one thread each.
 
 # %%
-EPOCHS = cfg.choose(smoke=2, cpu=10, gpu=30)
-# AdamW, cosine schedule, lr 2e-3, batch 128; channels-last for fast CPU convolutions
-TRAIN = fashion.student_training(
-    cfg, device, epochs=EPOCHS, weight_decay=0.01, channels_last=True
-)
-cache = TeacherCache(teacher, student_train.x, device=device)
-
-
-def new_student():
-    return mobilenet_v2_small_images(
-        len(splits.classes), in_chans=splits.train.x.shape[1], width_mult=0.35
-    )
-
-
-results, histories, kept = {"alone": [], "distilled": []}, {}, {}
-for s in cfg.seeds:
-    for kind in ("alone", "distilled"):
-        seed_everything(s)
-        student = new_student()
-        extra = (
-            {"teacher": cache, "objective": kd_objective(ALPHA, T)}
-            if kind == "distilled"
-            else {}
-        )
-        history = fit(
-            student,
-            student_train,
-            splits.val,
-            seed=s,
-            desc=f"{kind} seed {s}",
-            **TRAIN,
-            **extra,
-        )
-        results[kind].append(
-            classification_metrics(student, splits.test.x, splits.test.y, device=device)
-        )
-        if s == cfg.seeds[0]:
-            histories[f"MobileNetV2 {kind}"], kept[kind] = history.as_dict(), student
-run.metrics["students"] = results
+SCHEDULES = {
+    "short": cfg.choose(smoke=2, cpu=30, gpu=30),
+    "long": cfg.choose(smoke=4, cpu=120, gpu=120),
+}
+shared = {
+    "splits": splits,
+    "train": student_train,
+    "cache": TeacherCache(teacher, student_train.x, device=device),
+    # AdamW, cosine schedule, lr 2e-3; channels-last for fast CPU convolutions
+    "training": fashion.student_training(
+        cfg,
+        device,
+        batch_size=64,
+        weight_decay=0.01,
+        channels_last=True,
+        eval_every=cfg.choose(smoke=1, cpu=10, gpu=10),
+    ),
+    "teacher_test_logits": teacher_test_logits,
+}
+jobs = [
+    {"seed": s, "epochs": epochs, "schedule": name, "arm": arm, "objective": objective}
+    for name, epochs in SCHEDULES.items()
+    for arm, objective in (("alone", None), ("distilled", (ALPHA, T)))
+    for s in cfg.seeds
+]
+jobs.sort(
+    key=lambda j: -j["epochs"]
+)  # the longest first, so the workers finish together
+results = {}
+for r in run_jobs(fashion.mobilenet_job, jobs, shared, desc="students", device=device):
+    results.setdefault((r["schedule"], r["arm"]), []).append(r)
+for rs in results.values():
+    rs.sort(key=lambda r: r["seed"])
+run.metrics["students"] = {
+    f"{schedule} | {arm}": [
+        {k: r[k] for k in ("seed", "accuracy", "macro_f1", "agreement", "correct")}
+        for r in rs
+    ]
+    for (schedule, arm), rs in results.items()
+}
 
 
 # %%
-def mean_std(kind, key):
-    values = [r[key] for r in results[kind]]
-    return np.mean(values), np.std(values, ddof=1)
+def mean_std(schedule, arm, key="accuracy"):
+    values = 100 * np.array([r[key] for r in results[(schedule, arm)]])
+    return values.mean(), values.std(ddof=1)
 
 
-print(f"{'model':<28} {'test accuracy':<18} {'macro-F1':<18} guide (beans)")
-print(
-    f"{'ViT teacher':<28} {teacher_test['accuracy']:<18.4f} {teacher_test['macro_f1']:<18.4f} —"
-)
-for kind, guide in (("alone", "63%"), ("distilled", "72%")):
-    (a, sa), (f, sf) = mean_std(kind, "accuracy"), mean_std(kind, "macro_f1")
-    print(
-        f"{'MobileNetV2 ' + kind:<28} {f'{a:.4f} ± {sa:.4f}':<18} {f'{f:.4f} ± {sf:.4f}':<18} {guide}"
+table = {
+    "teacher": {
+        "steps": "",
+        "test accuracy [%]": f"{100 * teacher_test['accuracy']:.2f}",
+        "macro-F1 [%]": f"{100 * teacher_test['macro_f1']:.2f}",
+        "agreement with teacher [%]": "",
+        "guide (beans)": "",
+    }
+}
+steps_per_epoch = -(-len(student_train) // shared["training"]["batch_size"])
+for schedule, epochs in SCHEDULES.items():
+    for arm, guide in (("alone", "63%"), ("distilled", "72%")):
+        (a, sa), (f, sf) = mean_std(schedule, arm), mean_std(schedule, arm, "macro_f1")
+        table[f"MobileNetV2 {arm}, {schedule}"] = {
+            "steps": epochs * steps_per_epoch,
+            "test accuracy [%]": f"{a:.2f} ± {sa:.2f}",
+            "macro-F1 [%]": f"{f:.2f} ± {sf:.2f}",
+            "agreement with teacher [%]": f"{mean_std(schedule, arm, 'agreement')[0]:.1f}",
+            "guide (beans)": guide if schedule == "short" else "",
+        }
+pd.DataFrame(table).transpose()
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+for schedule, ax in zip(SCHEDULES, axes):
+    curves = {
+        f"{arm}": results[(schedule, arm)][0]["history"]
+        for arm in ("alone", "distilled")
+    }
+    plots.training_curves(curves, ax=ax)
+    ax.set_title(
+        f"{schedule} schedule ({SCHEDULES[schedule]} epochs), seed {cfg.seeds[0]}"
     )
-
-fig, ax = plt.subplots(figsize=(7, 4))
-plots.training_curves(histories, ax=ax)
-ax.axhline(
-    teacher_extra["history"]["kept_val_accuracy"],
-    color="k",
-    ls="--",
-    label="ViT teacher (validation)",
-)
-ax.set_title(f"Validation accuracy while training (seed {cfg.seeds[0]})")
-ax.legend()
+    ax.set_ylim(0.6, 0.95)
+gains = {
+    schedule: 100
+    * (
+        np.array([r["accuracy"] for r in results[(schedule, "distilled")]])
+        - np.array([r["accuracy"] for r in results[(schedule, "alone")]])
+    )
+    for schedule in SCHEDULES
+}
+plt.tight_layout()
+plt.show()
+fig, ax = plt.subplots(figsize=(6, 3.6))
+for i, gain in enumerate(gains.values()):
+    ax.scatter(np.full(len(gain), i), gain, color="k", s=12, zorder=3)
+    ax.bar(i, gain.mean(), color=f"C{i}", alpha=0.7)
+ax.axhline(0, color="k", lw=0.5)
+ax.set_xticks(range(len(gains)), [f"{k} ({SCHEDULES[k]} epochs)" for k in gains])
+ax.set_ylabel("distilled minus alone [points] (dots: seeds)")
+ax.set_title("Distillation's gain by schedule length")
 plt.show()
 
+
+# %%
+def correct(schedule, arm):
+    return [r["correct"] for r in results[(schedule, arm)]]
+
+
+def gain_per_image(schedule):
+    return np.array(correct(schedule, "distilled"), dtype=float) - np.array(
+        correct(schedule, "alone"), dtype=float
+    )
+
+
+def headroom(schedule):
+    return claims.headroom(
+        teacher_test["accuracy"],
+        [r["accuracy"] for r in results[(schedule, "alone")]],
+        teacher_on_students_images,
+    )
+
+
+def scoring(schedule):
+    return (
+        f"test accuracy at the last epoch of a {SCHEDULES[schedule]}-epoch cosine "
+        "schedule (AdamW, batch 64)"
+    )
+
+
+for claim_id, schedule, note in (
+    ("distilled-mobilenet-beats-alone", "long", " (the guide: 72% vs 63%)"),
+    ("distilled-mobilenet-beats-alone-short", "short", ""),
+):
+    run.add_claim(
+        claims.compare(
+            claim_id,
+            f"The distilled MobileNetV2 beats the same MobileNetV2 trained "
+            f"alone, at the {schedule} schedule{note}.",
+            GUIDE,
+            f"test accuracy, distilled (T = {T:g}, lambda = {ALPHA}) vs alone, "
+            f"{SCHEDULES[schedule]} epochs, paired by seed and test image",
+            correct(schedule, "distilled"),
+            correct(schedule, "alone"),
+            scoring=scoring(schedule),
+            section="ch4-the-student-torchvision-s-mobilenetv2-ad",
+            headroom=headroom(schedule),
+        )
+    )
 run.add_claim(
     claims.compare(
-        "distilled-mobilenet-beats-alone",
-        "The MobileNetV2 distilled from the ViT beats the same MobileNetV2 trained alone (72% vs 63% in the guide).",
-        GUIDE,
-        f"test accuracy, distilled (T = {T:g}, lambda = {ALPHA}) vs alone, same settings, paired by seed and test image",
-        [r["correct"] for r in results["distilled"]],
-        [r["correct"] for r in results["alone"]],
-        scoring=f"test accuracy at the last epoch of a {EPOCHS}-epoch cosine schedule (AdamW)",
+        "distillation-gain-grows-with-length",
+        "Distillation's gain over training alone is larger at the long schedule than at "
+        "the guide's 30 epochs.",
+        "Beyer et al. 2022 (sec. 4, patience)",
+        "per seed and test image, (distilled - alone) at the long schedule vs at the "
+        "short one",
+        gain_per_image("long"),
+        gain_per_image("short"),
+        scoring=f"{scoring('long')}; {scoring('short')}",
         section="ch4-the-student-torchvision-s-mobilenetv2-ad",
-        headroom=claims.headroom(
-            teacher_test["accuracy"],
-            [r["accuracy"] for r in results["alone"]],
-            teacher_on_students_images,
-        ),
+        headroom=headroom("long"),
     )
 )
 
@@ -254,10 +370,13 @@ run.add_claim(
 
 # %%
 image_shape = tuple(splits.train.x.shape[1:])
+student_model = fashion.mobilenet_student(
+    splits
+).eval()  # the cost is the architecture's
 models = {
-    "ViT teacher": (teacher, teacher_test["accuracy"]),
-    "MobileNetV2 alone": (kept["alone"], mean_std("alone", "accuracy")[0]),
-    "MobileNetV2 distilled": (kept["distilled"], mean_std("distilled", "accuracy")[0]),
+    "teacher": (teacher, teacher_test["accuracy"]),
+    "MobileNetV2 alone": (student_model, mean_std("long", "alone")[0] / 100),
+    "MobileNetV2 distilled": (student_model, mean_std("long", "distilled")[0] / 100),
 }
 cost = {}
 for name, (model, accuracy) in models.items():
@@ -319,26 +438,26 @@ chapter.report(run)
 # %%
 from IPython.display import Markdown
 
-claim = run.claims[0]
-(alone_acc, _), (dist_acc, _) = (
-    mean_std("alone", "accuracy"),
-    mean_std("distilled", "accuracy"),
-)
-t_cost, s_cost = cost["ViT teacher"], cost["MobileNetV2 distilled"]
-Markdown(
-    "\n".join(
-        [
-            f"* **Distilled vs alone:** {dist_acc:.1%} vs {alone_acc:.1%} test accuracy (mean of {len(cfg.seeds)} seeds), "
-            f"teacher {teacher_test['accuracy']:.1%}; the guide reports 72% vs 63% on beans. Verdict: "
-            f"{claims.verdict_sentence(claim)}.",
-            f"* **Cost:** the student has {t_cost['parameters'] / s_cost['parameters']:.1f}x fewer parameters and "
-            f"{t_cost['mflops'] / s_cost['mflops']:.1f}x fewer FLOPs than the teacher; on this CPU it runs a batch of 64 in "
-            f"{s_cost['latency_ms_b64']:.1f} ms against {t_cost['latency_ms_b64']:.1f} ms, and one image in "
-            f"{s_cost['latency_ms_b1']:.2f} ms against {t_cost['latency_ms_b1']:.2f} ms.",
-            "* A distilled student is worth what its teacher knows beyond the student's own data: the guide's teacher was "
-            "pretrained on ImageNet-21k; ours has only seen four times more Fashion-MNIST images than the students.",
-            "* kdutils' loss and loop take torchvision, timm and Hugging Face classifiers alike (outputs as tensors or as "
-            "objects with `.logits`); `tests/test_hf.py` trains tiny random Hugging Face models through both routes offline.",
-        ]
-    )
-)
+verdict = {c.id: claims.verdict_sentence(c) for c in run.claims}
+t_cost, s_cost = cost["teacher"], cost["MobileNetV2 distilled"]
+lines = [
+    f"* **Headroom.** The teacher reaches {teacher_test['accuracy']:.1%} on the test "
+    f"set; the student alone {mean_std('long', 'alone')[0]:.1f}% (long schedule).",
+    f"* **Distilled vs alone, long schedule ({SCHEDULES['long']} epochs):** "
+    f"{mean_std('long', 'distilled')[0]:.1f}% vs {mean_std('long', 'alone')[0]:.1f}% "
+    f"(mean of {len(cfg.seeds)} seeds; the guide: 72% vs 63% on beans). Verdict: "
+    f"{verdict['distilled-mobilenet-beats-alone']}.",
+    f"* **At the guide's {SCHEDULES['short']} epochs:** "
+    f"{mean_std('short', 'distilled')[0]:.1f}% vs {mean_std('short', 'alone')[0]:.1f}%; "
+    f"{verdict['distilled-mobilenet-beats-alone-short']}. Whether the gain grows with "
+    f"the schedule: {verdict['distillation-gain-grows-with-length']}.",
+    f"* **Cost:** the student has {t_cost['parameters'] / s_cost['parameters']:.1f}x fewer "
+    f"parameters and {t_cost['mflops'] / s_cost['mflops']:.1f}x fewer FLOPs than the "
+    f"teacher; on this CPU it runs a batch of 64 in {s_cost['latency_ms_b64']:.1f} ms "
+    f"against {t_cost['latency_ms_b64']:.1f} ms, and one image in "
+    f"{s_cost['latency_ms_b1']:.2f} ms against {t_cost['latency_ms_b1']:.2f} ms.",
+    "* kdutils' loss and loop take torchvision, timm and Hugging Face classifiers alike "
+    "(outputs as tensors or as objects with `.logits`); `tests/test_hf.py` trains tiny "
+    "random Hugging Face models through both routes offline.",
+]
+Markdown("\n".join(lines))

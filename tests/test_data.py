@@ -165,6 +165,14 @@ def test_official_test_split_is_kept_and_capped(isolated_sources):
     assert (
         torch.bincount(s.test.y).tolist() == [3] * 10
     )  # 10 * 0.2 / 0.8 = 2.5 -> at least 3 per class
+    whole = data.load_splits(
+        "fashion-mnist",
+        path=isolated_sources / "mine",
+        per_class_limit=10,
+        val_fraction=0.2,
+        cap_test=False,
+    )
+    assert len(whole.test) == 100 and torch.equal(whole.train.x, s.train.x)
 
 
 @pytest.mark.parametrize(

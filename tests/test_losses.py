@@ -120,6 +120,23 @@ def test_deit_soft_is_num_classes_times_smaller_than_batchmean(logits):
     assert (
         losses.soft_kd_loss(student, teacher, 2.0) / deit_soft
     ).item() == pytest.approx(5.0, rel=1e-12)
+    batchmean = losses.deit_loss(
+        student,
+        student,
+        targets,
+        teacher,
+        "soft",
+        alpha=1.0,
+        tau=2.0,
+        soft_reduction="batchmean",
+    )
+    assert batchmean.item() == pytest.approx(
+        losses.soft_kd_loss(student, teacher, 2.0).item(), rel=1e-12
+    )
+    with pytest.raises(ValueError, match="'numel' or 'batchmean'; got 'mean'"):
+        losses.deit_loss(
+            student, student, targets, teacher, "soft", soft_reduction="mean"
+        )
 
 
 def test_hinton_soft_cross_entropy_by_formula_and_same_gradient_as_kl(logits):
