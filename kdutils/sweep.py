@@ -45,7 +45,7 @@ def run_jobs(
     """
     if processes is not None and processes < 1:
         raise ValueError(f"processes must be >= 1; got {processes!r}")
-    default = int(os.environ.get("KD_WORKERS", os.cpu_count() or 1))
+    default = int(os.environ.get("KD_WORKERS") or os.cpu_count() or 1)  # "" is unset
     processes = 1 if torch.device(device).type == "cuda" else processes or default
     _SHARED.clear()
     _SHARED.update(shared)
