@@ -202,7 +202,7 @@ TEMPERATURES = cfg.choose(
     gpu=[1, 2, 3, 4, 6, 8, 12, 20],
 )
 WIDTHS = cfg.choose(
-    smoke=[10, 30, 300], cpu=[10, 30, 100, 300, 800], gpu=[10, 30, 100, 300, 800]
+    smoke=[10, 30, 300], cpu=[10, 30, 100, 300], gpu=[10, 30, 100, 300, 800]
 )
 ALPHA = 0.9
 EPOCHS = cfg.choose(smoke=3, cpu=20, gpu=60)

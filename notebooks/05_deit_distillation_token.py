@@ -87,10 +87,11 @@ splits, data_note = fashion.load_fashion(cfg)
 student_train = fashion.student_train_split(
     splits, cfg.choose(smoke=20, cpu=500, gpu=500)
 )
+# the ViT first: in a full build the previous chapter trains the convnet meanwhile
 TEACHERS = {
-    "CNN": "fashion-cnn",
     "ViT": "fashion-vit",
     "CNN, less data": "fashion-cnn-less-data",
+    "CNN": "fashion-cnn",
 }
 teachers = {name: get_teacher(key, cfg, splits)[0] for name, key in TEACHERS.items()}
 teacher_test_logits = {
@@ -138,7 +139,7 @@ for name, metrics in teacher_test.items():
 # teacher change. DeiT trains its students with strong augmentation (section 6: RandAugment,
 # Mixup, CutMix and random erasing with probability 0.25); at 28 px we keep its spirit with
 # shifts, flips and random erasing. The teacher must label the very view the student sees
-# (Beyer et al. 2022's consistency), so the views are drawn once into a bank, five per training
+# (Beyer et al. 2022's consistency), so the views are drawn once into a bank, four per training
 # image, and each teacher's logits on the bank are computed once. The students train side by side,
 # one thread each.
 #
@@ -163,7 +164,7 @@ for name, metrics in teacher_test.items():
 # ```
 
 # %%
-VIEWS = cfg.choose(smoke=2, cpu=5, gpu=5)
+VIEWS = cfg.choose(smoke=2, cpu=4, gpu=5)
 AUGMENT = Augmentation(shift=2, hflip=True, erase=0.25)
 bank = view_bank(student_train, VIEWS, AUGMENT, seed=0)
 SOFT = {"kind": "soft", "alpha": 0.1, "tau": 3.0}

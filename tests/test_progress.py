@@ -24,13 +24,13 @@ def test_chapter_lines_name_the_time_and_the_verdicts(tmp_path, capsys):
 
 
 def test_the_bar_says_which_teachers_are_being_trained(tmp_path, monkeypatch, capsys):
-    (tmp_path / "mnist-mlp-digits-0123.training").touch()
-    assert progress.teachers_in_training(tmp_path) == ["mnist-mlp-digits-0123"]
+    (tmp_path / "mnist-cnn-digits-0123.training").touch()
+    assert progress.teachers_in_training(tmp_path) == ["mnist-cnn-digits-0123"]
     monkeypatch.setattr(progress, "HEARTBEAT_SECONDS", 0.01)
     bar = progress.Progress(["01_x"], tmp_path, tty=True)
     bar.start("01_x")
     bar.close()
-    assert "training teacher mnist-mlp-digits-0123" in capsys.readouterr().err
+    assert "training teacher mnist-cnn-digits-0123" in capsys.readouterr().err
 
 
 def test_in_a_log_a_status_line_breaks_every_silence(tmp_path, monkeypatch, capsys):
