@@ -83,3 +83,29 @@ def test_view_bank_is_fixed_seeded_and_keeps_labels():
     )
     with pytest.raises(ValueError, match="views must be >= 1; got 0"):
         view_bank(split, 0, augment)
+
+
+def test_a_bank_of_views_trains_with_cached_teacher_logits(digits):
+    from kdutils.losses import kd_objective
+    from kdutils.models import mlp
+    from kdutils.train import TeacherCache, fit
+    from tests.conftest import train_small
+
+    teacher, _ = train_small(digits, 3)
+    bank = view_bank(digits.train, 2, Augmentation(shift=1), seed=0)
+    cache = TeacherCache(teacher, bank.x)
+    n = len(digits.train)
+    with torch.no_grad():  # the cache labels each view, not the clean image
+        assert torch.allclose(cache.logits[n:], teacher(bank.x[n:]), atol=1e-5)
+        assert not torch.allclose(cache.logits[n:], teacher(digits.train.x), atol=1e-3)
+    history = fit(
+        mlp(64, [16], 10),
+        bank,
+        digits.val,
+        epochs=1,
+        lr=1e-2,
+        objective=kd_objective(0.5, 4.0),
+        teacher=cache,
+        progress=False,
+    )
+    assert history.epochs[-1]["val_accuracy"] > 0.5

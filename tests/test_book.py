@@ -230,6 +230,8 @@ def test_nbval_reproduces_checked_outputs(book, tmp_path):
     [
         ("01_kd_theory", "def soft_kd_loss"),
         ("02_mnist_teacher_student", "def naive_fit"),
+        ("02_mnist_teacher_student", "def blog_buggy_loss"),
+        ("05_deit_distillation_token", "def deit_loss"),
         ("05_deit_distillation_token", "class DistilledViT"),
     ],
 )
