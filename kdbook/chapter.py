@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 from kdutils.train import pick_device, seed_everything
 
+from .claims import verdict_sentence
 from .profiles import Profile, get_profile
 from .results import Run
 
@@ -20,14 +23,51 @@ def start(
         cfg.device
     )  # a clear error when the profile wants a GPU and there is none
     seed_everything(seed)
+    _show_run_settings(cfg, seed)
     return cfg, device, Run(notebook, profile, cfg.seeds)
 
 
-def report(run: Run, skip_kinds: tuple[str, ...] = ("bound",)) -> None:
-    """Correct the primary claims (Holm), write the results JSON, and print one line per claim.
+def _show_run_settings(cfg: Profile, seed: int) -> None:
+    """One line on the page saying which profile and seed the run used (in a notebook only)."""
+    from IPython import get_ipython
+    from IPython.display import Markdown, display
 
-    Timing bounds are skipped by default: they vary from run to run and are on the results page.
+    if get_ipython() is not None:
+        display(
+            Markdown(
+                f"**Run settings:** profile `{cfg.name}` ({cfg.purpose}); seed {seed}."
+            )
+        )
+
+
+def glue(**values: object) -> None:
+    """Hand the run's values to the page's prose: MyST-NB glue, read back in Markdown with
+    ``{glue:text}`key``` (``{glue:text}`key:.1f``` for a number). Nothing is displayed here."""
+    from myst_nb import glue as myst_glue
+
+    for key, value in values.items():
+        # numpy scalars print as "np.float64(...)", which the {glue:text} format cannot read
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            value = int(value)
+        elif isinstance(value, numbers.Real):
+            value = float(value)
+        myst_glue(key, value, display=False)
+
+
+def report(run: Run, skip_kinds: tuple[str, ...] = ("bound",)) -> None:
+    """Correct the primary claims (Holm), write the results JSON, print one line per claim, and
+    glue its verdict sentence as ``verdict-<claim id>`` for the chapter's prose.
+
+    Timing bounds are not printed by default: they vary from run to run and are on the results page.
     """
     for claim in run.finish():
         if claim.kind not in skip_kinds:
             print(claim.summary())
+    # timing bounds vary from run to run: their numbers reach the prose from the chapter itself
+    glue(
+        **{
+            f"verdict-{claim.id}": verdict_sentence(claim)
+            for claim in run.claims
+            if claim.kind not in skip_kinds
+        }
+    )

@@ -92,7 +92,9 @@ class Run:
             )
         self.primary = dict(margins)
 
-    def add_claim(self, claim: Claim) -> Claim:
+    def add_claim(self, claim: Claim) -> None:
+        """Record ``claim`` (a primary one gets its declared margin); returns nothing, so that a
+        cell ending in this call shows no object on the page."""
         if any(c.id == claim.id for c in self.claims):
             raise ValueError(
                 f"claim id {claim.id!r} is recorded twice in {self.notebook}"
@@ -110,7 +112,6 @@ class Run:
                 )
             claim.numbers["margin"], claim.role = declared, "primary"
         self.claims.append(claim)
-        return claim
 
     def finish(self) -> list[Claim]:
         """Apply Holm's correction to the primary claims, write the JSON, and return every claim."""

@@ -193,7 +193,7 @@ def execute_notebook(
         cwd=str(source.parent),
         progress_bar=False,
     )
-    _show_only_injected_parameters(out)
+    _tidy_executed_notebook(out)
     key_file.parent.mkdir(parents=True, exist_ok=True)
     seconds = time.perf_counter() - tic
     (key_file.parent / f"{name}.seconds").write_text(
@@ -205,15 +205,24 @@ def execute_notebook(
     return seconds
 
 
-def _show_only_injected_parameters(path: Path) -> None:
-    """Hide the notebook's default parameters in the book: the injected cell shows the values actually used."""
+def _tidy_executed_notebook(path: Path) -> None:
+    """What a reader should not see, out of the executed notebook: the parameters cells (the
+    chapter's "Run settings" line says which values were used) and everything written to stderr
+    (progress bars, warnings)."""
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
         tags = cell.metadata.setdefault("tags", [])
-        if "parameters" in tags and "remove-cell" not in tags:
+        hidden = {"parameters", "injected-parameters"} & set(tags)
+        if hidden and "remove-cell" not in tags:
             tags.append("remove-cell")
+        if cell.cell_type == "code":
+            cell.outputs = [
+                o
+                for o in cell.outputs
+                if not (o.output_type == "stream" and o.name == "stderr")
+            ]
     nbformat.write(notebook, path)
 
 
@@ -263,8 +272,10 @@ def run(
                 progress.finish(name, seconds[name], results / f"{name}.json")
         else:
             jobs = min(jobs, len(names))
-            # more processes than cores would slow every notebook down
-            workers = max(1, (os.cpu_count() or 1) // jobs)
+            # every notebook may fork one sweep worker per core: while notebooks run side by
+            # side the cores are time-shared, and the last one (the long pole) gets them all;
+            # each job is single-threaded, so the numbers do not change
+            workers = os.cpu_count() or 1
             order = parallel_order(names, profile, root)
             progress.say(
                 f"executing {', '.join(order)} (profile {profile}), {jobs} at a "

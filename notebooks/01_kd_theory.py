@@ -69,12 +69,14 @@ run.config, run.data_source = (
 run.metrics["teacher_test"] = teacher_metrics
 print(f"data: {splits.source}")
 print(
-    f"split sizes: train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)}"
+    f"split sizes: train {len(splits.train)}, val {len(splits.val)}, test "
+    f"{len(splits.test)}"
 )
 
 # %% tags=["nbval-check-output"]
 print(
-    f"teacher test accuracy: {teacher_metrics['accuracy']:.4f} ({teacher_metrics['errors']} errors "
+    f"teacher test accuracy: {teacher_metrics['accuracy']:.4f} "
+    f"({teacher_metrics['errors']} errors "
     f"of {len(splits.test)})"
 )
 
@@ -92,7 +94,7 @@ print(
 # $T$ flattens the distribution and makes those relative sizes visible. As $T \to \infty$ every
 # distribution tends to uniform, whose entropy is $\log C$ for $C$ classes.
 
-# %%
+# %% mystnb={"figure": {"caption": "The test digit the teacher finds most ambiguous, and its softened output softmax(z / T) at five temperatures: the higher T, the more probability moves to the classes the label does not name."}}
 test_logits = predict_logits(teacher, splits.test.x).double()
 temperatures = [1, 2, 5, 10, 20]
 example = int(
@@ -116,7 +118,7 @@ plots.softened_bars(
 plt.tight_layout()
 plt.show()
 
-# %%
+# %% mystnb={"figure": {"caption": "Mean entropy of the teacher's softened outputs on the test images [nats] against the temperature: it rises with T for every image."}}
 T_grid = np.linspace(1, 20, 39)
 fig, ax = plt.subplots(figsize=(7, 4))
 plots.entropy_vs_temperature(
@@ -131,7 +133,8 @@ monotone = (entropies.diff(dim=0) >= -1e-12).all(dim=0).double().mean().item()
 run.add_claim(
     claims.check_exact(
         "entropy-rises-with-T",
-        "Raising the temperature produces a softer probability distribution over classes.",
+        "Raising the temperature produces a softer probability distribution over "
+        "classes.",
         HINTON,
         "fraction of test images whose softmax entropy never decreases over T = 1..20",
         observed=monotone,
@@ -157,9 +160,8 @@ run.add_claim(
 # a small student (784-20-20-10 on MNIST) after one epoch of ordinary training.
 
 # %%
-seed_everything(
-    seed
-)  # the teacher may have been trained or loaded above: start the student from the same state
+# the teacher may have been trained or loaded above: start the student afresh
+seed_everything(seed)
 student = mlp(in_features, [20, 20], len(splits.classes))
 fit(
     student,
@@ -196,7 +198,8 @@ print(f"CE - KL = {gap:.6f}; T^2 x mean teacher entropy = {teacher_entropy:.6f}"
 run.add_claim(
     claims.check_exact(
         "ce-kl-same-gradient",
-        "Soft-target cross-entropy and KL divergence give the same gradient (they differ by the teacher's entropy).",
+        "Soft-target cross-entropy and KL divergence give the same gradient (they "
+        "differ by the teacher's entropy).",
         HINTON,
         "max |d CE/dz - d KL/dz| over the test set at T = 4 (float64)",
         observed=(g_kl - g_ce).abs().max().item(),
@@ -221,7 +224,7 @@ run.add_claim(
 # by $T^2$ keeps its gradient on the same scale whatever $T$ is — which is why the book's
 # `soft_kd_loss` includes it. We measure the gradient norm with autograd.
 
-# %%
+# %% mystnb={"figure": {"caption": "Per-example gradient norm of the soft loss with respect to the student's logits, with and without the $T^2$ factor, against the temperature (log-log): without it the gradient falls as $1/T^2$; with it, it levels off."}}
 T_sweep = np.geomspace(1, 10_000, 41)
 norm_plain, norm_scaled = [], []
 for T in T_sweep:
@@ -239,7 +242,8 @@ def loglog_slope(mask, norms):
     return np.polyfit(np.log(T_sweep[mask]), np.log(norms[mask]), 1)[0]
 
 
-# The 1/T^2 law is asymptotic: it needs T much larger than the spread of the logits (e^{x/T} ~ 1 + x/T).
+# The 1/T^2 law is asymptotic: it needs T much larger than the spread of the logits
+# (e^{x/T} ~ 1 + x/T).
 spread = max(
     np.ptp(test_logits.numpy(), axis=1).max(),
     np.ptp(student_logits.numpy(), axis=1).max(),
@@ -252,28 +256,30 @@ slope_plain, slope_scaled = (
 practical_plain = loglog_slope(practical, norm_plain)
 run.metrics["grad_slope_practical_T2_to_20"] = practical_plain
 print(
-    f"largest logit spread: {spread:.1f}, so the asymptotic regime is T >= {5 * spread:.0f}"
+    f"largest logit spread: {spread:.1f}, so the asymptotic regime is T >= "
+    f"{5 * spread:.0f}"
 )
 print(
-    f"slope without T^2: {slope_plain:.3f} for T >= {5 * spread:.0f}; {practical_plain:.3f} for 2 <= T <= 20"
+    f"slope without T^2: {slope_plain:.3f} for T >= {5 * spread:.0f}; "
+    f"{practical_plain:.3f} for 2 <= T <= 20"
 )
 
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.loglog(T_sweep, norm_plain, "o-", ms=3, label="KL alone")
-ax.loglog(T_sweep, norm_scaled, "s-", ms=3, label="KL x T^2")
+ax.loglog(T_sweep, norm_scaled, "s-", ms=3, label=r"KL $\times T^2$")
 ax.loglog(
     T_sweep,
     norm_plain[-1] * (T_sweep[-1] / T_sweep) ** 2,
     "k--",
     lw=1,
-    label="reference 1/T^2",
+    label="reference $1/T^2$",
 )
 ax.axvspan(
     5 * spread, T_sweep[-1], color="grey", alpha=0.15, label="T >= 5 x logit spread"
 )
 ax.set_xlabel("temperature T")
 ax.set_ylabel("mean per-example gradient norm ||dL/dz||")
-ax.set_title("The soft term's gradient falls as 1/T^2; the T^2 factor undoes it")
+ax.set_title("The soft term's gradient falls as $1/T^2$; the $T^2$ factor undoes it")
 ax.legend()
 plt.show()
 
@@ -282,7 +288,8 @@ run.add_claim(
         "grad-falls-as-inverse-T2",
         "The magnitudes of the gradients produced by the soft targets scale as 1/T^2.",
         HINTON,
-        "slope of log gradient norm vs log T, KL without the T^2 factor, for T >= 5 x the largest logit spread",
+        "slope of log gradient norm vs log T, KL without the T^2 factor, for T >= 5 x "
+        "the largest logit spread",
         observed=slope_plain,
         expected=-2.0,
         tolerance=0.05,
@@ -292,9 +299,11 @@ run.add_claim(
 run.add_claim(
     claims.check_exact(
         "T2-factor-restores-scale",
-        "Multiplying the soft loss by T^2 keeps its gradient scale unchanged when T changes (at high T).",
+        "Multiplying the soft loss by T^2 keeps its gradient scale unchanged when T "
+        "changes (at high T).",
         HINTON,
-        "slope of log gradient norm vs log T, KL x T^2, for T >= 5 x the largest logit spread",
+        "slope of log gradient norm vs log T, KL x T^2, for T >= 5 x the largest logit "
+        "spread",
         observed=slope_scaled,
         expected=0.0,
         tolerance=0.05,
@@ -319,14 +328,14 @@ run.add_claim(
 #    - \frac{1 + v_i/T}{N + \sum_j v_j/T}\right) = \frac{1}{N T^2}\,(z_i - v_i). $$
 #
 # So with the $T^2$ factor, distillation at high temperature is gradient descent on
-# $\tfrac{1}{2N}\sum_i (z_i - v_i)^2$: **matching logits**, the method of Caruana and colleagues.
+# $\tfrac{1}{2N}\sum_i (z_i - v_i)^2$: **matching logits**, the method of Caruana and colleagues {cite}`bucila2006compression,ba2014deep`.
 # Softmax ignores a constant added to all logits, so the limit matches *centred* logits: our
 # `logit_matching_loss` centres the student's and the teacher's logits per image before taking the
 # squared error. We compare the gradients as $T$ grows, against it and against the squared error
 # of the raw logits, which penalises an offset the soft loss never sees.
 
 
-# %%
+# %% mystnb={"figure": {"caption": "Relative error of the $T^2$-scaled soft-loss gradient against the gradient of logit matching on centred logits (falls to zero as T grows) and against the squared error of the raw logits (does not)."}}
 def uncentred_squared_error(z, v):
     return 0.5 * F.mse_loss(z, v)
 
@@ -357,10 +366,11 @@ plt.show()
 run.add_claim(
     claims.check_exact(
         "high-T-is-logit-matching",
-        "In the high-temperature limit, distillation is equivalent to matching the (zero-mean) logits.",
+        "In the high-temperature limit, distillation is equivalent to matching the "
+        "(zero-mean) logits.",
         HINTON,
-        "relative error between the T^2-scaled KD gradient and logit_matching_loss's at "
-        "T = 10,000 (raw logits in, centred inside)",
+        "relative error between the T^2-scaled KD gradient and logit_matching_loss's "
+        "at T = 10,000 (raw logits in, centred inside)",
         observed=rel_error[-1],
         expected=0.0,
         tolerance=0.01,
@@ -391,7 +401,8 @@ def soft_ce_student_at_1(student_z, teacher_z, T):
     )
 
 
-# The limit is reached once T is well below the teacher's smallest gap between its top two logits.
+# The limit is reached once T is well below the teacher's smallest gap between its top
+# two logits.
 top2 = test_logits.topk(2, dim=1).values
 min_margin = (top2[:, 0] - top2[:, 1]).min().item()
 T_cold = [1.0, 0.3, 0.1, 0.03, 0.01, min_margin / 50]
@@ -406,14 +417,17 @@ for T, g in zip(T_cold, cold_gap):
 disagree = (test_logits.argmax(dim=1) != splits.test.y).double().mean().item()
 run.metrics["teacher_label_disagreement"] = disagree
 print(
-    f"the teacher's hard label differs from the true label on {disagree:.1%} of test images"
+    f"the teacher's hard label differs from the true label on {disagree:.1%} of test "
+    "images"
 )
 run.add_claim(
     claims.check_exact(
         "hard-is-zero-T-limit",
-        "Hard-label distillation is soft distillation with the teacher's temperature taken to zero.",
+        "Hard-label distillation is soft distillation with the teacher's temperature "
+        "taken to zero.",
         "Touvron et al. 2021 (DeiT, sec. 5)",
-        "|soft CE(student, softmax(v / T)) - CE(student, argmax v)| at T = (smallest top-2 margin) / 50",
+        "|soft CE(student, softmax(v / T)) - CE(student, argmax v)| at T = (smallest "
+        "top-2 margin) / 50",
         observed=cold_gap[-1],
         expected=0.0,
         tolerance=1e-9,
@@ -453,6 +467,18 @@ run.add_claim(
 # | Keras tf_flowers example | cross-entropy without $T^2$; *every* gradient (hard term too) multiplied by $T^2$ | see below |
 # | MNIST blog (chapter 2) | `KLDivLoss` fed probabilities, no $T^2$ | a bug, measured in chapter 2 |
 #
+# The sources also name and place the weight between the two terms differently. The same
+# recipe, in this book's `alpha` (the weight on the teacher's term):
+#
+# | source | its parameter | weighs | its default | this book's `alpha` |
+# |---|---|---|---|---|
+# | Keras `Distiller` example {cite}`kerasdistiller` | `alpha` | the labels' cross-entropy (`1 - alpha` the teacher) | 0.1 | 0.9 |
+# | Hugging Face guide {cite}`hfguide` | `lambda_param` | the KD term (`1 - lambda` the labels) | 0.5 | 0.5 |
+# | DeiT {cite}`touvron2021deit` | `alpha` (`--distillation-alpha`) | the KD term | 0.5 (hard), 0.1 (soft) | same value |
+# | PyTorch KD tutorial {cite}`pytorchkd` | `soft_target_loss_weight`, `ce_loss_weight` | soft term, labels | 0.25, 0.75 | 0.25 |
+# | MNIST blog (chapter 2) | `alpha` | the labels' cross-entropy (`1 - alpha` the KD term) | 0.3 | 0.7 |
+# | tf_flowers explainer (Keras, chapter 3's source) | `alpha`, `beta`, divided by their sum | KD term, labels | 0.9, 0.1 | 0.9 |
+#
 # Two of these differences are checked numerically next: DeiT's soft term is exactly $C$ times
 # smaller than ours, and the Keras example's $T^2$ on the gradients does nothing at all under Adam,
 # whose update $m / (\sqrt{v} + \epsilon)$ is invariant to a constant rescaling of the gradient (up
@@ -470,12 +496,14 @@ deit_soft = losses.deit_loss(
 )
 ratio = (losses.soft_kd_loss(student_logits, test_logits, 3.0) / deit_soft).item()
 print(
-    f"batchmean soft KD / DeiT soft KD = {ratio:.6f} for C = {len(splits.classes)} classes"
+    f"batchmean soft KD / DeiT soft KD = {ratio:.6f} for C = {len(splits.classes)} "
+    "classes"
 )
 run.add_claim(
     claims.check_exact(
         "deit-soft-is-C-times-smaller",
-        "DeiT's soft distillation divides the summed KL by batch x classes, so it is C times smaller than batchmean KL.",
+        "DeiT's soft distillation divides the summed KL by batch x classes, so it is C "
+        "times smaller than batchmean KL.",
         "DeiT losses.py; Hugging Face guide",
         "ratio soft_kd_loss / DeiT soft loss at tau = 3 (float64)",
         observed=ratio,
@@ -509,15 +537,19 @@ step_1, step_T2 = (
 )  # T = 5, as in the Keras example
 adam_gap = ((step_T2 - step_1).norm() / step_1.norm()).item()
 print(
-    f"relative change of two Adam updates when gradients are multiplied by 25: {adam_gap:.2e} "
+    "relative change of two Adam updates when gradients are multiplied by 25: "
+    f"{adam_gap:.2e} "
     f"(plain SGD's updates would change by {25 - 1:.0%})"
 )
 run.add_claim(
     claims.check_exact(
         "adam-ignores-gradient-scale",
-        "Multiplying every gradient by T^2 (as the Keras example does) leaves Adam's updates essentially unchanged (within 1%; only epsilon breaks the invariance).",
+        "Multiplying every gradient by T^2 (as the Keras example does) leaves Adam's "
+        "updates essentially unchanged (within 1%; only epsilon breaks the "
+        "invariance).",
         "Kingma & Ba 2015; Keras tf_flowers example",
-        "relative difference of the parameter updates after two Adam steps, gradients x 25 vs x 1",
+        "relative difference of the parameter updates after two Adam steps, gradients "
+        "x 25 vs x 1",
         observed=adam_gap,
         expected=0.0,
         tolerance=0.01,

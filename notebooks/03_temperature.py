@@ -30,6 +30,7 @@ seed = 0
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
 
 from kdbook import chapter, claims, mnist
@@ -113,7 +114,7 @@ print(f"teacher test accuracy {teacher_accuracy:.4f}")
 # A digit the teacher is sure about, and the one it finds most ambiguous (highest entropy at
 # $T = 1$), softened at several temperatures:
 
-# %%
+# %% mystnb={"figure": {"caption": "Two test digits, one the teacher is sure of and the one it finds most ambiguous, and the teacher's softened outputs at five temperatures."}}
 h1 = entropy(test_logits, 1.0)
 clear, ambiguous = int(h1.argmin()), int(h1.argmax())
 fig, axes = plt.subplots(2, 2, figsize=(12, 6), gridspec_kw={"width_ratios": [1, 5]})
@@ -131,7 +132,7 @@ for row, (index, label) in enumerate(((clear, "clear"), (ambiguous, "ambiguous")
 plt.tight_layout()
 plt.show()
 
-# %%
+# %% mystnb={"figure": {"caption": "Mean entropy of the teacher's softened outputs on the test images [nats] against the temperature."}}
 fig, ax = plt.subplots(figsize=(7, 4))
 plots.entropy_vs_temperature(
     ax,
@@ -147,7 +148,7 @@ plt.show()
 # which digits the teacher thinks each digit resembles.
 
 
-# %%
+# %% mystnb={"figure": {"caption": "For each true class (rows), the teacher's mean probability on every other class (columns) at T = 1, 4 and 20, on one colour scale: the structure a student can learn from becomes visible as T rises."}}
 def confusion_mass(T):
     probs = torch.softmax(test_logits / T, dim=1)
     mass = torch.stack(
@@ -195,7 +196,7 @@ print(
 # is chosen on the **validation** split; the heatmap shows the **test** accuracy gain over the
 # student trained alone.
 
-# %%
+# %% mystnb={"figure": {"caption": "Test accuracy gain of the distilled student over the same student trained alone [percentage points], by width and temperature; the box marks the temperature chosen on validation data."}}
 TEMPERATURES = cfg.choose(
     smoke=[1, 2, 3, 4, 8, 12, 20],
     cpu=[1, 2, 3, 4, 8, 12, 20],
@@ -219,7 +220,7 @@ MODERATE_T, HIGH_T = [2, 3, 4], [12, 20]
 
 
 def seeds_for(width):
-    """Every seed of the profile for the primary claims' widths, fewer for the others."""
+    """Every seed of the profile for the primary claims' widths, fewer for others."""
     return cfg.seeds if width in (SMALL, LARGE) else cfg.exploratory_seeds
 
 
@@ -239,7 +240,8 @@ def sweep(jobs, desc):
 
 
 def by(results, *keys):
-    """Group per-seed results by objective fields and width: {(width, key values...): [result, ...]}."""
+    """Group per-seed results by objective fields and width: {(width, key values...):
+    [result, ...]}."""
     table = {}
     for r in results:
         key = (r["hidden"][0], *(r["objective"].get(k) for k in keys))
@@ -331,7 +333,7 @@ print("best T by validation accuracy:", best_T)
 # higher ($T \ge 8$) groups; "all $T \ge 8$ are similar" is an equivalence test between the
 # lowest and the highest of them.
 
-# %%
+# %% mystnb={"figure": {"caption": "For each width, mean test accuracy over T in {2, 3, 4} minus over T in {12, 20} [percentage points]: the declared contrast compares widths 30 and 300."}}
 SCORING = mnist.STUDENT_SCORING
 
 
@@ -356,7 +358,8 @@ run.metrics["moderate_minus_high_T"] = contrast
 run.add_claim(
     claims.compare(
         "smaller-students-prefer-lower-T",
-        f"Moderate temperatures (2-4) gain more over high ones (12, 20) for a {SMALL}-unit "
+        "Moderate temperatures (2-4) gain more over high ones (12, 20) for a "
+        f"{SMALL}-unit "
         f"student than for a {LARGE}-unit student.",
         f"{HINTON}; classic explainer of Hinton et al.",
         f"per seed and test image, mean score over T in {MODERATE_T} minus over T in "
@@ -373,10 +376,11 @@ for w in (w for w in WIDTHS if w >= LARGE):
     run.add_claim(
         claims.compare(
             f"hinton-{w}-units-T-above-8-similar",
-            f"With {w} hidden units, all temperatures of 8 or more give similar results.",
+            f"With {w} hidden units, all temperatures of 8 or more give similar "
+            "results.",
             f"{HINTON}: 300 units",
-            f"width {w}: test accuracy at T = {max(high)} vs T = {min(high)}, paired by "
-            "seed and test image",
+            f"width {w}: test accuracy at T = {max(high)} vs T = {min(high)}, paired "
+            "by seed and test image",
             acc(kd[(w, max(high))], "correct"),
             acc(kd[(w, min(high))], "correct"),
             scoring=SCORING,
@@ -426,7 +430,7 @@ plt.show()
 # student's top-1 agreement with the teacher on the test images shows whether the soft targets
 # still reach it.
 
-# %%
+# %% mystnb={"figure": {"caption": "The 300-unit student distilled with and without the $T^2$ factor: test accuracy [%] (left) and top-1 agreement with the teacher [%] (right) against the temperature; the dashed line is the student trained alone."}}
 T_CHECK = [T for T in TEMPERATURES if T in (2, 4, 8, 20)] or TEMPERATURES
 no_t2 = by(
     sweep(
@@ -485,10 +489,11 @@ run.metrics["T2_ablation_agreement"] = {
 run.add_claim(
     claims.compare(
         "T2-factor-matters-at-high-T",
-        f"At high temperature (T = {T_top}), dropping the T^2 factor hurts distillation.",
+        f"At high temperature (T = {T_top}), dropping the T^2 factor hurts "
+        "distillation.",
         "Hinton et al. 2015 (sec. 2)",
-        f"width {LARGE}: test accuracy with vs without T^2 at T = {T_top}, paired by seed "
-        "and test image",
+        f"width {LARGE}: test accuracy with vs without T^2 at T = {T_top}, paired by "
+        "seed and test image",
         acc(kd[(LARGE, T_top)], "correct"),
         acc(no_t2[(LARGE, T_top)], "correct"),
         scoring=SCORING,
@@ -499,8 +504,8 @@ run.add_claim(
 run.add_claim(
     claims.compare(
         "T2-factor-keeps-agreement",
-        f"At T = {T_top}, the student distilled with the T^2 factor agrees with its teacher "
-        "more often than without it.",
+        f"At T = {T_top}, the student distilled with the T^2 factor agrees with its "
+        "teacher more often than without it.",
         "Hinton et al. 2015 (sec. 2); this book",
         f"width {LARGE}: top-1 agreement with the teacher on the test images, with vs "
         "without T^2, paired by seed and test image",
@@ -515,7 +520,7 @@ run.add_claim(
 # %% [markdown]
 # **And alpha.** The weight on the soft term, at the width's best temperature (chosen on validation):
 
-# %%
+# %% mystnb={"figure": {"caption": "Test accuracy [%] of the 30-unit student against the weight alpha of the soft term, at the temperature chosen on validation data (mean \u00b1 std over seeds)."}}
 T_alpha = best_T[ABLATION_WIDTH]
 ALPHAS = [0.0, 0.25, 0.5, 0.75, 0.9, 1.0]
 alpha_runs = sweep(
@@ -555,7 +560,7 @@ run.metrics["alpha_sweep"] = {
 # KD at a very large temperature, logit matching, and KD at the width's best temperature — same
 # width, alpha and seeds.
 
-# %%
+# %% mystnb={"figure": {"caption": "Test accuracy [%] of the 30-unit student distilled at T = 100, by matching centred logits, at its best temperature, and trained alone."}}
 T_LARGE = 100.0
 limit_runs = sweep(
     [
@@ -590,16 +595,18 @@ ax.set_ylabel("test accuracy (mean ± std)")
 ax.set_title(f"Width {ABLATION_WIDTH}, alpha = {ALPHA}")
 plt.xticks(rotation=15)
 plt.show()
-for name, v in rows.items():
-    print(f"{name:<24} {np.mean(acc(v)):.4f} ± {np.std(acc(v), ddof=1):.4f}")
+
+# %%
 gap = np.abs(acc(large) - acc(matching))
 run.metrics["high_T_vs_logit_matching_abs_gap"] = gap.tolist()
 run.add_claim(
     claims.compare(
         "high-T-trains-like-logit-matching",
-        f"Training with KD at T = {T_LARGE:g} gives the same students as matching logits.",
+        f"Training with KD at T = {T_LARGE:g} gives the same students as matching "
+        "logits.",
         "Hinton et al. 2015 (sec. 2.1)",
-        f"test accuracy, KD at T = {T_LARGE:g} vs logit matching, paired by seed and test image",
+        f"test accuracy, KD at T = {T_LARGE:g} vs logit matching, paired by seed and "
+        "test image",
         acc(large, "correct"),
         acc(matching, "correct"),
         scoring=SCORING,
@@ -608,6 +615,14 @@ run.add_claim(
         section="ch3-the-high-temperature-limit-in-practice",
     )
 )
+pd.DataFrame(
+    {
+        "test accuracy [%]": {n: 100 * np.mean(acc(v)) for n, v in rows.items()},
+        "std over seeds [points]": {
+            n: 100 * np.std(acc(v), ddof=1) for n, v in rows.items()
+        },
+    }
+).round(2)
 
 # %% [markdown]
 # (ch3-what-we-measured)=
@@ -617,37 +632,31 @@ run.add_claim(
 # Holm's correction for the primary claims, the results JSON, one line per claim
 chapter.report(run)
 
+# %% tags=["remove-cell"]
+chapter.glue(
+    best_T=", ".join(f"{w} units: T = {best_T[w]}" for w in WIDTHS),
+    contrast_by_width=", ".join(f"{w}: {100 * contrast[w]:+.2f}" for w in WIDTHS),
+    contrast_small=100 * contrast[SMALL],
+    contrast_large=100 * contrast[LARGE],
+    T_top=T_top,
+)
+
 # %% [markdown]
 # (ch3-what-it-means)=
 # ## What it means
 #
-# Written by the run from its own numbers:
-
-# %%
-from IPython.display import Markdown
-
-verdicts = {c.id: claims.verdict_sentence(c) for c in run.claims}
-lines = [
-    "* Best temperature by validation accuracy for each width: "
-    + ", ".join(f"{w} units: T = {best_T[w]}" for w in WIDTHS)
-    + ". Moderate minus high temperatures, by width: "
-    + ", ".join(f"{w}: {100 * contrast[w]:+.2f}" for w in WIDTHS)
-    + f" points. The declared contrast ({SMALL} vs {LARGE} units, primary): "
-    f"{verdicts['smaller-students-prefer-lower-T']}.",
-]
-lines += [
-    f"* {c.statement} ({c.role}) — {verdicts[c.id]}."
-    for c in run.claims
-    if c.id.startswith("hinton-")
-]
-lines.append(
-    f"* Dropping T^2 at T = {T_top} on the {LARGE}-unit student (primary): "
-    f"{verdicts['T2-factor-matters-at-high-T']}; its agreement with the teacher: "
-    f"{verdicts['T2-factor-keeps-agreement']}. High-T KD vs matching centred logits: "
-    f"{verdicts['high-T-trains-like-logit-matching']}."
-)
-lines.append(
-    "* A practical rule that follows from the sweep: pick T on validation data for *your* "
-    "student; the heatmap shows how much is at stake for each width."
-)
-Markdown("\n".join(lines))
+# * **Which temperature for which width.** The best temperature on validation data, by width:
+#   {glue:text}`best_T`. Moderate temperatures (2-4) minus high ones (12, 20), by width, in
+#   points: {glue:text}`contrast_by_width`. The declared contrast (primary), 30 against 300
+#   units ({glue:text}`contrast_small:+.2f` against {glue:text}`contrast_large:+.2f` points):
+#   {glue:text}`verdict-smaller-students-prefer-lower-T`.
+# * **Hinton's two observations.** With 300 units all temperatures of 8 or more are similar
+#   (primary, equivalence within a point): {glue:text}`verdict-hinton-300-units-T-above-8-similar`.
+#   With 30 units temperatures of 2.5 to 4 beat higher and lower ones:
+#   {glue:text}`verdict-hinton-30-units-T-2.5-4`.
+# * **The $T^2$ factor** at $T$ = {glue:text}`T_top` on the 300-unit student (primary):
+#   {glue:text}`verdict-T2-factor-matters-at-high-T`; its agreement with the teacher:
+#   {glue:text}`verdict-T2-factor-keeps-agreement`. High-$T$ KD against matching centred
+#   logits: {glue:text}`verdict-high-T-trains-like-logit-matching`.
+# * A practical rule that follows from the sweep: pick $T$ on validation data for *your*
+#   student; the heatmap shows how much is at stake for each width.

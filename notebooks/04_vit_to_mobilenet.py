@@ -77,9 +77,9 @@ T, ALPHA = 5.0, 0.5  # the guide's temperature and lambda
 # Two **primary claims**, fixed before the runs, each with a margin of half a point of test
 # accuracy, on every seed of the profile and corrected for testing two (Holm):
 #
-# 1. the guide's: the distilled MobileNetV2 beats the same network trained alone, at the long
-#    schedule (distillation "needs patience": Beyer et al. 2022, section 4, find it can hurt at
-#    short schedules and help at long ones);
+# 1. the guide's {cite}`hfguide`: the distilled MobileNetV2 beats the same network trained alone,
+#    at the long schedule (distillation "needs patience": {cite:t}`beyer2022patient`, section 4,
+#    find it can hurt at short schedules and help at long ones);
 # 2. that patience, as a contrast: distillation's gain over training alone is larger at the long
 #    schedule than at the guide's 30 epochs, paired by seed and test image.
 #
@@ -261,12 +261,14 @@ for schedule, epochs in SCHEDULES.items():
             "steps": epochs * steps_per_epoch,
             "test accuracy [%]": f"{a:.2f} ± {sa:.2f}",
             "macro-F1 [%]": f"{f:.2f} ± {sf:.2f}",
-            "agreement with teacher [%]": f"{mean_std(schedule, arm, 'agreement')[0]:.1f}",
+            "agreement with teacher [%]": round(
+                mean_std(schedule, arm, "agreement")[0], 1
+            ),
             "guide (beans)": guide if schedule == "short" else "",
         }
 pd.DataFrame(table).transpose()
 
-# %%
+# %% mystnb={"figure": {"caption": "Validation accuracy of the first seed's students while training, alone and distilled, at the short (left) and long (right) schedule."}}
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 for schedule, ax in zip(SCHEDULES, axes):
     curves = {
@@ -288,6 +290,8 @@ gains = {
 }
 plt.tight_layout()
 plt.show()
+
+# %% mystnb={"figure": {"caption": "Distilled minus alone test accuracy [percentage points] at each schedule length: bars are the mean, dots the seeds."}}
 fig, ax = plt.subplots(figsize=(6, 3.6))
 for i, gain in enumerate(gains.values()):
     ax.scatter(np.full(len(gain), i), gain, color="k", s=12, zorder=3)
@@ -347,8 +351,8 @@ for claim_id, schedule, note in (
 run.add_claim(
     claims.compare(
         "distillation-gain-grows-with-length",
-        "Distillation's gain over training alone is larger at the long schedule than at "
-        "the guide's 30 epochs.",
+        "Distillation's gain over training alone is larger at the long schedule than "
+        "at the guide's 30 epochs.",
         "Beyer et al. 2022 (sec. 4, patience)",
         "per seed and test image, (distilled - alone) at the long schedule vs at the "
         "short one",
@@ -398,15 +402,20 @@ for name, (model, accuracy) in models.items():
     }
 run.metrics["cost"] = cost
 print(f"CPU latency with {torch.get_num_threads()} thread(s)")
-print(
-    f"{'model':<24} {'params (M)':>10} {'MFLOPs':>8} {'ms, batch 1':>12} {'ms, batch 64':>13} {'accuracy':>9}"
-)
-for name, c in cost.items():
-    print(
-        f"{name:<24} {c['parameters'] / 1e6:>10.3f} {c['mflops']:>8.1f} {c['latency_ms_b1']:>12.2f} "
-        f"{c['latency_ms_b64']:>13.2f} {c['accuracy']:>9.4f}"
-    )
+pd.DataFrame(
+    {
+        name: {
+            "parameters [M]": c["parameters"] / 1e6,
+            "MFLOPs per image": c["mflops"],
+            "latency, batch 1 [ms]": c["latency_ms_b1"],
+            "latency, batch 64 [ms]": c["latency_ms_b64"],
+            "test accuracy [%]": 100 * c["accuracy"],
+        }
+        for name, c in cost.items()
+    }
+).transpose().round(3)
 
+# %% mystnb={"figure": {"caption": "Test accuracy against CPU latency per image at batch 64 [ms]; marker area grows with the number of parameters."}}
 fig, ax = plt.subplots(figsize=(7, 4))
 for name, c in cost.items():
     ax.scatter(
@@ -429,35 +438,44 @@ plt.show()
 # Holm's correction for the primary claim, the results JSON, one line per claim
 chapter.report(run)
 
+# %% tags=["remove-cell"]
+t_cost, s_cost = cost["teacher"], cost["MobileNetV2 distilled"]
+chapter.glue(
+    teacher_acc=100 * teacher_test["accuracy"],
+    long_epochs=SCHEDULES["long"],
+    short_epochs=SCHEDULES["short"],
+    seeds=len(cfg.seeds),
+    **{
+        f"acc_{schedule}_{arm}": mean_std(schedule, arm)[0]
+        for schedule in SCHEDULES
+        for arm in ("alone", "distilled")
+    },
+    fewer_params=t_cost["parameters"] / s_cost["parameters"],
+    fewer_flops=t_cost["mflops"] / s_cost["mflops"],
+    student_ms64=s_cost["latency_ms_b64"],
+    teacher_ms64=t_cost["latency_ms_b64"],
+    student_ms1=s_cost["latency_ms_b1"],
+    teacher_ms1=t_cost["latency_ms_b1"],
+)
+
 # %% [markdown]
 # (ch4-what-it-means)=
 # ## What it means
 #
-# Written by the run from its own numbers:
-
-# %%
-from IPython.display import Markdown
-
-verdict = {c.id: claims.verdict_sentence(c) for c in run.claims}
-t_cost, s_cost = cost["teacher"], cost["MobileNetV2 distilled"]
-lines = [
-    f"* **Headroom.** The teacher reaches {teacher_test['accuracy']:.1%} on the test "
-    f"set; the student alone {mean_std('long', 'alone')[0]:.1f}% (long schedule).",
-    f"* **Distilled vs alone, long schedule ({SCHEDULES['long']} epochs):** "
-    f"{mean_std('long', 'distilled')[0]:.1f}% vs {mean_std('long', 'alone')[0]:.1f}% "
-    f"(mean of {len(cfg.seeds)} seeds; the guide: 72% vs 63% on beans). Verdict: "
-    f"{verdict['distilled-mobilenet-beats-alone']}.",
-    f"* **At the guide's {SCHEDULES['short']} epochs:** "
-    f"{mean_std('short', 'distilled')[0]:.1f}% vs {mean_std('short', 'alone')[0]:.1f}%; "
-    f"{verdict['distilled-mobilenet-beats-alone-short']}. Whether the gain grows with "
-    f"the schedule: {verdict['distillation-gain-grows-with-length']}.",
-    f"* **Cost:** the student has {t_cost['parameters'] / s_cost['parameters']:.1f}x fewer "
-    f"parameters and {t_cost['mflops'] / s_cost['mflops']:.1f}x fewer FLOPs than the "
-    f"teacher; on this CPU it runs a batch of 64 in {s_cost['latency_ms_b64']:.1f} ms "
-    f"against {t_cost['latency_ms_b64']:.1f} ms, and one image in "
-    f"{s_cost['latency_ms_b1']:.2f} ms against {t_cost['latency_ms_b1']:.2f} ms.",
-    "* kdutils' loss and loop take torchvision, timm and Hugging Face classifiers alike "
-    "(outputs as tensors or as objects with `.logits`); `tests/test_hf.py` trains tiny "
-    "random Hugging Face models through both routes offline.",
-]
-Markdown("\n".join(lines))
+# * **Headroom.** The teacher reaches {glue:text}`teacher_acc:.1f`% on the test set; the student
+#   trained alone {glue:text}`acc_long_alone:.1f`% at the long schedule.
+# * **Distilled vs alone, long schedule ({glue:text}`long_epochs` epochs):**
+#   {glue:text}`acc_long_distilled:.1f`% vs {glue:text}`acc_long_alone:.1f`% (mean of
+#   {glue:text}`seeds` seeds; the guide: 72% vs 63% on beans). Verdict:
+#   {glue:text}`verdict-distilled-mobilenet-beats-alone`.
+# * **At the guide's {glue:text}`short_epochs` epochs:** {glue:text}`acc_short_distilled:.1f`%
+#   vs {glue:text}`acc_short_alone:.1f`%; {glue:text}`verdict-distilled-mobilenet-beats-alone-short`.
+#   Whether the gain grows with the schedule:
+#   {glue:text}`verdict-distillation-gain-grows-with-length`.
+# * **Cost:** the student has {glue:text}`fewer_params:.1f`x fewer parameters and
+#   {glue:text}`fewer_flops:.1f`x fewer FLOPs than the teacher; on this CPU it runs a batch of 64
+#   in {glue:text}`student_ms64:.1f` ms against {glue:text}`teacher_ms64:.1f` ms, and one image in
+#   {glue:text}`student_ms1:.2f` ms against {glue:text}`teacher_ms1:.2f` ms.
+# * kdutils' loss and loop take torchvision, timm and Hugging Face classifiers alike (outputs as
+#   tensors or as objects with `.logits`); `tests/test_hf.py` trains tiny random Hugging Face
+#   models through both routes offline.

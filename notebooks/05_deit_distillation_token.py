@@ -137,9 +137,9 @@ for name, metrics in teacher_test.items():
 # One student architecture (a small timm ViT: 4 blocks, width 96, 7 x 7 patches), the same
 # optimizer, schedule, images and steps for every row; only the objective, the tokens and the
 # teacher change. DeiT trains its students with strong augmentation (section 6: RandAugment,
-# Mixup, CutMix and random erasing with probability 0.25); at 28 px we keep its spirit with
-# shifts, flips and random erasing. The teacher must label the very view the student sees
-# (Beyer et al. 2022's consistency), so the views are drawn once into a bank, four per training
+# Mixup, CutMix and random erasing {cite}`zhong2020erasing` with probability 0.25); at 28 px we
+# keep its spirit with shifts, flips and random erasing. The teacher must label the very view the
+# student sees ({cite:t}`beyer2022patient`'s consistency), so the views are drawn once into a bank, four per training
 # image, and each teacher's logits on the bank are computed once. The students train side by side,
 # one thread each.
 #
@@ -248,7 +248,8 @@ pd.DataFrame(
         {
             "student": name,
             "head at inference": head,
-            "test accuracy [%]": f"{100 * np.mean(v):.2f} ± {100 * np.std(v, ddof=1):.2f}",
+            "test accuracy [%]": f"{100 * np.mean(v):.2f} "
+            f"± {100 * np.std(v, ddof=1):.2f}",
             "seeds": len(v),
             "paper, DeiT-B [%]": PAPER_TOP1.get((name, head), ("—", "—"))[0],
             "paper, DeiT-Ti [%]": PAPER_TOP1.get((name, head), ("—", "—"))[1],
@@ -257,7 +258,7 @@ pd.DataFrame(
     ]
 ).set_index(["student", "head at inference"])
 
-# %%
+# %% mystnb={"figure": {"caption": "Test accuracy [%] of every student of the ablation, by the head used at inference (mean \u00b1 std over seeds); dashed lines are the teachers."}}
 fig, ax = plt.subplots(figsize=(10, 4.6))
 labels = [f"{n}\n[{h}]" for n, h in scores]
 ax.bar(
@@ -295,11 +296,11 @@ def headroom(teacher):
 
 
 def compare(claim_id, statement, measurement, treatment, control, teacher="CNN"):
-    """A claim on per-image test scores, paired over the seeds both arms ran, tested where
-    ``teacher`` is clearly better than the student trained without distillation."""
+    """A claim on per-image test scores, paired over the seeds both arms ran, tested
+    where ``teacher`` is clearly better than the student trained without it."""
     a, b = correct[treatment], correct[control]
     n = min(len(a), len(b))
-    return run.add_claim(
+    run.add_claim(
         claims.compare(
             claim_id,
             statement,
@@ -328,7 +329,8 @@ for variant in ("soft, DeiT's normalisation", "soft, batchmean"):
         "hard-beats-soft" + ("-batchmean" if "batchmean" in variant else ""),
         f"For a transformer student, hard-label distillation beats soft distillation "
         f"({variant.split(', ')[1]}).",
-        f"test accuracy, class token only, hard vs soft (tau = 3, lambda = 0.1, {variant}), "
+        "test accuracy, class token only, hard vs soft (tau = 3, lambda = 0.1, "
+        f"{variant}), "
         "CNN teacher, paired by seed and image",
         ("hard", "class"),
         (variant, "class"),
@@ -336,7 +338,8 @@ for variant in ("soft, DeiT's normalisation", "soft, batchmean"):
 compare(
     "distillation-token-adds",
     "The distillation token improves on hard distillation with the class token only.",
-    "test accuracy, with the token (both heads) vs class token only, hard distillation, "
+    "test accuracy, with the token (both heads) vs class token only, hard "
+    "distillation, "
     "paired by seed and image",
     ("hard + distillation token", "both"),
     ("hard", "class"),
@@ -344,10 +347,10 @@ compare(
 weaker = min(("ViT", "CNN, less data"), key=lambda name: teacher_test[name]["accuracy"])
 compare(
     "cnn-teacher-beats-vit-teacher",
-    "A convnet teacher gives a better transformer student than a transformer teacher of "
-    "similar accuracy.",
-    "test accuracy (both heads), hard distillation with token, CNN trained on less data "
-    "vs ViT teacher, paired by seed and image",
+    "A convnet teacher gives a better transformer student than a transformer teacher "
+    "of similar accuracy.",
+    "test accuracy (both heads), hard distillation with token, CNN trained on less "
+    "data vs ViT teacher, paired by seed and image",
     ("hard + distillation token, CNN with less data", "both"),
     ("hard + distillation token, ViT teacher", "both"),
     # the weaker teacher must be clearly better than the student too
@@ -385,8 +388,8 @@ run.metrics["agreement"] = rows
 AGREEMENT_CLAIMS = [  # (id, statement, measurement, treatment, control, teacher)
     (
         "distillation-head-agrees-with-teacher",
-        "The distillation head agrees with the convnet teacher more often than the class "
-        "head of the same student does.",
+        "The distillation head agrees with the convnet teacher more often than the "
+        "class head of the same student does.",
         "top-1 agreement with the CNN teacher on the test images, distillation head vs "
         "class head, hard + token, paired by seed and image",
         agrees("hard + distillation token", "distill", "CNN"),
@@ -395,10 +398,10 @@ AGREEMENT_CLAIMS = [  # (id, statement, measurement, treatment, control, teacher
     ),
     (
         "cnn-taught-agrees-with-cnn",
-        "A student taught by a convnet agrees with that convnet more often than a student "
-        "taught by a transformer of similar accuracy does.",
-        "top-1 agreement with the CNN trained on less data, both heads, its student vs the "
-        "ViT's student, paired by seed and image",
+        "A student taught by a convnet agrees with that convnet more often than a "
+        "student taught by a transformer of similar accuracy does.",
+        "top-1 agreement with the CNN trained on less data, both heads, its student vs "
+        "the ViT's student, paired by seed and image",
         agrees(
             "hard + distillation token, CNN with less data", "both", "CNN, less data"
         ),
@@ -431,7 +434,7 @@ pd.DataFrame(rows).transpose().round(1)
 # network to 0.93 at the last layer — close, but not identical, since they aim at different
 # targets. The control, two class tokens both trained on the labels, converges to 0.999.
 
-# %%
+# %% mystnb={"figure": {"caption": "Cosine similarity between the class token and the second token, from the embeddings through each transformer block, for the students with two tokens; the paper's values for reference."}}
 fig, ax = plt.subplots(figsize=(7, 4))
 for name, per_seed in similarity.items():
     curves = np.array(per_seed)
@@ -454,21 +457,20 @@ ax.set_ylabel("cosine similarity of the two tokens")
 ax.set_title("Class vs distillation token, layer by layer")
 ax.legend(fontsize="small")
 plt.show()
+
+# %%
 last = {name: [r[-1] for r in per_seed] for name, per_seed in similarity.items()}
-for name, values in last.items():
-    print(
-        f"{name:<42} last layer {np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}; "
-        f"embeddings {np.mean([r[0] for r in similarity[name]]):.3f}"
-    )
 n_pairs = min(
     len(last["two class tokens (control)"]), len(last["hard + distillation token"])
 )
 run.add_claim(
     claims.compare(
         "distillation-token-differs",
-        "The distillation token stays less similar to the class token than a second class token does.",
+        "The distillation token stays less similar to the class token than a second "
+        "class token does.",
         PAPER,
-        "last-layer cosine similarity: two class tokens (control) vs class and distillation tokens, paired by seed",
+        "last-layer cosine similarity: two class tokens (control) vs class and "
+        "distillation tokens, paired by seed",
         last["two class tokens (control)"][:n_pairs],
         last["hard + distillation token"][:n_pairs],
         scoring="mean cosine similarity over 512 test images, at the last epoch",
@@ -477,6 +479,15 @@ run.add_claim(
         section="ch5-what-the-tokens-learn",
     )
 )
+pd.DataFrame(
+    {
+        "cosine, embeddings": {
+            n: np.mean([r[0] for r in runs_]) for n, runs_ in similarity.items()
+        },
+        "cosine, last block": {n: np.mean(v) for n, v in last.items()},
+        "std over seeds, last block": {n: np.std(v, ddof=1) for n, v in last.items()},
+    }
+).round(3)
 
 # %% [markdown]
 # (ch5-what-we-measured)=
@@ -486,26 +497,54 @@ run.add_claim(
 # Holm's correction for the primary claim, the results JSON, one line per claim
 chapter.report(run)
 
+# %% tags=["remove-cell"]
+chapter.glue(
+    teacher_acc_cnn=100 * teacher_test["CNN"]["accuracy"],
+    teacher_acc_vit=100 * teacher_test["ViT"]["accuracy"],
+    teacher_acc_cnn_less=100 * teacher_test["CNN, less data"]["accuracy"],
+    **{
+        f"acc_{key}": 100 * np.mean(scores[(name, head)])
+        for key, name, head in (
+            ("none", "no distillation", "class"),
+            ("soft_deit", "soft, DeiT's normalisation", "class"),
+            ("soft_batchmean", "soft, batchmean", "class"),
+            ("hard", "hard", "class"),
+            ("token", "hard + distillation token", "both"),
+            ("token_vit", "hard + distillation token, ViT teacher", "both"),
+            ("token_less", "hard + distillation token, CNN with less data", "both"),
+        )
+    },
+    steps=steps,
+    images=len(student_train),
+    views=VIEWS,
+)
+
 # %% [markdown]
 # (ch5-what-it-means)=
 # ## What it means
 #
-# Written by the run from its own numbers:
-
-# %%
-from IPython.display import Markdown
-
-lines = [
-    f"* **{c.statement}** ({c.role}) {claims.verdict_sentence(c)}." for c in run.claims
-]
-lines.append(
-    "* The teachers: "
-    + ", ".join(f"{n} {m['accuracy']:.1%}" for n, m in teacher_test.items())
-    + f" test accuracy; the student without distillation "
-    f"{np.mean(scores[('no distillation', 'class')]):.1%}. Each student took {steps} "
-    f"steps on {len(student_train)} images in {VIEWS} views each; the paper's gaps are a "
-    "point or two on ImageNet after 300 epochs: a verdict here speaks for this setting "
-    "(its data, schedule and teachers), not for DeiT's. A contradicted claim was "
-    "contradicted in this setting; an inconclusive one was not tested finely enough to tell."
-)
-Markdown("\n".join(lines))
+# * **The teachers:** the convnet {glue:text}`teacher_acc_cnn:.1f`%, the ViT
+#   {glue:text}`teacher_acc_vit:.1f`%, the convnet trained on less data
+#   {glue:text}`teacher_acc_cnn_less:.1f`% test accuracy; the student without distillation
+#   {glue:text}`acc_none:.1f`%. Each student took {glue:text}`steps` steps on
+#   {glue:text}`images` images in {glue:text}`views` views each.
+# * **Distillation against none** (primary), hard distillation with the token and the convnet
+#   teacher, {glue:text}`acc_token:.1f`% against {glue:text}`acc_none:.1f`%:
+#   {glue:text}`verdict-distillation-beats-none`.
+# * **Hard against soft.** Hard ({glue:text}`acc_hard:.1f`%) against soft with DeiT's
+#   normalisation ({glue:text}`acc_soft_deit:.1f`%): {glue:text}`verdict-hard-beats-soft`.
+#   Against soft with `batchmean` ({glue:text}`acc_soft_batchmean:.1f`%), ten times the weight:
+#   {glue:text}`verdict-hard-beats-soft-batchmean`.
+# * **The distillation token** against hard distillation with the class token only:
+#   {glue:text}`verdict-distillation-token-adds`. It stays less similar to the class token than
+#   a second class token: {glue:text}`verdict-distillation-token-differs`.
+# * **A convnet teacher against a transformer teacher of similar accuracy**
+#   ({glue:text}`acc_token_less:.1f`% against {glue:text}`acc_token_vit:.1f`%):
+#   {glue:text}`verdict-cnn-teacher-beats-vit-teacher`.
+# * **What the student inherits.** The distillation head agrees with the convnet more than the
+#   class head: {glue:text}`verdict-distillation-head-agrees-with-teacher`. A convnet-taught
+#   student agrees with its convnet more than a ViT-taught one:
+#   {glue:text}`verdict-cnn-taught-agrees-with-cnn`.
+# * The paper's gaps are a point or two on ImageNet after 300 epochs: a verdict here speaks for
+#   this setting (its data, schedule and teachers), not for DeiT's. A contradicted claim was
+#   contradicted in this setting; an inconclusive one was not tested finely enough to tell.

@@ -78,6 +78,8 @@ def test_notebook_source_is_paired_and_clean(name):
     assert any("nbval-check-output" in c.metadata.get("tags", []) for c in code), (
         f"{name}: no cell checked by nbval"
     )
+    wide = [line for c in code for line in c.source.splitlines() if len(line) > 88]
+    assert not wide, f"{name}: code lines wider than the page (88): {wide[:3]}"
 
 
 @pytest.mark.slow
@@ -329,7 +331,51 @@ def test_html_shows_the_parameters_actually_used(book):
     text = html.unescape(
         re.sub(r"<[^>]+>", "", (HTML / "notebooks" / f"{CHAPTERS[0]}.html").read_text())
     )
-    assert 'profile = "smoke"' in text
-    assert (
-        'profile = "cpu"' not in text
-    )  # the notebook's default parameters cell is hidden
+    assert "Run settings: profile smoke" in text
+    # neither the notebook's default parameters nor papermill's injected cell is on the page
+    assert 'profile = "cpu"' not in text and 'profile = "smoke"' not in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_html_chapter_reads_like_a_book(book, name):
+    """Nothing a reader should not see, every figure captioned, every glued value in place."""
+    import html
+
+    page = (HTML / "notebooks" / f"{name}.html").read_text()
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    assert "Claim(" not in text, f"{name}: an object's repr is on the page"
+    assert str(ROOT) not in text, f"{name}: an absolute path of the build machine"
+    assert "{glue:" not in text and "glue:text" not in text, f"{name}: unresolved glue"
+    assert "Run settings:" in text
+    code_blocks = re.findall(
+        r'<div class="cell_input.*?<pre>(.*?)</pre>', page, flags=re.DOTALL
+    )
+    code = html.unescape(re.sub(r"<[^>]+>", "", "".join(code_blocks)))
+    wide = [line for line in code.splitlines() if len(line) > 88]
+    assert not wide, f"{name}: code wider than 88 columns: {wide[:2]}"
+    images = re.findall(r"<img[^>]+src=\"[^\"]+\.png\"", page)
+    assert images and len(images) <= page.count("<figcaption"), (
+        f"{name}: {len(images)} figures but {page.count('<figcaption')} captions"
+    )
+    executed = nbformat.read(SITE / "notebooks" / f"{name}.ipynb", as_version=4)
+    stderr = [
+        o
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "stream" and o.name == "stderr"
+    ]
+    assert not stderr, f"{name}: progress bars or warnings left in the notebook"
+
+
+@pytest.mark.slow
+def test_html_references_hold_every_source_cited(book):
+    references = (HTML / "book" / "references.html").read_text()
+    for url in (
+        "huggingface.co/docs/transformers/tasks/knowledge_distillation",
+        "keras.io/examples/vision/knowledge_distillation",
+        "pytorch.org/tutorials/beginner/knowledge_distillation_tutorial",
+        "arxiv.org/abs/2106.05237",
+    ):
+        assert url in references, f"the bibliography has no {url}"

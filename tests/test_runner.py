@@ -133,8 +133,8 @@ def test_runner_executes_notebooks_side_by_side_with_the_profiles_threads(
             as_version=4,
         )
         assert (
-            executed.cells[-1].outputs[0]["text"] == "threads 1 1\n"
-        )  # smoke's thread count; 2 cores / 2 jobs
+            executed.cells[-1].outputs[0]["text"] == "threads 1 2\n"
+        )  # smoke's thread count; a sweep worker per core
         assert runner.is_up_to_date(name, "smoke", tmp_path)
         assert (
             float(
