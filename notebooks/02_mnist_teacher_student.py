@@ -252,7 +252,7 @@ def headroom(alone_arm, teacher_train_accuracy=teacher_on_train["accuracy"]):
 # The paper's numbers are on the full 10,000-image test set; ours are on 1000 test images (in
 # `cpu`), so we compare error *rates*.
 
-# %%
+# %% tags=["hide-input"]
 PAPER_ERRORS = {
     ("800-800", "alone"): 146,
     ("800-800", "T = 20"): 74,
@@ -303,7 +303,7 @@ for ax, (student, arms, seeds) in zip(
 plt.tight_layout()
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
 KD_CLAIMS = [  # (id, student, arm, source, scoring)
     ("kd-beats-alone-800-800-hinton", "800-800", "T = 20", HINTON, "hinton"),
     ("kd-beats-alone-800-800-T4", "800-800", "T = 4", HINTON, "hinton"),
@@ -345,7 +345,7 @@ for claim_id, student, arm, source, recipe in KD_CLAIMS:
 # Its students ran in the sweep above, with the same seeds, student (20-20), recipe, $T = 7$ and
 # weights as the correct loss's.
 
-# %%
+# %% tags=["hide-input"]
 BLOG_BUG_CLAIMS = [  # (id, statement, source, measurement, treatment arm, control arm)
     (
         "blog-bug-costs-accuracy",

@@ -596,7 +596,7 @@ ax.set_title(f"Width {ABLATION_WIDTH}, alpha = {ALPHA}")
 plt.xticks(rotation=15)
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
 gap = np.abs(acc(large) - acc(matching))
 run.metrics["high_T_vs_logit_matching_abs_gap"] = gap.tolist()
 run.add_claim(

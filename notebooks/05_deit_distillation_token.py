@@ -234,7 +234,7 @@ print(
     f"{steps} steps of {shared['training']['batch_size']} per student"
 )
 
-# %%
+# %% tags=["hide-input"]
 PAPER_TOP1 = {  # ImageNet top-1 [%]: (DeiT-B, DeiT-Ti), Touvron et al. 2021, Table 5
     ("no distillation", "class"): (81.8, 72.2),
     ("soft, DeiT's normalisation", "class"): (81.8, 72.2),
@@ -458,7 +458,7 @@ ax.set_title("Class vs distillation token, layer by layer")
 ax.legend(fontsize="small")
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
 last = {name: [r[-1] for r in per_seed] for name, per_seed in similarity.items()}
 n_pairs = min(
     len(last["two class tokens (control)"]), len(last["hard + distillation token"])
