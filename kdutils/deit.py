@@ -67,7 +67,7 @@ def deit_objective(
     distillation heads (or on the one head of a plain ViT), or ``two-class``: both heads trained on the labels,
     the paper's control with two class tokens. ``soft_reduction``: DeiT's ``numel`` or ``batchmean``."""
     if kind == "two-class":
-        check_alpha(alpha)
+        alpha = check_alpha(alpha)
 
         def two_class(out, targets: Tensor, teacher_logits: Tensor | None) -> Tensor:
             class_logits, second = out

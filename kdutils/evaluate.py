@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -10,6 +12,22 @@ from torch import Tensor, nn
 def model_device(model: nn.Module) -> torch.device:
     """The device of the model's first parameter (the CPU for a model without parameters)."""
     return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
+def logits_of(output: object) -> Tensor:
+    """A classifier's logits, whatever its output: a tensor, an object with ``.logits`` (Hugging
+    Face), or a mapping with a ``"logits"`` entry."""
+    if isinstance(output, Tensor):
+        return output
+    if isinstance(output, Mapping) and "logits" in output:
+        return output["logits"]
+    logits = getattr(output, "logits", None)
+    if isinstance(logits, Tensor):
+        return logits
+    raise TypeError(
+        f"cannot find logits in a model output of type {type(output).__name__}; return a "
+        "tensor, an object with .logits, or a dict with a 'logits' entry"
+    )
 
 
 @torch.no_grad()
@@ -29,7 +47,7 @@ def predict_logits(
     out = []
     for start in range(0, len(x), batch_size):
         logits = model(x[start : start + batch_size].to(device))
-        out.append(getattr(logits, "logits", logits).float().cpu())
+        out.append(logits_of(logits).float().cpu())
     model.train(was_training)
     return torch.cat(out)
 

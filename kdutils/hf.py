@@ -65,8 +65,8 @@ class DistillationTrainer(Trainer):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        check_temperature(temperature)
-        check_alpha(alpha)
+        temperature = check_temperature(temperature)
+        alpha = check_alpha(alpha)
         self.teacher = teacher_model.to(self.args.device).eval()
         for p in self.teacher.parameters():
             p.requires_grad_(False)

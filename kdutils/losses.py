@@ -13,6 +13,7 @@ Conventions (used by every chapter):
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Literal, NamedTuple
 
 import torch
@@ -20,25 +21,30 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def check_temperature(T: float) -> None:
-    """Raise a ValueError unless T is a finite number > 0."""
-    if (
-        isinstance(T, bool)
-        or not isinstance(T, (int, float))
-        or not math.isfinite(T)
-        or T <= 0
-    ):
+def _as_number(value: object) -> float | None:
+    """``value`` as a Python float: numbers, numpy scalars and 0-d tensors; None for anything else."""
+    if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_complex():
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    return float(value)
+
+
+def check_temperature(T: float) -> float:
+    """``T`` as a float; a ValueError unless it is a finite number > 0 (numpy and 0-d tensor
+    scalars are numbers too)."""
+    value = _as_number(T)
+    if value is None or not math.isfinite(value) or value <= 0:
         raise ValueError(f"temperature T must be a finite number > 0; got {T!r}")
+    return value
 
 
-def check_alpha(alpha: float) -> None:
-    """Raise a ValueError unless 0 <= alpha <= 1."""
-    if (
-        isinstance(alpha, bool)
-        or not isinstance(alpha, (int, float))
-        or not 0.0 <= alpha <= 1.0
-    ):
+def check_alpha(alpha: float) -> float:
+    """``alpha`` as a float; a ValueError unless 0 <= alpha <= 1."""
+    value = _as_number(alpha)
+    if value is None or not 0.0 <= value <= 1.0:
         raise ValueError(f"alpha must be a number in [0, 1]; got {alpha!r}")
+    return value
 
 
 def check_logits(student: Tensor, teacher: Tensor) -> None:
@@ -61,7 +67,7 @@ def check_targets(logits: Tensor, targets: Tensor) -> None:
 
 def soft_kd_loss(student_logits: Tensor, teacher_logits: Tensor, T: float) -> Tensor:
     """Hinton's soft-target loss: ``KL(softmax(t/T) || softmax(s/T)) * T^2``, batch mean."""
-    check_temperature(T)
+    T = check_temperature(T)
     check_logits(student_logits, teacher_logits)
     log_p_student = F.log_softmax(student_logits / T, dim=1)
     log_p_teacher = F.log_softmax(teacher_logits / T, dim=1)
@@ -77,7 +83,7 @@ def soft_target_cross_entropy(
     It differs from :func:`soft_kd_loss` by the teacher's entropy, a constant for the student,
     so both give the same gradient.
     """
-    check_temperature(T)
+    T = check_temperature(T)
     check_logits(student_logits, teacher_logits)
     p_teacher = F.softmax(teacher_logits / T, dim=1)
     return -(p_teacher * F.log_softmax(student_logits / T, dim=1)).sum(dim=1).mean() * (
@@ -114,8 +120,8 @@ def distillation_loss(
     T: float,
 ) -> Tensor:
     """The combined objective ``(1 - alpha) * CE(s, y) + alpha * soft_kd_loss(s, t, T)``."""
-    check_alpha(alpha)
-    check_temperature(T)
+    alpha = check_alpha(alpha)
+    T = check_temperature(T)
     check_logits(student_logits, teacher_logits)
     check_targets(student_logits, targets)
     hard = F.cross_entropy(student_logits, targets)
@@ -157,8 +163,8 @@ def deit_loss(
     base = F.cross_entropy(class_logits, targets)
     if kind == "none":
         return base
-    check_alpha(alpha)
-    check_temperature(tau)
+    alpha = check_alpha(alpha)
+    tau = check_temperature(tau)
     check_logits(dist_logits, teacher_logits)
     if kind == "soft":
         distill = (
@@ -178,7 +184,7 @@ def deit_loss(
 
 def entropy(logits: Tensor, T: float = 1.0) -> Tensor:
     """Entropy in nats of ``softmax(logits / T)``, one value per row."""
-    check_temperature(T)
+    T = check_temperature(T)
     log_p = F.log_softmax(logits / T, dim=1)
     return -(log_p.exp() * log_p).sum(dim=1)
 
@@ -224,8 +230,8 @@ class KDObjective:
     """
 
     def __init__(self, alpha: float, T: float, t_squared: bool = True) -> None:
-        check_alpha(alpha)
-        check_temperature(T)
+        alpha = check_alpha(alpha)
+        T = check_temperature(T)
         self.alpha, self.T = alpha, T
         soft_scale = (
             1.0 if t_squared else 1.0 / (T * T)
@@ -328,7 +334,7 @@ def kd_objective(alpha: float, T: float, t_squared: bool = True) -> KDObjective:
 
 def logit_matching_objective(alpha: float):
     """``(1 - alpha) * CE + alpha * logit_matching_loss``: the T -> infinity limit of :func:`kd_objective`."""
-    check_alpha(alpha)
+    alpha = check_alpha(alpha)
 
     def objective(
         student_logits: Tensor, targets: Tensor, teacher_logits: Tensor | None

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from .data import Split, batches
-from .evaluate import accuracy, predict_logits
+from .evaluate import accuracy, logits_of, predict_logits
 from .losses import require_finite
 
 # objective(student_logits, targets, teacher_logits or None) -> scalar loss
@@ -34,18 +34,30 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
         torch.use_deterministic_algorithms(True)
 
 
-def pick_device(preferred: str = "cpu") -> torch.device:
-    """``cuda`` when asked for and present, ``cpu`` when asked for; a clear error when CUDA is missing."""
-    if preferred == "cpu":
-        return torch.device("cpu")
-    if preferred == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError(
-                "this profile needs a CUDA GPU and none is visible; "
-                "run with profile='cpu' (or 'smoke') on this machine"
-            )
-        return torch.device("cuda")
-    raise ValueError(f"unknown device {preferred!r}; choose 'cpu' or 'cuda'")
+def pick_device(preferred: str | torch.device = "cpu") -> torch.device:
+    """The device to train on: ``"auto"`` (CUDA when visible, else the CPU), ``"cpu"``, ``"cuda"``
+    or ``"cuda:N"``; a clear error when CUDA is asked for and missing."""
+    allowed = "choose 'auto', 'cpu', 'cuda' or 'cuda:N'"
+    if str(preferred) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(preferred)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {preferred!r}; {allowed}") from None
+    if device.type == "cpu":
+        return device
+    if device.type != "cuda":
+        raise ValueError(f"unknown device {preferred!r}; {allowed}")
+    if not torch.cuda.is_available():
+        raise RuntimeError(
+            f"device {preferred!r} needs a CUDA GPU and none is visible; "
+            "run with profile='cpu' (or 'smoke'), or device='auto'"
+        )
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(
+            f"device {preferred!r}: only {torch.cuda.device_count()} CUDA device(s) visible"
+        )
+    return device
 
 
 def distributed_context() -> tuple[int, int]:
@@ -133,10 +145,11 @@ def lr_schedule(
 
 
 def _as_logits(out: object) -> Tensor | tuple[Tensor, ...]:
-    """A model's output as float logits: a tensor, an object with ``.logits``, or a tuple of heads (DeiT)."""
+    """A model's output as float logits: a tensor, an object with ``.logits``, a ``{"logits": ...}``
+    mapping, or a tuple of heads (DeiT)."""
     if isinstance(out, tuple):
         return tuple(o.float() for o in out)
-    return getattr(out, "logits", out).float()
+    return logits_of(out).float()
 
 
 @dataclass
@@ -187,7 +200,7 @@ def _loss_function(
             return None
         with torch.no_grad():
             out = teacher(xb)
-        return getattr(out, "logits", out).float()
+        return logits_of(out).float()
 
     has_teacher = cache is not None or teacher is not None
     if not (hasattr(objective, "value_and_grad") and has_teacher):
@@ -246,7 +259,10 @@ def fit(
     ``score(epoch_row)`` (default: validation accuracy).
 
     Validation runs every ``eval_every`` epochs and after the last one (a history row per
-    validation; its ``train_loss`` averages the steps since the previous row).
+    validation; its ``train_loss`` and ``train_accuracy``, on the training batches as they were
+    seen, average the steps since the previous row). ``train_loss`` is the objective's value: under
+    :func:`kdutils.losses.kd_objective` it is Hinton's cross-entropy form, larger than the KL form
+    by ``alpha * T^2`` times the teacher's entropy.
 
     Each step is forward, loss, backward, step. ``augment(batch)`` (e.g.
     :class:`kdutils.augment.Augmentation`) transforms each batch before the forward pass, drawing
@@ -325,6 +341,9 @@ def fit(
     start = time.perf_counter()
     bar = tqdm(range(epochs), desc=desc, disable=not progress or rank != 0, leave=False)
     tic, cpu_tic, total, count = time.perf_counter(), time.thread_time(), 0.0, 0
+    hits = torch.zeros(
+        (), dtype=torch.long, device=device
+    )  # summed on the device: no sync
     for epoch in bar:
         model.train()
         for idx, xb, yb in batches(
@@ -349,18 +368,26 @@ def fit(
             scheduler.step()
             total += loss_value * len(yb)
             count += len(yb)
+            head = (
+                logits[0] if isinstance(logits, tuple) else logits
+            )  # DeiT: class head
+            hits += (head.detach().argmax(dim=1) == yb).sum()
         if (epoch + 1) % eval_every and epoch + 1 < epochs:
             continue
+        correct = hits.item()
         if world > 1:
-            sums = torch.tensor([total, count], dtype=torch.float64, device=device)
+            sums = torch.tensor(
+                [total, count, correct], dtype=torch.float64, device=device
+            )
             torch.distributed.all_reduce(sums)
-            total, count = sums.tolist()
+            total, count, correct = sums.tolist()
         val_logits = predict_logits(
             model, val.x, device=device
         )  # every rank: identical weights, identical numbers
         row = {
             "epoch": epoch + 1,
             "train_loss": total / count,
+            "train_accuracy": correct / count,
             "val_loss": F.cross_entropy(val_logits, val.y).item(),
             "val_accuracy": accuracy(val_logits, val.y),
             "seconds": time.perf_counter() - tic,
@@ -384,6 +411,7 @@ def fit(
             loss=f"{row['train_loss']:.3f}", val_acc=f"{row['val_accuracy']:.3f}"
         )
         tic, cpu_tic, total, count = time.perf_counter(), time.thread_time(), 0.0, 0
+        hits.zero_()
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()

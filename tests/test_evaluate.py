@@ -34,3 +34,22 @@ def test_classification_metrics_with_teacher_logits_counts_agreement():
     assert metrics["agrees"].tolist() == [1, 0, 0]
     assert metrics["agreement"] == pytest.approx(1 / 3)
     assert "agreement" not in classification_metrics(model, x, y)
+
+
+def test_logits_of_tensors_objects_and_dicts():
+    from types import SimpleNamespace
+
+    from kdutils.evaluate import logits_of, predict_logits
+
+    x = torch.randn(3, 4)
+    assert logits_of(x) is x
+    assert logits_of({"logits": x, "loss": 0}) is x
+    assert logits_of(SimpleNamespace(logits=x)) is x
+    with pytest.raises(TypeError, match="cannot find logits .* type str"):
+        logits_of("nope")
+
+    class DictModel(torch.nn.Module):
+        def forward(self, inputs):
+            return {"logits": inputs * 2}
+
+    assert torch.equal(predict_logits(DictModel(), x), x * 2)

@@ -402,3 +402,19 @@ def test_kd_objective_with_cached_targets_trains_like_the_teacher_forward(digits
     for p, q, r in zip(cached.parameters(), live.parameters(), autograd.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(p, r, rtol=1e-3, atol=1e-4)
+
+
+def test_numpy_and_tensor_scalars_are_numbers_too(logits):
+    import numpy as np
+
+    student, teacher, targets = logits
+    expected = losses.distillation_loss(student, targets, teacher, 0.25, 4.0)
+    for alpha, T in (
+        (np.float32(0.25), np.float32(4.0)),
+        (torch.tensor(0.25), torch.tensor(4.0)),
+        (np.float64(0.25), np.int64(4)),
+    ):
+        got = losses.distillation_loss(student, targets, teacher, alpha, T)
+        assert got.item() == pytest.approx(expected.item(), rel=1e-12)
+    with pytest.raises(ValueError, match=r"T must be a finite number > 0; got tensor"):
+        losses.soft_kd_loss(student, teacher, torch.tensor([4.0, 2.0]))

@@ -112,11 +112,16 @@ def test_bad_training_arguments(digits, kwargs, message):
 
 def test_pick_device():
     assert pick_device("cpu").type == "cpu"
-    with pytest.raises(ValueError, match="unknown device 'tpu'"):
-        pick_device("tpu")
+    assert pick_device(torch.device("cpu")) == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert pick_device("auto").type == expected
+    for bad in ("tpu", "mps", "gpu"):
+        with pytest.raises(ValueError, match="unknown device .*choose 'auto', 'cpu'"):
+            pick_device(bad)
     if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="needs a CUDA GPU .* profile='cpu'"):
-            pick_device("cuda")
+        for cuda in ("cuda", "cuda:0"):
+            with pytest.raises(RuntimeError, match="needs a CUDA GPU .* profile='cpu'"):
+                pick_device(cuda)
 
 
 def test_models_and_data_follow_the_device_they_are_given(digits):
@@ -186,3 +191,30 @@ def test_torchrun_two_processes_match_one_process(tmp_path):
         one
     ):  # same global batch: same training, up to the order of floating-point sums
         torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-5)
+
+
+def test_the_public_api_and_dict_outputs(digits):
+    import kdutils
+
+    for name in kdutils.__all__:
+        assert getattr(kdutils, name).__module__.startswith("kdutils."), name
+
+    class DictMLP(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = mlp(64, [16], 10)
+
+        def forward(self, x):
+            return {"logits": self.net(x)}
+
+    history = kdutils.fit(
+        DictMLP(), digits.train, digits.val, epochs=1, lr=1e-2, progress=False
+    )
+    assert history.epochs[0]["val_accuracy"] > 0.3
+
+
+def test_history_records_training_accuracy(digits):
+    _, history = train_small(digits, 0)
+    accuracies = history.column("train_accuracy")
+    assert all(0.0 <= a <= 1.0 for a in accuracies)
+    assert accuracies[-1] > accuracies[0]  # it learns
