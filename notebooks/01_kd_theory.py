@@ -477,7 +477,7 @@ run.add_claim(
 # | DeiT {cite}`touvron2021deit` | `alpha` (`--distillation-alpha`) | the KD term | 0.5 (hard), 0.1 (soft) | same value |
 # | PyTorch KD tutorial {cite}`pytorchkd` | `soft_target_loss_weight`, `ce_loss_weight` | soft term, labels | 0.25, 0.75 | 0.25 |
 # | MNIST blog (chapter 2) | `alpha` | the labels' cross-entropy (`1 - alpha` the KD term) | 0.3 | 0.7 |
-# | tf_flowers explainer (Keras, chapter 3's source) | `alpha`, `beta`, divided by their sum | KD term, labels | 0.9, 0.1 | 0.9 |
+# | tf_flowers explainer {cite}`kdexplainer` (Keras) | `alpha`, `beta`, divided by their sum | KD term, labels | 0.9, 0.1 | 0.9 |
 #
 # Two of these differences are checked numerically next: DeiT's soft term is exactly $C$ times
 # smaller than ours, and the Keras example's $T^2$ on the gradients does nothing at all under Adam,

@@ -15,7 +15,7 @@
 # **The question.** Does a small network really learn better from a big network's soft outputs
 # than from the labels? {cite:t}`hinton2015distilling` (section 3) say yes: on MNIST an 800-800
 # student that makes 146 test errors alone makes 74 when distilled from a 67-error teacher. A
-# popular blog post reproduces the idea in PyTorch with a 1200-1200 teacher and a tiny 20-20
+# popular blog post {cite}`mnistblog` reproduces the idea in PyTorch with a 1200-1200 teacher and a tiny 20-20
 # student. We rerun both settings on real digits, with several seeds, and then look at what the
 # paper reports and the blog does not: what the blog's loss bug costs, whether augmented *views*
 # help on their own, *dark knowledge* about a class the student never sees, and soft targets as

@@ -18,7 +18,7 @@
 # including ones that carry only noise. Hinton et al. observed on MNIST that with 300 or more
 # hidden units per layer all temperatures above 8 worked about equally well, while with 30 units
 # temperatures from 2.5 to 4 worked significantly better than higher or lower ones; the common
-# reading is that **smaller students prefer lower temperatures**. We look at what $T$ does to a
+# reading {cite}`kdexplainer` is that **smaller students prefer lower temperatures**. We look at what $T$ does to a
 # real teacher's outputs, then sweep $T$ against student width with several seeds. The teacher is
 # the previous chapter's: a convnet trained with the paper's 2-pixel jitter, with well under half
 # the error of any student here (a teacher no better than its students cannot show what $T$ does).

@@ -13,8 +13,8 @@
 # # DeiT: distillation through attention, with a distillation token
 #
 # **The question.** Vision Transformers need a lot of data to beat convnets. DeiT
-# {cite}`touvron2021deit` trains them on ImageNet alone by distilling from a convnet teacher, and
-# makes two claims this chapter tests at small scale:
+# {cite}`touvron2021deit` trains them on ImageNet alone by distilling from a convnet teacher
+# (an explainer with vit-pytorch's code: {cite}`deitexplainer`), and makes two claims this chapter tests at small scale:
 #
 # 1. **Hard distillation beats soft distillation** for a transformer student. With
 #    $y_t = \arg\max_c Z_t(c)$ the teacher's decision, DeiT's hard objective is
