@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 from collections.abc import Callable
@@ -24,6 +25,14 @@ def _single_threaded(fn: Callable[[dict, dict], Any], job: dict) -> Any:
         return fn(job, _SHARED)
     finally:
         torch.set_num_threads(previous)
+
+
+def _yield_to_the_caller() -> None:
+    # Workers run at a lower priority than the processes that fork them: when several notebooks
+    # share the cores, the one-off work on their critical path (a teacher being trained, a cache
+    # being built) goes first, and the sweeps fill the gaps. Results do not depend on it.
+    with contextlib.suppress(OSError):
+        os.nice(5)
 
 
 def run_jobs(
@@ -64,6 +73,7 @@ def run_jobs(
         with ProcessPoolExecutor(
             max_workers=min(processes, len(jobs)),
             mp_context=multiprocessing.get_context("fork"),
+            initializer=_yield_to_the_caller,
         ) as pool:
             futures = [pool.submit(_single_threaded, fn, job) for job in jobs]
             results = []

@@ -139,7 +139,7 @@ for name, metrics in teacher_test.items():
 # teacher change. DeiT trains its students with strong augmentation (section 6: RandAugment,
 # Mixup, CutMix and random erasing {cite}`zhong2020erasing` with probability 0.25); at 28 px we
 # keep its spirit with shifts, flips and random erasing. The teacher must label the very view the
-# student sees ({cite:t}`beyer2022patient`'s consistency), so the views are drawn once into a bank, four per training
+# student sees ({cite:t}`beyer2022patient`'s consistency), so the views are drawn once into a bank, three per training
 # image, and each teacher's logits on the bank are computed once. The students train side by side,
 # one thread each.
 #
@@ -164,7 +164,7 @@ for name, metrics in teacher_test.items():
 # ```
 
 # %%
-VIEWS = cfg.choose(smoke=2, cpu=4, gpu=5)
+VIEWS = cfg.choose(smoke=2, cpu=3, gpu=5)
 AUGMENT = Augmentation(shift=2, hflip=True, erase=0.25)
 bank = view_bank(student_train, VIEWS, AUGMENT, seed=0)
 SOFT = {"kind": "soft", "alpha": 0.1, "tau": 3.0}

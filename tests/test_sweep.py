@@ -47,3 +47,20 @@ def test_run_jobs_forks_on_the_cpu_and_stays_in_this_process_for_cuda(monkeypatc
     assert set(
         run_jobs(_pid_job, jobs, {}, processes=2, progress=False, device="cuda")
     ) == {os.getpid()}
+
+
+def _niceness_job(job, shared):
+    import os
+
+    return os.nice(0)
+
+
+def test_forked_workers_yield_to_the_notebook_that_forked_them():
+    import os
+
+    from kdutils.sweep import run_jobs
+
+    here = os.nice(0)
+    workers = run_jobs(_niceness_job, [{}] * 2, {}, processes=2, progress=False)
+    assert all(n == min(19, here + 5) for n in workers)
+    assert run_jobs(_niceness_job, [{}], {}, processes=1, progress=False) == [here]
