@@ -39,6 +39,19 @@ class TeacherRecipe:
     train_per_class: dict[str, int] | None = None
 
 
+def _adamw_cosine(**extra: Any) -> dict[str, Any]:
+    """The teachers' optimiser: AdamW, learning rate 2e-3 on a cosine schedule, weight decay
+    0.05, batch 128; ``extra`` adds fit's other arguments (augmentation, memory layout)."""
+    return {
+        "optimizer": "adamw",
+        "schedule": "cosine",
+        "lr": 2e-3,
+        "weight_decay": 0.05,
+        "batch_size": 128,
+        **extra,
+    }
+
+
 def _mlp(splits: Splits, arch: dict) -> nn.Module:
     return mlp(
         splits.train.x[0].numel(), arch["hidden"], len(splits.classes), arch["dropout"]
@@ -73,15 +86,7 @@ TEACHERS: dict[str, TeacherRecipe] = {
         _convnet,
         lambda p: {"width": 16},
         {"smoke": 4, "cpu": 20, "gpu": 20},
-        {
-            "optimizer": "adamw",
-            "schedule": "cosine",
-            "lr": 2e-3,
-            "weight_decay": 0.05,
-            "batch_size": 128,
-            "channels_last": True,
-            "augment": {"shift": 2},
-        },
+        _adamw_cosine(channels_last=True, augment={"shift": 2}),
     ),
     "fashion-vit": TeacherRecipe(
         "a small timm ViT trained from scratch with shifts and flips to the end of a cosine "
@@ -89,14 +94,7 @@ TEACHERS: dict[str, TeacherRecipe] = {
         _vit,
         lambda p: dict(VIT_TEACHER),
         {"smoke": 2, "cpu": 12, "gpu": 100},
-        {
-            "optimizer": "adamw",
-            "schedule": "cosine",
-            "lr": 2e-3,
-            "weight_decay": 0.05,
-            "batch_size": 128,
-            "augment": FASHION_AUGMENT,
-        },
+        _adamw_cosine(augment=FASHION_AUGMENT),
     ),
     "fashion-cnn": TeacherRecipe(
         "a small VGG-style convnet trained with shifts and flips to the end of a cosine schedule: "
@@ -104,15 +102,7 @@ TEACHERS: dict[str, TeacherRecipe] = {
         _convnet,
         lambda p: {"width": 16},
         {"smoke": 2, "cpu": 15, "gpu": 100},
-        {
-            "optimizer": "adamw",
-            "schedule": "cosine",
-            "lr": 2e-3,
-            "weight_decay": 0.05,
-            "batch_size": 128,
-            "channels_last": True,
-            "augment": FASHION_AUGMENT,
-        },
+        _adamw_cosine(channels_last=True, augment=FASHION_AUGMENT),
     ),
     "fashion-cnn-less-data": TeacherRecipe(
         "the convnet teacher's recipe on 100 images per class, for about as many steps: a "
@@ -121,15 +111,7 @@ TEACHERS: dict[str, TeacherRecipe] = {
         _convnet,
         lambda p: {"width": 16},
         {"smoke": 2, "cpu": 100, "gpu": 100},
-        {
-            "optimizer": "adamw",
-            "schedule": "cosine",
-            "lr": 2e-3,
-            "weight_decay": 0.05,
-            "batch_size": 128,
-            "channels_last": True,
-            "augment": FASHION_AUGMENT,
-        },
+        _adamw_cosine(channels_last=True, augment=FASHION_AUGMENT),
         train_per_class={"smoke": 10, "cpu": 100, "gpu": 1000},
     ),
 }

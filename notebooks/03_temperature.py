@@ -486,36 +486,39 @@ run.metrics["T2_ablation_agreement"] = {
     }
     for T in T_CHECK
 }
-run.add_claim(
-    claims.compare(
+T2_CLAIMS = [  # (id, statement, source, what is measured, per-image score)
+    (
         "T2-factor-matters-at-high-T",
         f"At high temperature (T = {T_top}), dropping the T^2 factor hurts "
         "distillation.",
         "Hinton et al. 2015 (sec. 2)",
-        f"width {LARGE}: test accuracy with vs without T^2 at T = {T_top}, paired by "
-        "seed and test image",
-        acc(kd[(LARGE, T_top)], "correct"),
-        acc(no_t2[(LARGE, T_top)], "correct"),
-        scoring=SCORING,
-        section="ch3-the-t-factor-in-practice",
-        headroom=headroom(LARGE),
-    )
-)
-run.add_claim(
-    claims.compare(
+        "test accuracy",
+        "correct",
+    ),
+    (
         "T2-factor-keeps-agreement",
         f"At T = {T_top}, the student distilled with the T^2 factor agrees with its "
         "teacher more often than without it.",
         "Hinton et al. 2015 (sec. 2); this book",
-        f"width {LARGE}: top-1 agreement with the teacher on the test images, with vs "
-        "without T^2, paired by seed and test image",
-        acc(kd[(LARGE, T_top)], "agrees"),
-        acc(no_t2[(LARGE, T_top)], "agrees"),
-        scoring=SCORING,
-        section="ch3-the-t-factor-in-practice",
-        headroom=headroom(LARGE),
+        "top-1 agreement with the teacher on the test images",
+        "agrees",
+    ),
+]
+for claim_id, statement, source, measured, score in T2_CLAIMS:
+    run.add_claim(
+        claims.compare(
+            claim_id,
+            statement,
+            source,
+            f"width {LARGE}, T = {T_top}: {measured}, with vs without T^2, paired by "
+            "seed and test image",
+            acc(kd[(LARGE, T_top)], score),
+            acc(no_t2[(LARGE, T_top)], score),
+            scoring=SCORING,
+            section="ch3-the-t-factor-in-practice",
+            headroom=headroom(LARGE),
+        )
     )
-)
 
 # %% [markdown]
 # **And alpha.** The weight on the soft term, at the width's best temperature (chosen on validation):
