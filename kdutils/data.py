@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -224,9 +225,16 @@ def resolve_dataset(
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; choose one of {list(DATASETS)}")
     if name == "imagefolder":
-        if path is None or not Path(path).is_dir():
+        if path is None:
             raise DataNotFoundError(
-                f"data set 'imagefolder' needs path= to a folder; got {path!r}. "
+                f"data set 'imagefolder' needs path= to a folder. Fix: {FIX_HINT['imagefolder']}"
+            )
+        if not Path(path).is_dir():
+            what = (
+                "is a file, not a folder" if Path(path).exists() else "does not exist"
+            )
+            raise DataNotFoundError(
+                f"data set 'imagefolder': {str(path)!r} {what}. "
                 f"Fix: {FIX_HINT['imagefolder']}"
             )
         return _load_imagefolder(Path(path), image_size)
@@ -290,6 +298,21 @@ def _to_split(images: Tensor, labels: Tensor, idx: np.ndarray) -> Split:
     return Split(images[index].float().div_(255.0), labels[index].clone())
 
 
+def _smallest_per_class(
+    classes: int, val_fraction: float, test_fraction: float, test_from_pool: bool
+) -> int:
+    """The smallest images-per-class cap whose stratified splits hold every class."""
+    per_class = 1
+    while True:
+        pool = classes * per_class
+        test = math.ceil(pool * test_fraction) if test_from_pool else 0
+        if (not test_from_pool or test >= classes) and math.ceil(
+            (pool - test) * val_fraction
+        ) >= classes:
+            return per_class
+        per_class += 1
+
+
 def load_splits(
     name: str,
     *,
@@ -322,6 +345,16 @@ def load_splits(
             f"per_class_limit must be None or >= 3; got {per_class_limit!r}"
         )
     raw = resolve_dataset(name, path=path, download=download, image_size=image_size)
+    if per_class_limit is not None:
+        smallest = _smallest_per_class(
+            len(raw.classes), val_fraction, test_fraction, raw.test_images is None
+        )
+        if per_class_limit < smallest:
+            raise ValueError(
+                f"per_class_limit {per_class_limit} leaves fewer validation or test images "
+                f"than the {len(raw.classes)} classes (val_fraction {val_fraction}, "
+                f"test_fraction {test_fraction}); use at least {smallest}, or None"
+            )
     rng = np.random.default_rng(split_seed)
     pool = _cap_per_class(raw.labels, per_class_limit, rng)
     if raw.test_images is not None:

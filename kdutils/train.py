@@ -287,6 +287,12 @@ def fit(
         raise ValueError(f"learning rate must be > 0; got {lr!r}")
     if eval_every < 1:
         raise ValueError(f"eval_every must be >= 1; got {eval_every!r}")
+    for name, split in (("train", train), ("val", val)):
+        if not split.x.is_floating_point():
+            raise ValueError(
+                f"{name}.x holds {split.x.dtype} images; fit expects floating-point "
+                "images (in [0, 1] for kdutils' loaders): convert them, e.g. x.float() / 255"
+            )
     if isinstance(teacher, TeacherCache) and augment is not None:
         raise ValueError(
             "a TeacherCache holds the teacher's logits on fixed images, but augment= changes the "
@@ -384,6 +390,11 @@ def fit(
         val_logits = predict_logits(
             model, val.x, device=device
         )  # every rank: identical weights, identical numbers
+        if not torch.isfinite(val_logits).all():
+            raise FloatingPointError(
+                f"{desc} epoch {epoch + 1}: non-finite logits on the validation images "
+                "(NaN or inf in the inputs or the weights); check val.x"
+            )
         row = {
             "epoch": epoch + 1,
             "train_loss": total / count,

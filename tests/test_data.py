@@ -121,6 +121,10 @@ def test_imagefolder(tmp_path):
     assert raw.images.shape == (6, 3, 16, 16) and raw.classes == ["blue", "red"]
     with pytest.raises(data.DataNotFoundError, match="needs path= to a folder"):
         data.resolve_dataset("imagefolder")
+    with pytest.raises(data.DataNotFoundError, match="'.*/missing' does not exist"):
+        data.resolve_dataset("imagefolder", path=tmp_path / "missing")
+    with pytest.raises(data.DataNotFoundError, match="is a file, not a folder"):
+        data.resolve_dataset("imagefolder", path=tmp_path / "red" / "0.png")
 
 
 def test_unknown_dataset_is_a_clear_error():
@@ -181,6 +185,11 @@ def test_official_test_split_is_kept_and_capped(isolated_sources):
         ({"val_fraction": 0.0}, "val_fraction must be in"),
         ({"test_fraction": 1.5}, "test_fraction must be in"),
         ({"per_class_limit": 1}, "per_class_limit must be None or >= 3"),
+        (
+            {"per_class_limit": 7},
+            r"per_class_limit 7 leaves fewer validation or test images than the 10 "
+            r"classes .* use at least 12, or None",
+        ),
     ],
 )
 def test_bad_split_arguments(kwargs, message):

@@ -218,3 +218,14 @@ def test_history_records_training_accuracy(digits):
     accuracies = history.column("train_accuracy")
     assert all(0.0 <= a <= 1.0 for a in accuracies)
     assert accuracies[-1] > accuracies[0]  # it learns
+
+
+def test_fit_refuses_integer_images_and_non_finite_validation(digits):
+    from kdutils.data import Split
+
+    as_bytes = Split((digits.train.x * 255).to(torch.uint8), digits.train.y)
+    with pytest.raises(ValueError, match=r"train.x holds torch.uint8 images; .*/ 255"):
+        fit(mlp(64, [8], 10), as_bytes, digits.val, epochs=1, lr=1e-3, progress=False)
+    broken = Split(torch.full_like(digits.val.x, float("nan")), digits.val.y)
+    with pytest.raises(FloatingPointError, match="non-finite logits on the validation"):
+        fit(mlp(64, [8], 10), digits.train, broken, epochs=1, lr=1e-3, progress=False)
