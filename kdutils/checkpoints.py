@@ -7,6 +7,8 @@ import hashlib
 import json
 import os
 import tempfile
+import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,10 @@ from . import __version__
 
 class CheckpointMismatchError(RuntimeError):
     """A checkpoint was asked for with a config other than the one it was saved with."""
+
+
+class UnreadableCheckpointError(RuntimeError):
+    """A file in the checkpoint cache is corrupt, or is not a kdutils checkpoint."""
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -58,8 +64,26 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | Path, model: nn.Module, config: dict[str, Any]) -> dict:
-    """Load weights into ``model`` if the file was saved with ``config``; return its ``extra`` dict."""
-    payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+    """Load weights into ``model`` if the file was saved with ``config``; return its ``extra`` dict.
+
+    A file torch cannot read, or one that :func:`save_checkpoint` did not write, raises
+    :class:`UnreadableCheckpointError` naming it; another config's checkpoint raises
+    :class:`CheckpointMismatchError`.
+    """
+    try:
+        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle, zip and EOF errors alike: the file is damaged
+        raise UnreadableCheckpointError(
+            f"checkpoint {path} cannot be read ({type(err).__name__}); it is corrupt or "
+            "truncated: delete it (cached_model sets it aside and retrains)"
+        ) from err
+    if not isinstance(payload, dict) or not {"config_hash", "state_dict"} <= set(
+        payload
+    ):
+        raise UnreadableCheckpointError(
+            f"{path} is not a kdutils checkpoint (no config hash and state dict): it was not "
+            "written by kdutils.checkpoints.save_checkpoint; load it with torch.load instead"
+        )
     expected = config_hash(config)
     if payload.get("config_hash") != expected:
         raise CheckpointMismatchError(
@@ -100,7 +124,15 @@ def cached_model(
         contextlib.nullcontext() if world > 1 else _exclusive(path.with_suffix(".lock"))
     ):
         if path.is_file():
-            return model, load_checkpoint(path, model, config), True
+            try:
+                return model, load_checkpoint(path, model, config), True
+            except UnreadableCheckpointError as err:
+                aside = path.with_name(f"{path.name}.unreadable-{int(time.time())}")
+                os.replace(path, aside)
+                warnings.warn(
+                    f"{err}; moved it to {aside} and training again", stacklevel=2
+                )
+                model = build()
         training = path.with_suffix(
             ".training"
         )  # says what is being trained (progress lines read it)

@@ -85,3 +85,41 @@ def test_notebooks_side_by_side_train_a_shared_teacher_once(tmp_path, monkeypatc
     assert (tmp_path / "log").read_text() == "trained\n"
     assert sorted(loaded for loaded, _ in results) == [False, True]
     assert [weight for _, weight in results] == [0.25 * 12] * 2
+
+
+def test_unreadable_files_are_named_and_a_cached_teacher_is_retrained(
+    tmp_path, monkeypatch
+):
+    model, config = mlp(4, [3], 2), {"v": 1}
+    plain = tmp_path / "plain.pt"
+    torch.save(model.state_dict(), plain)
+    with pytest.raises(
+        checkpoints.UnreadableCheckpointError,
+        match=r"plain.pt is not a kdutils checkpoint",
+    ):
+        checkpoints.load_checkpoint(plain, model, config)
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a zip, not a pickle")
+    with pytest.raises(
+        checkpoints.UnreadableCheckpointError, match=r"broken.pt cannot be read"
+    ):
+        checkpoints.load_checkpoint(broken, model, config)
+
+    monkeypatch.setenv("KD_CHECKPOINTS", str(tmp_path / "cache"))
+    calls = []
+
+    def train(m):
+        calls.append(1)
+        return {"trained": True}
+
+    def build():
+        return mlp(4, [3], 2)
+
+    checkpoints.cached_model("t", config, build, train)
+    (path,) = (tmp_path / "cache").glob("t-*.pt")
+    path.write_bytes(path.read_bytes()[:50])  # a truncated file, as after a crash
+    with pytest.warns(UserWarning, match=r"cannot be read.*moved it to .*unreadable"):
+        _, extra, loaded = checkpoints.cached_model("t", config, build, train)
+    assert not loaded and extra == {"trained": True} and len(calls) == 2
+    assert list((tmp_path / "cache").glob("t-*.pt.unreadable-*"))
+    assert checkpoints.cached_model("t", config, build, train)[2]  # the new one loads
