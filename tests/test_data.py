@@ -235,3 +235,44 @@ def test_batches_shard_the_global_batch():
         [idx.tolist() for idx, _, _ in batches(x, y, 4, shard=(r, 2))] for r in (0, 1)
     ]
     assert [sorted(a + b) for a, b in zip(*halves)] == [sorted(f) for f in full]
+
+
+def _write_images(folder, classes, n=3, size=(12, 12), mode="RGB", value=None):
+    from PIL import Image
+
+    for i, cls in enumerate(classes):
+        (folder / cls).mkdir(parents=True, exist_ok=True)
+        for j in range(n):
+            fill = value if value is not None else (40 * (i + 1),) * len(mode)
+            Image.new(mode, size, fill).save(folder / cls / f"{j}.png")
+
+
+def test_imagefolder_with_split_folders_is_never_read_as_classes(tmp_path):
+    _write_images(tmp_path / "train", ["cat", "dog"], n=30)
+    _write_images(tmp_path / "test", ["cat", "dog"], n=4)
+    splits = data.load_splits(
+        "imagefolder", path=tmp_path, image_size=8, image_mode="L", val_fraction=0.2
+    )
+    assert splits.classes == ["cat", "dog"]  # not ["test", "train"]
+    assert len(splits.test) == 8 and len(splits.train) + len(splits.val) == 60
+    assert splits.train.x.shape[1:] == (1, 8, 8)  # grayscale, resized
+    assert "train, test" in splits.source or "test, train" in splits.source
+    (tmp_path / "extra").mkdir()
+    with pytest.raises(data.DataNotFoundError, match="mixes split folders"):
+        data.resolve_dataset("imagefolder", path=tmp_path)
+    with pytest.raises(ValueError, match=r"image mode must be one of \('RGB', 'L'\)"):
+        data.resolve_dataset("imagefolder", path=tmp_path / "train", image_mode="CMYK")
+
+
+def test_sixteen_bit_images_are_scaled_not_saturated(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    (tmp_path / "a").mkdir()
+    for j, level in enumerate((0, 16384, 65535)):
+        array = np.full((6, 6), level, dtype=np.uint16)
+        Image.fromarray(array).save(tmp_path / "a" / f"{j}.png")
+    raw = data.resolve_dataset(
+        "imagefolder", path=tmp_path, image_size=6, image_mode="L"
+    )
+    assert raw.images[:, 0, 0, 0].tolist() == [0, 64, 255]
