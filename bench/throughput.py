@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from kdbook.baseline import BLOG_TEACHER
+from kdbook.fashion import MOBILENET_STUDENT
 from kdbook.mnist import BLOG_STUDENT, HINTON_STUDENT
 from kdbook.teachers import VIT_TEACHER
 from kdutils.evaluate import count_flops
@@ -68,12 +69,13 @@ def main() -> None:
         ),
         "MNIST student MLP 800-800 (ch. 2-3)": (mlp(784, HINTON_STUDENT, 10), False),
         "MNIST student MLP 20-20 (ch. 2-3)": (mlp(784, BLOG_STUDENT, 10), False),
-        "ViT teacher (ch. 4-5)": (vit_small_images(28, 1, 10, **VIT_TEACHER), False),
-        "MobileNetV2 0.35 student (ch. 4)": (
-            mobilenet_v2_small_images(10, 1, 0.35),
+        "ViT teacher (ch. 5)": (vit_small_images(28, 1, 10, **VIT_TEACHER), False),
+        "MobileNetV2 0.35, all stages": (mobilenet_v2_small_images(10, 1, 0.35), True),
+        "MobileNetV2 0.35, short (ch. 4 student)": (
+            mobilenet_v2_small_images(10, 1, **MOBILENET_STUDENT),
             True,
         ),
-        "CNN teacher (ch. 5)": (small_convnet(1, 10), True),
+        "CNN teacher (ch. 4-5)": (small_convnet(1, 10, width=16), True),
         "DeiT student (ch. 5)": (
             vit_small_images(
                 28, 1, 10, embed_dim=96, depth=4, num_heads=3, patch_size=7

@@ -38,14 +38,12 @@ RECIPES: dict[str, dict[str, Any]] = {
         "schedule": "constant",
     },
 }
-STUDENT_RECIPE = RECIPES["hinton"]
 SCORING = {
     "hinton": "test accuracy at the last epoch of a fixed cosine schedule "
     "(Adam, lr 1e-3, batch 128)",
     "blog": "test accuracy at the last epoch of the blog's recipe "
     "(Adam, lr 2e-4, betas (0.5, 0.999), batch 64, constant, ~3750 steps)",
 }
-STUDENT_SCORING = SCORING["hinton"]
 BLOG_STEPS = 3750  # the blog's 5 epochs of 48k images at batch 64
 
 

@@ -433,7 +433,7 @@ for claim_id, statement, source, treatment, control, room in VIEW_CLAIMS:
             "test accuracy, paired by seed and test image",
             correct(treatment),
             correct(control, len(results[treatment])),
-            scoring=mnist.STUDENT_SCORING,
+            scoring=mnist.SCORING["hinton"],
             section="ch2-views-or-distillation",
             headroom=room,
         )
@@ -622,7 +622,7 @@ for claim_id, statement, measurement, treatment, control, room in DARK_CLAIMS:
             measurement,
             treatment,
             control,
-            scoring=f"{mnist.STUDENT_SCORING}; the shift chosen on validation data",
+            scoring=f"{mnist.SCORING['hinton']}; the shift chosen on validation data",
             section="ch2-dark-knowledge-learning-about-a-class-ne",
             headroom=room,
         )
@@ -714,7 +714,7 @@ run.add_claim(
         "and test image",
         [r["correct"] for r in by_fraction[("T = 20", 0.03)]],
         [r["correct"] for r in by_fraction[("alone", 0.03)]],
-        scoring=mnist.STUDENT_SCORING,
+        scoring=mnist.SCORING["hinton"],
         section="ch2-soft-targets-as-a-regulariser",
         headroom=claims.headroom(
             teacher_test["accuracy"],

@@ -334,7 +334,7 @@ print("best T by validation accuracy:", best_T)
 # lowest and the highest of them.
 
 # %% mystnb={"figure": {"caption": "For each width, mean test accuracy over T in {2, 3, 4} minus over T in {12, 20} [percentage points]: the declared contrast compares widths 30 and 300."}}
-SCORING = mnist.STUDENT_SCORING
+SCORING = mnist.SCORING["hinton"]
 
 
 def headroom(width):
