@@ -1,4 +1,4 @@
-"""Evaluation: logits over a split, accuracy, macro-F1, teacher agreement."""
+"""Evaluation: logits over a split or a dataset, accuracy, macro-F1, teacher agreement."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -50,6 +51,32 @@ def predict_logits(
         out.append(logits_of(logits).float().cpu())
     model.train(was_training)
     return torch.cat(out)
+
+
+@torch.no_grad()
+def predict_dataset(
+    model: nn.Module,
+    data: Dataset | DataLoader,
+    batch_size: int = 256,
+    device: str | torch.device | None = None,
+    num_workers: int = 0,
+) -> tuple[Tensor, Tensor]:
+    """Logits of ``model`` on every image of a Dataset of ``(image, label)`` pairs (or of a
+    DataLoader, batched as it batches), in eval mode, and the labels, both on the CPU."""
+    loader = (
+        data
+        if isinstance(data, DataLoader)
+        else DataLoader(data, batch_size=batch_size, num_workers=num_workers)
+    )
+    device = device or model_device(model)
+    was_training = model.training
+    model.eval()
+    logits, labels = [], []
+    for x, y in loader:
+        logits.append(logits_of(model(x.to(device))).float().cpu())
+        labels.append(torch.as_tensor(y))
+    model.train(was_training)
+    return torch.cat(logits), torch.cat(labels)
 
 
 def accuracy(logits: Tensor, targets: Tensor) -> float:

@@ -14,14 +14,31 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, IterableDataset
 from tqdm import tqdm
 
 from .data import Split, batches
-from .evaluate import accuracy, logits_of, predict_logits
+from .evaluate import accuracy, logits_of, predict_dataset, predict_logits
 from .losses import require_finite
 
 # objective(student_logits, targets, teacher_logits or None) -> scalar loss
 Objective = Callable[[Tensor, Tensor, Tensor | None], Tensor]
+# what fit trains and validates on: in-memory tensors (the fast path), or images streamed from a
+# Dataset of (image, label) pairs, or from a DataLoader over one
+TrainingData = Split | Dataset | DataLoader
+
+# torchvision transforms that draw anew every time an image is loaded (besides every Random* class)
+_RANDOM_TRANSFORMS = {
+    "AugMix",
+    "AutoAugment",
+    "ColorJitter",
+    "ElasticTransform",
+    "GaussianBlur",
+    "GaussianNoise",
+    "RandAugment",
+    "ScaleJitter",
+    "TrivialAugmentWide",
+}
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -74,25 +91,163 @@ def cross_entropy_objective(
     return F.cross_entropy(student_logits, targets)
 
 
-class TeacherCache:
-    """The teacher's logits on a fixed input tensor, computed once and looked up by row index.
+class _Indexed(Dataset):
+    """A dataset of ``(image, label)`` pairs whose items also carry their index, by which a
+    :class:`TeacherCache` looks the teacher's logits up."""
 
-    Valid only while the inputs do not change: :meth:`check` refuses other inputs, and
-    :func:`fit` refuses a cache together with ``augment`` (the inputs would change every epoch and
-    the cached logits would be stale). To cache logits on augmented images, cache them on a fixed
-    bank of views (:func:`kdutils.augment.view_bank`).
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[int, Tensor, Tensor]:
+        item = self.dataset[index]
+        if not isinstance(item, (tuple, list)) or len(item) < 2:
+            raise TypeError(
+                f"fit expects a dataset of (image, label) pairs; item {index} is a "
+                f"{type(item).__name__}"
+            )
+        return index, item[0], item[1]
+
+
+class _CollateWithIndex:
+    """A DataLoader's own ``collate_fn`` applied to the pairs, with the indices collated beside."""
+
+    def __init__(self, collate: Callable) -> None:
+        self.collate = collate
+
+    def __call__(self, items: list) -> tuple[Tensor, Tensor, Tensor]:
+        indices = torch.tensor([index for index, _, _ in items])
+        x, y = self.collate([(x, y) for _, x, y in items])
+        return indices, x, y
+
+
+def _dataset_of(data: Dataset | DataLoader) -> Dataset:
+    dataset = data.dataset if isinstance(data, DataLoader) else data
+    if isinstance(dataset, IterableDataset):
+        raise TypeError(
+            "fit needs a map-style Dataset (len() and [index]): an IterableDataset has no "
+            "index to cache teacher logits by or to shuffle; load it into a Dataset or a Split"
+        )
+    return dataset
+
+
+def indexed_loader(
+    data: Dataset | DataLoader,
+    batch_size: int = 128,
+    shuffle: bool = False,
+    generator: torch.Generator | None = None,
+    num_workers: int = 0,
+) -> DataLoader:
+    """A DataLoader of ``(indices, images, labels)`` batches over ``data``.
+
+    A Dataset gets a loader with these settings; a DataLoader keeps its own batches, sampler,
+    workers and collate function, with each batch's dataset indices added.
+    """
+    dataset = _Indexed(_dataset_of(data))
+    if isinstance(data, DataLoader):
+        return DataLoader(
+            dataset,
+            batch_sampler=data.batch_sampler,
+            num_workers=data.num_workers,
+            collate_fn=_CollateWithIndex(data.collate_fn),
+            pin_memory=data.pin_memory,
+            worker_init_fn=data.worker_init_fn,
+            generator=data.generator,
+        )
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )
+
+
+def _transforms_of(obj: object, depth: int = 0) -> list[object]:
+    """The transforms a dataset applies to its images: its ``transform``/``transforms``, unpacked
+    from ``Compose`` and from wrapping datasets (``Subset``)."""
+    if depth > 5 or obj is None:
+        return []
+    found: list[object] = []
+    for name in ("transform", "transforms"):
+        value = getattr(obj, name, None)
+        if isinstance(value, (list, tuple)):
+            for t in value:
+                found += [t, *_transforms_of(t, depth + 1)]
+        elif value is not None:
+            found += [value, *_transforms_of(value, depth + 1)]
+    return found + _transforms_of(getattr(obj, "dataset", None), depth + 1)
+
+
+def check_deterministic(dataset: Dataset, probes: int = 4) -> None:
+    """Raise a ValueError when loading the same image twice can give two different tensors: a
+    random transform (by its class, or caught by loading the first ``probes`` images twice)."""
+    random_ones = sorted(
+        {
+            type(t).__name__
+            for t in _transforms_of(dataset)
+            if type(t).__name__.startswith("Random")
+            or type(t).__name__ in _RANDOM_TRANSFORMS
+        }
+    )
+    if not random_ones:
+        for index in range(min(probes, len(dataset))):
+            first, again = dataset[index][0], dataset[index][0]
+            if not torch.equal(torch.as_tensor(first), torch.as_tensor(again)):
+                random_ones = [f"(unnamed: image {index} loads differently twice)"]
+                break
+    if random_ones:
+        raise ValueError(
+            f"the dataset's transform draws anew every time an image is loaded "
+            f"({', '.join(random_ones)}), so teacher logits cached once would not match the "
+            "images the student sees: pass the teacher model itself to fit (teacher=model; "
+            "it then labels each batch live), or cache on a dataset with deterministic "
+            "transforms (for augmented images, a fixed bank of views: "
+            "kdutils.augment.view_bank)"
+        )
+
+
+class TeacherCache:
+    """The teacher's logits on fixed inputs, computed once and looked up by index.
+
+    The inputs are an image tensor (rows are the indices) or a Dataset of ``(image, label)`` pairs
+    (dataset indices; a DataLoader's dataset), whose transforms must be deterministic
+    (:func:`check_deterministic`). Valid only while the inputs do not change: :meth:`check`
+    refuses other inputs, and :func:`fit` refuses a cache together with ``augment`` (the inputs
+    would change every epoch and the cached logits would be stale). To cache logits on augmented
+    images, cache them on a fixed bank of views (:func:`kdutils.augment.view_bank`).
     """
 
     def __init__(
         self,
         teacher: nn.Module,
-        x: Tensor,
+        x: Tensor | Dataset | DataLoader,
         batch_size: int = 1024,
         device: str | torch.device | None = None,
+        num_workers: int = 0,
     ) -> None:
         self.teacher = teacher
-        self._fingerprint = self._fingerprint_of(x)
-        self.logits = predict_logits(teacher, x, batch_size=batch_size, device=device)
+        self.labels: Tensor | None = None  # a dataset's labels, read while caching
+        if isinstance(x, Tensor):
+            self._fingerprint = self._fingerprint_of(x)
+            self.logits = predict_logits(
+                teacher, x, batch_size=batch_size, device=device
+            )
+            return
+        dataset = _dataset_of(x)
+        check_deterministic(dataset)
+        self._fingerprint = ("dataset", id(dataset), len(dataset))
+        self._dataset = dataset  # kept alive, so that its id stays its own
+        self.logits, self.labels = predict_dataset(
+            teacher,
+            dataset,
+            batch_size=batch_size,
+            device=device,
+            num_workers=num_workers,
+        )
 
     @staticmethod
     def _fingerprint_of(x: Tensor) -> tuple:
@@ -105,9 +260,16 @@ class TeacherCache:
             float(x.sum(dtype=torch.float64)),
         )
 
-    def check(self, x: Tensor) -> None:
-        """Raise a ValueError unless ``x`` is the tensor these logits were computed on."""
-        if self._fingerprint_of(x) != self._fingerprint:
+    def check(self, data: Tensor | Split | Dataset | DataLoader) -> None:
+        """Raise a ValueError unless ``data`` is what these logits were computed on."""
+        if isinstance(data, Split):
+            data = data.x
+        if isinstance(data, Tensor):
+            same = self._fingerprint == self._fingerprint_of(data)
+        else:
+            dataset = _dataset_of(data)
+            same = self._fingerprint == ("dataset", id(dataset), len(dataset))
+        if not same:
             raise ValueError(
                 "TeacherCache was built on other inputs than the ones being trained on; "
                 "rebuild it for this data (stale teacher logits would be silently wrong)"
@@ -173,9 +335,11 @@ class History:
         }
 
 
-# loss_of(logits, batch indices, inputs, labels) -> (value, tensor to backpropagate from, its gradient)
+# loss_of(logits, batch indices, inputs, labels) -> (value, tensor to backpropagate from, its
+# gradient, the hard part, the soft part or None): the parts as 0-d tensors, not synchronised
 LossFunction = Callable[
-    [Tensor, Tensor, Tensor, Tensor], tuple[float, Tensor, Tensor | None]
+    [Tensor, Tensor, Tensor, Tensor],
+    tuple[float, Tensor, Tensor | None, Tensor, Tensor | None],
 ]
 
 
@@ -183,14 +347,16 @@ def _loss_function(
     objective: Objective,
     cache: TeacherCache | None,
     teacher: nn.Module | None,
-    labels: Tensor,
+    labels: Tensor | None,
     device: torch.device,
 ) -> LossFunction:
     """The fit loop's loss step, chosen once: an autograd loss, or a closed-form KD gradient.
 
-    An autograd loss is backpropagated from itself. An objective with a closed-form gradient
-    (:class:`~kdutils.losses.KDObjective`) hands back its value and its gradient at the logits, and
-    backward starts there: no loss graph. With a cache its per-image targets are built once.
+    An autograd loss is backpropagated from itself; its hard part is the cross-entropy of the
+    (class head's) logits with the labels, and its soft part is the objective's ``soft_part``
+    when it has one. An objective with a closed-form gradient (:class:`~kdutils.losses.KDObjective`)
+    hands back its value, its gradient at the logits and both parts, and backward starts there: no
+    loss graph. With a cache its per-image targets are built once.
     """
 
     def teacher_logits(idx: Tensor, xb: Tensor) -> Tensor | None:
@@ -204,10 +370,24 @@ def _loss_function(
 
     has_teacher = cache is not None or teacher is not None
     if not (hasattr(objective, "value_and_grad") and has_teacher):
+        soft_part = getattr(objective, "soft_part", None)
 
         def autograd_loss(logits, idx, xb, yb):
-            loss = objective(logits, yb, teacher_logits(idx, xb))
-            return loss.item(), loss, None  # item(): one device sync per step
+            t_logits = teacher_logits(idx, xb)
+            loss = objective(logits, yb, t_logits)
+            with torch.no_grad():
+                head = logits[0] if isinstance(logits, tuple) else logits
+                hard = (
+                    loss.detach()
+                    if objective is cross_entropy_objective
+                    else F.cross_entropy(head, yb)
+                )
+                soft = (
+                    soft_part(logits, t_logits)
+                    if soft_part is not None and t_logits is not None
+                    else None
+                )
+            return loss.item(), loss, None, hard, soft  # item(): one sync per step
 
         return autograd_loss
     if cache is not None:
@@ -220,16 +400,24 @@ def _loss_function(
             if cache is not None
             else objective.teacher_targets(teacher_logits(idx, xb), yb)
         )
-        value, grad = objective.value_and_grad(logits, batch_targets)
-        return value, logits, grad
+        step = objective.value_and_grad(logits, batch_targets)
+        return step.value, logits, step.grad, step.hard, step.soft
 
     return kd_loss
 
 
+def _check_float(name: str, x: Tensor) -> None:
+    if not x.is_floating_point():
+        raise ValueError(
+            f"{name} holds {x.dtype} images; fit expects floating-point "
+            "images (in [0, 1] for kdutils' loaders): convert them, e.g. x.float() / 255"
+        )
+
+
 def fit(
     model: nn.Module,
-    train: Split,
-    val: Split,
+    train: TrainingData,
+    val: TrainingData,
     *,
     epochs: int,
     lr: float,
@@ -245,13 +433,21 @@ def fit(
     keep: str = "last",
     score: Callable[[dict], float] | None = None,
     eval_every: int = 1,
+    num_workers: int = 0,
     seed: int = 0,
     device: str | torch.device = "cpu",
     amp: bool = False,
     progress: bool = True,
     desc: str = "train",
 ) -> History:
-    """Train ``model`` with Adam or AdamW on in-memory tensors for a fixed number of epochs.
+    """Train ``model`` with Adam or AdamW for a fixed number of epochs.
+
+    ``train`` and ``val`` are in-memory :class:`~kdutils.data.Split` tensors (the fast path: batches
+    by index, no per-image Python), or a ``torch.utils.data.Dataset`` of ``(image, label)`` pairs
+    (streamed through a DataLoader with ``batch_size``, shuffled by ``seed``, ``num_workers``
+    worker processes, per-image transforms in the dataset), or a ``DataLoader`` (used with its own
+    batches, sampler, workers and collate function). A :class:`TeacherCache` built on the same
+    dataset looks its logits up by dataset index; it refuses datasets with random transforms.
 
     ``keep="last"`` (the default, for every model the book compares) ends with the weights of the last
     epoch of the schedule: validation data chooses hyperparameters, never the epoch, so no model is
@@ -262,7 +458,10 @@ def fit(
     validation; its ``train_loss`` and ``train_accuracy``, on the training batches as they were
     seen, average the steps since the previous row). ``train_loss`` is the objective's value: under
     :func:`kdutils.losses.kd_objective` it is Hinton's cross-entropy form, larger than the KL form
-    by ``alpha * T^2`` times the teacher's entropy.
+    by ``alpha * T^2`` times the teacher's entropy. Its parts are logged apart, as other libraries
+    log them: ``hard_loss`` (cross-entropy with the labels, of the class head) and, for an
+    objective with a teacher term, ``soft_loss`` (for ``kd_objective``, ``T^2 KL(teacher ||
+    student)``); ``train_loss = (1 - alpha) * hard_loss + alpha * soft_loss`` + the entropy term.
 
     Each step is forward, loss, backward, step. ``augment(batch)`` (e.g.
     :class:`kdutils.augment.Augmentation`) transforms each batch before the forward pass, drawing
@@ -287,12 +486,17 @@ def fit(
         raise ValueError(f"learning rate must be > 0; got {lr!r}")
     if eval_every < 1:
         raise ValueError(f"eval_every must be >= 1; got {eval_every!r}")
-    for name, split in (("train", train), ("val", val)):
-        if not split.x.is_floating_point():
-            raise ValueError(
-                f"{name}.x holds {split.x.dtype} images; fit expects floating-point "
-                "images (in [0, 1] for kdutils' loaders): convert them, e.g. x.float() / 255"
+    if num_workers < 0:
+        raise ValueError(f"num_workers must be >= 0; got {num_workers!r}")
+    for name, data in (("train", train), ("val", val)):
+        if isinstance(data, Split):
+            _check_float(f"{name}.x", data.x)
+        elif not isinstance(data, (Dataset, DataLoader)):
+            raise TypeError(
+                f"{name} must be a kdutils Split, a torch Dataset of (image, label) pairs or a "
+                f"DataLoader; got {type(data).__name__}"
             )
+    in_memory = isinstance(train, Split)
     if isinstance(teacher, TeacherCache) and augment is not None:
         raise ValueError(
             "a TeacherCache holds the teacher's logits on fixed images, but augment= changes the "
@@ -301,6 +505,11 @@ def fit(
             "views (kdutils.augment.view_bank) and cache the teacher's logits on that"
         )
     rank, world = distributed_context()
+    if world > 1 and not in_memory:
+        raise ValueError(
+            "under torchrun fit shards in-memory Splits; load the dataset into a Split "
+            "(kdutils.load_splits) or train it in one process"
+        )
     if batch_size % world:
         raise ValueError(
             f"batch_size {batch_size} must be a multiple of the {world} processes"
@@ -312,10 +521,11 @@ def fit(
     cache = teacher if isinstance(teacher, TeacherCache) else None
     teacher_model = teacher.teacher if isinstance(teacher, TeacherCache) else teacher
     if cache is not None:
-        cache.check(train.x)
+        cache.check(train)
     if teacher_model is not None:
         teacher_model.to(device).eval()
-    loss_of = _loss_function(objective, cache, teacher_model, train.y, device)
+    labels = train.y if in_memory else cache.labels if cache is not None else None
+    loss_of = _loss_function(objective, cache, teacher_model, labels, device)
 
     optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
     if optimizer not in optimizers:
@@ -329,9 +539,32 @@ def fit(
     opt = optimizers[optimizer](
         model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay, fused=True
     )
-    scheduler = lr_schedule(
-        opt, schedule, total_steps=epochs * math.ceil(len(train) / batch_size)
-    )
+    if in_memory:
+        train_x, train_y = (
+            train.x.to(device),
+            train.y.to(device),
+        )  # on a GPU the data moves once, not every batch
+        steps_per_epoch = math.ceil(len(train) / batch_size)
+    else:
+        loader = indexed_loader(train, batch_size, True, generator, num_workers)
+        steps_per_epoch = len(loader)
+
+    def epoch_batches():
+        if in_memory:
+            yield from batches(
+                train_x,
+                train_y,
+                batch_size,
+                shuffle=True,
+                generator=generator,
+                shard=(rank, world),
+            )
+            return
+        for idx, xb, yb in loader:
+            _check_float("train", xb)
+            yield idx, xb.to(device, non_blocking=True), yb.to(device)
+
+    scheduler = lr_schedule(opt, schedule, total_steps=epochs * steps_per_epoch)
     step_model = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -339,34 +572,24 @@ def fit(
         step_model = DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
-    train_x, train_y = (
-        train.x.to(device),
-        train.y.to(device),
-    )  # on a GPU the data moves once, not every batch
     history, best_state, best_score = History(), None, float("-inf")
     start = time.perf_counter()
     bar = tqdm(range(epochs), desc=desc, disable=not progress or rank != 0, leave=False)
     tic, cpu_tic, total, count = time.perf_counter(), time.thread_time(), 0.0, 0
-    hits = torch.zeros(
-        (), dtype=torch.long, device=device
-    )  # summed on the device: no sync
+    # summed on the device, no sync: correct predictions, hard and soft parts of the loss
+    hits = torch.zeros((), dtype=torch.long, device=device)
+    parts = torch.zeros(2, dtype=torch.float64, device=device)
+    has_soft = False
     for epoch in bar:
         model.train()
-        for idx, xb, yb in batches(
-            train_x,
-            train_y,
-            batch_size,
-            shuffle=True,
-            generator=generator,
-            shard=(rank, world),
-        ):
+        for idx, xb, yb in epoch_batches():
             xb = xb.contiguous(memory_format=memory_format)
             if augment is not None:
                 xb = augment(xb)
             # forward (bf16 autocast needs no grad scaler), loss, backward, step
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 logits = _as_logits(step_model(xb))
-            loss_value, root, grad = loss_of(logits, idx, xb, yb)
+            loss_value, root, grad, hard, soft = loss_of(logits, idx, xb, yb)
             require_finite(loss_value, f"{desc} epoch {epoch + 1}")
             opt.zero_grad(set_to_none=True)
             root.backward(grad)
@@ -378,18 +601,33 @@ def fit(
                 logits[0] if isinstance(logits, tuple) else logits
             )  # DeiT: class head
             hits += (head.detach().argmax(dim=1) == yb).sum()
+            parts[0] += hard * len(yb)
+            if soft is not None:
+                parts[1] += soft * len(yb)
+                has_soft = True
         if (epoch + 1) % eval_every and epoch + 1 < epochs:
             continue
         correct = hits.item()
+        hard_total, soft_total = parts.tolist()
         if world > 1:
             sums = torch.tensor(
-                [total, count, correct], dtype=torch.float64, device=device
+                [total, count, correct, hard_total, soft_total],
+                dtype=torch.float64,
+                device=device,
             )
             torch.distributed.all_reduce(sums)
-            total, count, correct = sums.tolist()
-        val_logits = predict_logits(
-            model, val.x, device=device
-        )  # every rank: identical weights, identical numbers
+            total, count, correct, hard_total, soft_total = sums.tolist()
+        # every rank: identical weights, identical numbers
+        if isinstance(val, Split):
+            val_logits, val_y = predict_logits(model, val.x, device=device), val.y
+        else:
+            val_logits, val_y = predict_dataset(
+                model,
+                val,
+                batch_size=batch_size,
+                device=device,
+                num_workers=num_workers,
+            )
         if not torch.isfinite(val_logits).all():
             raise FloatingPointError(
                 f"{desc} epoch {epoch + 1}: non-finite logits on the validation images "
@@ -398,9 +636,11 @@ def fit(
         row = {
             "epoch": epoch + 1,
             "train_loss": total / count,
+            "hard_loss": hard_total / count,
+            **({"soft_loss": soft_total / count} if has_soft else {}),
             "train_accuracy": correct / count,
-            "val_loss": F.cross_entropy(val_logits, val.y).item(),
-            "val_accuracy": accuracy(val_logits, val.y),
+            "val_loss": F.cross_entropy(val_logits, val_y).item(),
+            "val_accuracy": accuracy(val_logits, val_y),
             "seconds": time.perf_counter() - tic,
             "cpu_seconds": time.thread_time() - cpu_tic,
         }  # CPU time of this thread: what it did, not whom it waited for
@@ -423,6 +663,7 @@ def fit(
         )
         tic, cpu_tic, total, count = time.perf_counter(), time.thread_time(), 0.0, 0
         hits.zero_()
+        parts.zero_()
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()

@@ -302,7 +302,7 @@ def test_kd_objective_is_hintons_cross_entropy_form_with_distillation_loss_gradi
     kl_grad = torch.autograd.grad(kl_form, s)[0]
     torch.testing.assert_close(torch.autograd.grad(value, s)[0], kl_grad)
     # the closed form the fit loop uses: same value, and the gradient autograd finds
-    closed_value, closed_grad = objective.value_and_grad(
+    closed_value, closed_grad, *_ = objective.value_and_grad(
         s, objective.teacher_targets(t, y)
     )
     assert closed_value == pytest.approx(reference.item(), rel=1e-6)
@@ -325,7 +325,9 @@ def test_kd_objective_closed_form_by_hand():
         p_T * math.log(q_T) + (1 - p_T) * math.log(1 - q_T)
     )
     objective = losses.kd_objective(0.5, 2.0)
-    closed_value, grad = objective.value_and_grad(s, objective.teacher_targets(t, y))
+    closed_value, grad, *_ = objective.value_and_grad(
+        s, objective.teacher_targets(t, y)
+    )
     assert closed_value == pytest.approx(value, rel=1e-6)
     torch.testing.assert_close(grad, torch.tensor([[g0, -g0]]))
 
@@ -343,7 +345,7 @@ def test_kd_objective_closed_form_passes_gradcheck():
     class ClosedForm(torch.autograd.Function):
         @staticmethod
         def forward(ctx, s):
-            value, grad = objective.value_and_grad(s, targets)
+            value, grad, *_ = objective.value_and_grad(s, targets)
             ctx.save_for_backward(grad)
             return s.new_tensor(value)
 
@@ -351,7 +353,7 @@ def test_kd_objective_closed_form_passes_gradcheck():
         def backward(ctx, grad_output):
             return ctx.saved_tensors[0] * grad_output
 
-    assert targets.weights.dtype == targets.offset.dtype == torch.float64
+    assert targets.probs.dtype == targets.offset.dtype == torch.float64
     assert torch.autograd.gradcheck(
         ClosedForm.apply,
         (torch.randn(5, 4, generator=g, dtype=torch.float64, requires_grad=True),),
@@ -367,11 +369,9 @@ def test_kd_objective_needs_a_teacher_and_checks_its_targets():
     with pytest.raises(ValueError, match="alpha must be"):
         losses.kd_objective(2.0, 3.0)
     targets = objective.teacher_targets(t, y)
-    assert targets.weights.shape == (6, 4) and targets.offset.shape == (3, 4)
-    torch.testing.assert_close(
-        targets.weights.view(2, 3, 4).sum(dim=1),
-        torch.tensor([[0.6], [0.4 * 9]]).expand(2, 4),
-    )
+    assert targets.probs.shape == (6, 4) and targets.offset.shape == (3, 4)
+    torch.testing.assert_close(targets.probs.view(2, 3, 4).sum(dim=1), torch.ones(2, 4))
+    torch.testing.assert_close(targets.entropy, losses.entropy(t, 3.0))
     torch.testing.assert_close(
         targets.select(torch.tensor([2, 0])).offset, targets.offset[:, [2, 0]]
     )
@@ -418,3 +418,33 @@ def test_numpy_and_tensor_scalars_are_numbers_too(logits):
         assert got.item() == pytest.approx(expected.item(), rel=1e-12)
     with pytest.raises(ValueError, match=r"T must be a finite number > 0; got tensor"):
         losses.soft_kd_loss(student, teacher, torch.tensor([4.0, 2.0]))
+
+
+@pytest.mark.float32
+@pytest.mark.parametrize("alpha, t_squared", [(0.7, True), (0.0, True), (1.0, False)])
+def test_kd_objective_step_reports_the_hard_and_soft_parts(alpha, t_squared):
+    g = torch.Generator().manual_seed(3)
+    s, t = torch.randn(6, 5, generator=g), 3 * torch.randn(6, 5, generator=g)
+    y = torch.tensor([0, 1, 2, 3, 4, 0])
+    T = 4.0
+    objective = losses.kd_objective(alpha, T, t_squared=t_squared)
+    step = objective.value_and_grad(s, objective.teacher_targets(t, y))
+    kl = torch.nn.functional.kl_div(
+        torch.log_softmax(s / T, 1),
+        torch.log_softmax(t / T, 1),
+        reduction="batchmean",
+        log_target=True,
+    )
+    assert step.hard.item() == pytest.approx(
+        torch.nn.functional.cross_entropy(s, y).item(), rel=1e-5
+    )
+    assert step.soft.item() == pytest.approx(
+        (T * T if t_squared else 1.0) * kl.item(), rel=1e-4, abs=1e-6
+    )
+    # the parts in the KL form: what distillation_loss computes
+    assert (1 - alpha) * step.hard.item() + alpha * step.soft.item() == pytest.approx(
+        losses.distillation_loss(s, y, t, T=T, alpha=alpha).item()
+        if t_squared
+        else (1 - alpha) * step.hard.item() + alpha * kl.item(),
+        rel=1e-4,
+    )

@@ -229,3 +229,125 @@ def test_fit_refuses_integer_images_and_non_finite_validation(digits):
     broken = Split(torch.full_like(digits.val.x, float("nan")), digits.val.y)
     with pytest.raises(FloatingPointError, match="non-finite logits on the validation"):
         fit(mlp(64, [8], 10), digits.train, broken, epochs=1, lr=1e-3, progress=False)
+
+
+class PairDataset(torch.utils.data.Dataset):
+    """(image, label) pairs of a Split, through an optional per-image transform."""
+
+    def __init__(self, split, transform=None):
+        self.split, self.transform = split, transform
+
+    def __len__(self):
+        return len(self.split)
+
+    def __getitem__(self, index):
+        x = self.split.x[index]
+        return (self.transform(x) if self.transform else x), int(self.split.y[index])
+
+
+def test_fit_trains_from_a_dataset_or_a_dataloader_like_from_tensors(digits):
+    """Same seed, same model: streamed batches give the numbers of the in-memory path's
+    training at the same batch size (the order differs, the result is as good)."""
+    from torch.utils.data import DataLoader
+
+    common = dict(epochs=3, lr=1e-2, batch_size=64, progress=False)
+    results = {}
+    for name, train, val in (
+        ("tensors", digits.train, digits.val),
+        ("dataset", PairDataset(digits.train), PairDataset(digits.val)),
+        (
+            "loader",
+            DataLoader(PairDataset(digits.train), batch_size=32, shuffle=True),
+            DataLoader(PairDataset(digits.val), batch_size=100),
+        ),
+    ):
+        torch.manual_seed(0)
+        model = mlp(64, [32], 10)
+        history = fit(model, train, val, **common)
+        results[name] = history.epochs[-1]["val_accuracy"]
+        assert history.epochs[-1]["train_accuracy"] > 0.8, name
+    assert min(results.values()) > 0.85, results
+    # the dataset path's shuffling follows fit's seed
+    torch.manual_seed(0)
+    a = fit(mlp(64, [32], 10), PairDataset(digits.train), digits.val, seed=5, **common)
+    torch.manual_seed(0)
+    b = fit(mlp(64, [32], 10), PairDataset(digits.train), digits.val, seed=5, **common)
+    assert a.column("train_loss") == b.column("train_loss")
+
+
+def test_teacher_cache_on_a_dataset_matches_the_live_teacher(digits):
+    teacher, _ = train_small(digits, 3)
+    train = PairDataset(digits.train, transform=lambda x: x * 1.0)  # deterministic
+    cache = TeacherCache(teacher, train)
+    torch.testing.assert_close(
+        cache.logits, TeacherCache(teacher, digits.train.x).logits
+    )
+    assert torch.equal(cache.labels, digits.train.y)
+    kd = losses.kd_objective(0.7, 4.0)
+    runs = []
+    for given in (cache, teacher):
+        torch.manual_seed(0)
+        runs.append(
+            fit(
+                mlp(64, [32], 10),
+                train,
+                digits.val,
+                epochs=2,
+                lr=1e-2,
+                objective=kd,
+                teacher=given,
+                progress=False,
+            )
+        )
+    for a, b in zip(runs[0].epochs, runs[1].epochs):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+        assert a["soft_loss"] == pytest.approx(b["soft_loss"], rel=1e-5)
+    with pytest.raises(ValueError, match="TeacherCache was built on other inputs"):
+        fit(
+            mlp(64, [32], 10),
+            PairDataset(digits.train),
+            digits.val,
+            epochs=1,
+            lr=1e-2,
+            objective=kd,
+            teacher=cache,
+            progress=False,
+        )
+
+
+def test_teacher_cache_refuses_a_dataset_with_random_transforms(digits):
+    from torchvision.transforms import v2
+
+    teacher = mlp(64, [8], 10)
+    named = PairDataset(digits.train)
+    named.transform = v2.Compose([v2.RandomHorizontalFlip(), v2.Identity()])
+    with pytest.raises(ValueError, match=r"RandomHorizontalFlip.*teacher=model"):
+        TeacherCache(teacher, named)
+    # an unnamed random transform is caught by loading images twice
+    noisy = PairDataset(digits.train, transform=lambda x: x + torch.rand_like(x))
+    with pytest.raises(ValueError, match="loads differently twice"):
+        TeacherCache(teacher, noisy)
+    with pytest.raises(TypeError, match="must be a kdutils Split, a torch Dataset"):
+        fit(mlp(64, [8], 10), digits.train.x, digits.val, epochs=1, lr=1e-2)
+
+
+def test_history_logs_the_hard_and_soft_parts_of_the_loss(digits):
+    teacher, _ = train_small(digits, 3)
+    alpha, T = 0.6, 4.0
+    _, history = train_small(
+        digits,
+        0,
+        objective=losses.kd_objective(alpha, T),
+        teacher=TeacherCache(teacher, digits.train.x),
+    )
+    row = history.epochs[-1]
+    assert row["hard_loss"] > 0 and row["soft_loss"] > 0
+    # train_loss is Hinton's cross-entropy form: the KL form plus alpha T^2 H(teacher)
+    entropy = losses.entropy(TeacherCache(teacher, digits.train.x).logits, T).mean()
+    kl_form = (1 - alpha) * row["hard_loss"] + alpha * row["soft_loss"]
+    assert row["train_loss"] - kl_form == pytest.approx(
+        alpha * T * T * entropy.item(), rel=1e-3
+    )
+    _, alone = train_small(digits, 0)
+    assert "soft_loss" not in alone.epochs[-1]
+    assert alone.column("hard_loss") == pytest.approx(alone.column("train_loss"))
