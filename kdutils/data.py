@@ -299,7 +299,7 @@ def resolve_dataset(
 ) -> RawData:
     """Find ``name``: explicit path, local cache, system package, download (if allowed), packaged copy.
 
-    ``imagefolder`` reads ``path`` (see :func:`_load_imagefolder`), every image converted to
+    ``imagefolder`` reads ``path`` (see ``_load_imagefolder``), every image converted to
     ``image_mode`` (``"RGB"``, default, or ``"L"`` for grayscale) and resized to ``image_size``
     pixels square (default 64), 16-bit images scaled to 8 bits; :func:`load_splits` then scales
     them to [0, 1] (no mean/std normalisation: add it in the model or the transform).

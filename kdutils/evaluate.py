@@ -118,7 +118,7 @@ def classification_metrics(
     """Accuracy, macro-F1, error count and ``correct`` (per image, 0/1 as uint8) of ``model`` on ``(x, y)``.
 
     The per-image scores are what a claim's interval needs to count test-set noise
-    (:func:`kdbook.claims.compare`). With ``teacher_logits`` (the teacher's on ``x``), also
+    (``kdbook.claims.compare``). With ``teacher_logits`` (the teacher's on ``x``), also
     ``agreement`` (top-1, :func:`agreement`) and ``agrees`` (per image, 0/1 as uint8).
     """
     logits = predict_logits(model, x, device=device)

@@ -1,9 +1,12 @@
-"""Model factories: the small MLPs of Hinton's MNIST experiments (library models come from torchvision/timm)."""
+"""Model factories: the small MLPs of Hinton's MNIST experiments, torchvision and timm models
+adapted to small images or to a reader's classes, and classifiers loaded from a file."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
+import torch
 from torch import nn
 
 
@@ -88,7 +91,7 @@ def mobilenet_v2_small_images(
     The stem takes ``in_chans`` channels, and the last downsampling stage keeps stride 1: the standard
     network shrinks its input 32x (224 px -> a 7x7 map), which would leave a 28 px image as a single
     pixel before the last blocks; one halving fewer leaves a 2x2 map. ``stages`` replaces
-    torchvision's inverted-residual setting (e.g. :data:`SHORT_MOBILENET_V2`) and ``last_channel``
+    torchvision's inverted-residual setting (e.g. ``SHORT_MOBILENET_V2``) and ``last_channel``
     its final 1x1 convolution's width (1280).
     """
     from torchvision.models import mobilenet_v2
@@ -146,4 +149,106 @@ def small_convnet(in_chans: int, num_classes: int, width: int = 32) -> nn.Sequen
         nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
         nn.Linear(4 * width, num_classes),
+    )
+
+
+def _replace_module(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent_name) if parent_name else model, child, new)
+
+
+def torchvision_classifier(
+    name: str,
+    num_classes: int,
+    in_chans: int = 3,
+    weights: str | None = None,
+    **kwargs: object,
+) -> nn.Module:
+    """Any torchvision classification model by name (``torchvision.models.get_model``) for
+    ``num_classes`` classes and ``in_chans`` input channels.
+
+    ``weights`` (e.g. ``"DEFAULT"``, downloaded when online) loads pretrained weights and then
+    replaces the last linear layer; a first convolution for other than 3 channels starts from the
+    pretrained filters averaged over colour. ``kwargs`` go to the model (e.g. ``width_mult``).
+    """
+    from torchvision.models import get_model, list_models
+
+    if name not in list_models():
+        raise ValueError(
+            f"unknown torchvision model {name!r}; choose one of "
+            "torchvision.models.list_models(), e.g. 'resnet18' or 'mobilenet_v2'"
+        )
+    if num_classes < 2 or in_chans < 1:
+        raise ValueError(
+            f"num_classes must be >= 2 and in_chans >= 1; got {num_classes}, {in_chans}"
+        )
+    if weights is None:
+        model = get_model(name, weights=None, num_classes=num_classes, **kwargs)
+    else:
+        model = get_model(name, weights=weights, **kwargs)
+        last = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
+        old = model.get_submodule(last)
+        _replace_module(model, last, nn.Linear(old.in_features, num_classes))
+    if in_chans != 3:
+        first, conv = next(
+            (n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)
+        )
+        new = nn.Conv2d(
+            in_chans,
+            conv.out_channels,
+            conv.kernel_size,
+            conv.stride,
+            conv.padding,
+            conv.dilation,
+            conv.groups,
+            conv.bias is not None,
+        )
+        if weights is not None:
+            with torch.no_grad():
+                new.weight.copy_(
+                    conv.weight.mean(1, keepdim=True).expand_as(new.weight)
+                )
+        _replace_module(model, first, new)
+    return model
+
+
+def load_classifier(
+    path: str | Path,
+    arch: str | None = None,
+    num_classes: int | None = None,
+    in_chans: int = 3,
+    trusted: bool = False,
+) -> nn.Module:
+    """A classifier from a file: a ``state_dict`` (or ``{"state_dict": ...}``/``{"model": ...}``)
+    for the torchvision architecture ``arch``, or, with ``trusted=True``, a whole model saved
+    with ``torch.save(model, path)`` (unpickling runs code from the file: only for files you
+    made). Returned in eval mode, on the CPU."""
+    import pickle
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file {str(path)!r} does not exist")
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        if not trusted:
+            raise ValueError(
+                f"{path} holds a pickled model, which runs code when loaded: pass "
+                "trusted=True if you made it, or save its state_dict and give arch="
+            ) from None
+        loaded = torch.load(path, map_location="cpu", weights_only=False)
+    if isinstance(loaded, nn.Module):
+        return loaded.eval()
+    if isinstance(loaded, dict):
+        state = loaded.get("state_dict", loaded.get("model", loaded))
+        if arch is None or num_classes is None:
+            raise ValueError(
+                f"{path} holds weights only (a state_dict): say which model they are for, "
+                "e.g. arch='resnet18', num_classes=10"
+            )
+        model = torchvision_classifier(arch, num_classes, in_chans)
+        model.load_state_dict(state)
+        return model.eval()
+    raise TypeError(
+        f"{path} holds a {type(loaded).__name__}; expected a state_dict or an nn.Module"
     )

@@ -58,7 +58,7 @@ def entropy_vs_temperature(
 def training_curves(
     histories: dict[str, dict], key: str = "val_accuracy", ax: plt.Axes | None = None
 ) -> plt.Axes:
-    """One line per run of ``key`` against epoch, from :meth:`History.as_dict` records."""
+    """One line per run of ``key`` against epoch, from :meth:`kdutils.train.History.as_dict` records."""
     ax = ax or plt.gca()
     for label, history in histories.items():
         epochs = [row["epoch"] for row in history["epochs"]]

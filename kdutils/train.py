@@ -324,9 +324,11 @@ class History:
     seconds: float = 0.0
 
     def column(self, key: str) -> list[float]:
+        """One value per history row, e.g. ``column("val_accuracy")``."""
         return [row[key] for row in self.epochs]
 
     def as_dict(self) -> dict:
+        """Everything as plain Python (for JSON, and for :func:`kdutils.plots.training_curves`)."""
         return {
             "epochs": self.epochs,
             "kept_epoch": self.kept_epoch,
@@ -472,7 +474,7 @@ def fit(
     on the augmented batch) or ``None``. An objective with a closed-form gradient
     (``teacher_targets`` and ``value_and_grad``, :class:`~kdutils.losses.KDObjective`) gets its
     per-image targets instead, built once from a cache or per batch from a live teacher, and backward
-    starts from its gradient at the logits (see :func:`_loss_function`).
+    starts from its gradient at the logits (see ``_loss_function``).
     Under torchrun the model is wrapped in DistributedDataParallel, each rank trains on its share of
     every global batch of ``batch_size``, losses are averaged over ranks, and only rank 0 shows progress.
     """

@@ -1,0 +1,44 @@
+"""The "distil your own model" page's demo: a Fashion-MNIST image folder, and the book's convnet
+teacher handed over as a model file, as a reader would hand over theirs."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import torch
+
+from kdutils.data import stratified_subset
+from kdutils.folders import write_image_folder
+
+from .fashion import load_fashion, student_train_split
+from .profiles import Profile
+from .teachers import get_teacher
+
+
+def fashion_folder_and_teacher(profile: Profile) -> tuple[str, str]:
+    """Write ``train/`` and ``test/`` class folders of Fashion-MNIST PNGs (chapter 4's students'
+    images, and a stratified share of the official test set) and the ``fashion-cnn`` teacher
+    saved with ``torch.save(model)``, in a new temporary folder: ``(folder, teacher file)``."""
+    splits, _ = load_fashion(profile)
+    per_class = profile.choose(smoke=10, cpu=100, gpu=100)
+    test_per_class = profile.choose(smoke=10, cpu=200, gpu=None)
+    root = Path(tempfile.mkdtemp(prefix="kdutils-demo-folder-"))
+    # "00-t-shirt-top", ...: folder names that sort in label order, as the teacher numbers them
+    classes = [
+        f"{i:02d}-{name.lower().replace('/', '-')}"
+        for i, name in enumerate(splits.classes)
+    ]
+    write_image_folder(student_train_split(splits, per_class), root / "train", classes)
+    test = (
+        splits.test
+        if test_per_class is None
+        else stratified_subset(
+            splits.test, test_per_class * len(splits.classes) / len(splits.test)
+        )
+    )
+    write_image_folder(test, root / "test", classes)
+    teacher, _, _ = get_teacher("fashion-cnn", profile, splits, progress=False)
+    path = root / "teacher.pt"
+    torch.save(teacher.cpu(), path)
+    return str(root), str(path)
