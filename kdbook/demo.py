@@ -16,11 +16,12 @@ from .profiles import Profile
 from .teachers import get_teacher
 
 
-def fashion_folder_and_teacher(profile: Profile) -> tuple[str, str]:
+def fashion_folder_and_teacher(profile: Profile) -> tuple[str, str, str]:
     """Write ``train/`` and ``test/`` class folders of Fashion-MNIST PNGs (chapter 4's students'
     images, and a stratified share of the official test set) and the ``fashion-cnn`` teacher
-    saved with ``torch.save(model)``, in a new temporary folder: ``(folder, teacher file)``."""
-    splits, _ = load_fashion(profile)
+    saved with ``torch.save(model)``, in a new temporary folder: ``(folder, teacher file, a note
+    saying where the images come from)``."""
+    splits, note = load_fashion(profile)
     per_class = profile.choose(smoke=10, cpu=100, gpu=100)
     test_per_class = profile.choose(smoke=10, cpu=200, gpu=None)
     root = Path(tempfile.mkdtemp(prefix="kdutils-demo-folder-"))
@@ -41,4 +42,4 @@ def fashion_folder_and_teacher(profile: Profile) -> tuple[str, str]:
     teacher, _, _ = get_teacher("fashion-cnn", profile, splits, progress=False)
     path = root / "teacher.pt"
     torch.save(teacher.cpu(), path)
-    return str(root), str(path)
+    return str(root), str(path), f"a demo folder written from {note}"

@@ -218,9 +218,11 @@ def load_classifier(
     num_classes: int | None = None,
     in_chans: int = 3,
     trusted: bool = False,
+    **arch_kwargs: object,
 ) -> nn.Module:
     """A classifier from a file: a ``state_dict`` (or ``{"state_dict": ...}``/``{"model": ...}``)
-    for the torchvision architecture ``arch``, or, with ``trusted=True``, a whole model saved
+    for the torchvision architecture ``arch`` (built with ``arch_kwargs``, e.g. ``width_mult``,
+    as it was when trained), or, with ``trusted=True``, a whole model saved
     with ``torch.save(model, path)`` (unpickling runs code from the file: only for files you
     made). Returned in eval mode, on the CPU."""
     import pickle
@@ -246,8 +248,16 @@ def load_classifier(
                 f"{path} holds weights only (a state_dict): say which model they are for, "
                 "e.g. arch='resnet18', num_classes=10"
             )
-        model = torchvision_classifier(arch, num_classes, in_chans)
-        model.load_state_dict(state)
+        model = torchvision_classifier(arch, num_classes, in_chans, **arch_kwargs)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as err:
+            first = str(err).strip().splitlines()[-1].strip()
+            raise ValueError(
+                f"the weights in {path} do not fit {arch} built with "
+                f"num_classes={num_classes}, in_chans={in_chans}, {arch_kwargs or 'defaults'} "
+                f"({first}); give the arguments it was built with (e.g. width_mult=0.35)"
+            ) from None
         return model.eval()
     raise TypeError(
         f"{path} holds a {type(loaded).__name__}; expected a state_dict or an nn.Module"

@@ -50,6 +50,7 @@ data_dir = (
 )
 teacher = "resnet18"  # a torchvision architecture, or the path of a model file
 teacher_arch = ""  # the torchvision architecture of a state_dict file
+teacher_kwargs = {}  # its constructor's arguments (as trained), e.g. {"width_mult": 0.5}
 trusted_checkpoint = False  # a whole pickled model: load it only if you made it
 teacher_epochs = None  # None: the profile's
 student = "mobilenet_v2"  # a torchvision architecture
@@ -90,8 +91,10 @@ SEEDS = [seed + i for i in range(seeds)]
 if not data_dir:  # the demo: a Fashion-MNIST folder, and the book's teacher as a file
     from kdbook import demo
 
-    data_dir, teacher = demo.fashion_folder_and_teacher(cfg)
+    data_dir, teacher, data_note = demo.fashion_folder_and_teacher(cfg)
     trusted_checkpoint = True  # the book wrote this file a moment ago
+else:
+    data_note = f"the image folder {data_dir}"
 data = image_folder_datasets(
     data_dir, image_size=image_size, image_mode=image_mode, seed=seed
 )
@@ -136,11 +139,14 @@ if Path(teacher).is_file():
         num_classes=num_classes,
         in_chans=in_chans,
         trusted=trusted_checkpoint,
+        **teacher_kwargs,
     )
     teacher_note = f"loaded from {Path(teacher).name}"
 else:
     kdutils.seed_everything(seed)
-    teacher_model = torchvision_classifier(teacher, num_classes, in_chans)
+    teacher_model = torchvision_classifier(
+        teacher, num_classes, in_chans, **teacher_kwargs
+    )
     kdutils.fit(
         teacher_model,
         data.train,
@@ -273,7 +279,7 @@ plt.show()
 # *not testable here*).
 
 # %% tags=["nbval-check-output"]
-run.data_source = str(data.root)
+run.data_source = data_note
 run.config = {
     "classes": data.classes,
     "images": {"train": len(data.train), "val": len(data.val), "test": len(test_set)},

@@ -11,6 +11,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
+import torch
 
 from kdbook import runner
 from kdbook.claims import COMPARATIVE_VERDICTS, MAX_PRIMARY, NOT_TESTABLE, VERDICTS
@@ -115,7 +116,11 @@ def test_results_record_claims_with_verdicts(book, name):
     )
     assert payload["environment"]["versions"]["torch"]
     primary = [c for c in payload["claims"] if c["role"] == "primary"]
-    assert len(primary) <= MAX_PRIMARY and (primary or name == "01_kd_theory"), (
+    how_to = (
+        "01_kd_theory",
+        "06_distil_your_own_model",
+    )  # no claim from a source to test
+    assert len(primary) <= MAX_PRIMARY and (primary or name in how_to), (
         f"{name}: no primary claim"
     )
     for claim in payload["claims"]:
@@ -272,6 +277,7 @@ def test_html_book_pages(book):
         "book/gpu.html",
         "book/results.html",
         "book/references.html",
+        "book/api.html",
     ):
         assert (HTML / page).is_file(), f"{page} was not built"
     results = (HTML / "book" / "results.html").read_text()
@@ -379,3 +385,88 @@ def test_html_references_hold_every_source_cited(book):
         "arxiv.org/abs/2106.05237",
     ):
         assert url in references, f"the bibliography has no {url}"
+
+
+@pytest.mark.slow
+def test_html_api_reference_is_generated_from_the_docstrings(book):
+    import html
+
+    page = (HTML / "book" / "api.html").read_text()
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    for name in (
+        "kdutils.train.fit",
+        "kdutils.train.TeacherCache",
+        "kdutils.losses.kd_objective",
+        "kdutils.folders.image_folder_datasets",
+        "kdutils.models.load_classifier",
+    ):
+        assert f'id="{name}"' in page, f"the API page does not document {name}"
+    # a docstring's own words, not just the names
+    assert "Train model with Adam or AdamW for a fixed number of epochs" in text
+    for library in ("Hugging Face", "torchdistill", "Keras"):
+        assert library in text
+
+
+@pytest.mark.slow
+def test_your_own_model_runs_on_a_folder_the_test_writes(book, tmp_path):
+    """The "distil your own model" page on a reader's folder: train/ and test/ class folders,
+    a torchvision teacher trained on it, papermill parameters, results beside the book's."""
+    import papermill
+    from PIL import Image
+
+    g = torch.Generator().manual_seed(0)
+    for split, n in (("train", 16), ("test", 6)):
+        for name in ("circle", "square", "stripes"):
+            (tmp_path / "images" / split / name).mkdir(parents=True)
+            for i in range(n):
+                pixels = torch.rand(20, 20, 3, generator=g) * 60
+                if name == "circle":
+                    yy, xx = torch.meshgrid(
+                        torch.arange(20), torch.arange(20), indexing="ij"
+                    )
+                    pixels[((yy - 10) ** 2 + (xx - 10) ** 2) < 40] += 180
+                elif name == "square":
+                    pixels[5:15, 5:15] += 180
+                else:
+                    pixels[:, ::4] += 180
+                Image.fromarray(pixels.clamp(0, 255).byte().numpy()).save(
+                    tmp_path / "images" / split / name / f"{i}.png"
+                )
+    out = tmp_path / "run.ipynb"
+    env = book["env"] | {"KD_RESULTS_DIR": str(tmp_path / "results")}
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        papermill.execute_notebook(
+            str(ROOT / "notebooks" / "06_distil_your_own_model.ipynb"),
+            str(out),
+            parameters={
+                "profile": PROFILE,
+                "data_dir": str(tmp_path / "images"),
+                "teacher": "resnet18",
+                "image_mode": "RGB",
+                "image_size": 16,
+                "teacher_epochs": 2,
+                "student_epochs": 2,
+            },
+            cwd=str(ROOT / "notebooks"),
+            progress_bar=False,
+        )
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    executed = nbformat.read(out, as_version=4)
+    text = "\n".join(
+        o.get("text", "")
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
+    assert "resnet18 trained here for 2 epochs" in text
+    assert "refused:" in text and "RandomHorizontalFlip" in text
+    payload = json.loads(
+        (tmp_path / "results" / "06_distil_your_own_model.json").read_text()
+    )
+    assert payload["config"]["classes"] == ["circle", "square", "stripes"]
+    assert payload["config"]["images"] == {"train": 43, "val": 5, "test": 18}
+    assert len(payload["metrics"]["students"]["distilled"]) == 2

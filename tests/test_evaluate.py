@@ -53,3 +53,19 @@ def test_logits_of_tensors_objects_and_dicts():
             return {"logits": inputs * 2}
 
     assert torch.equal(predict_logits(DictModel(), x), x * 2)
+
+
+def test_predict_dataset_matches_predict_logits_on_tensors(digits):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from kdutils.evaluate import predict_dataset, predict_logits
+    from kdutils.models import mlp
+
+    torch.manual_seed(0)
+    model = mlp(64, [16], 10)
+    dataset = TensorDataset(digits.test.x, digits.test.y)
+    for data in (dataset, DataLoader(dataset, batch_size=7)):
+        logits, labels = predict_dataset(model, data, batch_size=50)
+        torch.testing.assert_close(logits, predict_logits(model, digits.test.x))
+        assert torch.equal(labels, digits.test.y)
+    assert model.training  # left as it was
