@@ -8,7 +8,13 @@ __version__ = "0.1.0"
 
 from .augment import Augmentation, view_bank  # noqa: E402
 from .data import Split, Splits, load_splits, resolve_dataset  # noqa: E402
-from .evaluate import classification_metrics, logits_of, predict_logits  # noqa: E402
+from .evaluate import (  # noqa: E402
+    classification_metrics,
+    logits_of,
+    predict_dataset,
+    predict_logits,
+)
+from .folders import image_folder_datasets  # noqa: E402
 from .losses import (  # noqa: E402
     deit_loss,
     distillation_loss,
@@ -17,6 +23,7 @@ from .losses import (  # noqa: E402
     logit_matching_loss,
     soft_kd_loss,
 )
+from .models import load_classifier, torchvision_classifier  # noqa: E402
 from .train import History, TeacherCache, fit, pick_device, seed_everything  # noqa: E402
 
 __all__ = [
@@ -30,14 +37,18 @@ __all__ = [
     "distillation_loss",
     "fit",
     "hard_distillation_loss",
+    "image_folder_datasets",
     "kd_objective",
+    "load_classifier",
     "load_splits",
     "logit_matching_loss",
     "logits_of",
     "pick_device",
+    "predict_dataset",
     "predict_logits",
     "resolve_dataset",
     "seed_everything",
     "soft_kd_loss",
+    "torchvision_classifier",
     "view_bank",
 ]
