@@ -221,12 +221,14 @@ class KDTargets(NamedTuple):
 
 class KDStep(NamedTuple):
     """One batch of :meth:`KDObjective.value_and_grad`: the objective's value, its gradient at the
-    student's logits, and the loss's two parts as 0-d tensors (not synchronised with the device)."""
+    student's logits, and the batch's summed cross-entropies with the labels and with the teacher's
+    soft targets, negated (log-likelihoods), as a 2-vector on the device (not synchronised:
+    :meth:`KDObjective.parts` turns sums over many batches into the loss's two parts)."""
 
     value: float  # Hinton's cross-entropy form, averaged over the batch
     grad: Tensor
-    hard: Tensor  # CE(s, y): the labels' part
-    soft: Tensor  # T^2 KL(softmax(t / T) || softmax(s / T)) (without T^2 when t_squared=False)
+    # (2,): minus the batch's summed CE(s, y) and CE(softmax(t / T), s / T)
+    log_likelihoods: Tensor
 
 
 class KDObjective:
@@ -251,13 +253,21 @@ class KDObjective:
         )  # t_squared=False: an ablation, not a recommendation
         self._soft_scale = soft_scale * T * T  # the soft part's factor: T^2 by default
         self._weights = (1.0 - alpha, alpha * self._soft_scale)
-        self._constants: dict[
-            tuple[torch.device, torch.dtype], tuple[Tensor, Tensor]
-        ] = {}
+        # per (device, dtype): tensors built once, so that a step allocates no constants
+        self._constants: dict[tuple, Tensor | tuple[Tensor, Tensor]] = {}
+
+    def _weight_vector(self, like: Tensor) -> Tensor:
+        """The objective's weights on the two cross-entropies, on ``like``'s device and dtype."""
+        key = ("weights", like.device, like.dtype)
+        if key not in self._constants:
+            self._constants[key] = torch.tensor(
+                self._weights, device=like.device, dtype=like.dtype
+            )
+        return self._constants[key]
 
     def _scale_and_coef(self, like: Tensor) -> tuple[Tensor, Tensor]:
         """The logit scales (1, 1/T) and the gradient's coefficients (weight x scale), on ``like``'s device and dtype."""
-        key = (like.device, like.dtype)
+        key = ("scale and coef", like.device, like.dtype)
         if key not in self._constants:
             hard_weight, soft_weight = self._weights
             self._constants[key] = (
@@ -293,14 +303,13 @@ class KDObjective:
         Every tensor operation counts at this scale (a 20-20 student's step takes half a millisecond):
         no autograd graph, no copies, no slices.
         """
-        probs, offset, entropy = targets
+        probs, offset, _ = targets
         batch, classes = student_logits.shape if student_logits.ndim == 2 else (-1, -1)
         if probs.shape != (2 * classes, batch) or offset.shape != (classes, batch):
             raise ValueError(
                 f"teacher targets must be (2 * classes, batch) and (classes, batch) for student logits "
                 f"{tuple(student_logits.shape)}; got {tuple(probs.shape)} and {tuple(offset.shape)}"
             )
-        hard_weight, soft_weight = self._weights
         scale, coef = self._scale_and_coef(offset)
         with torch.no_grad():
             logits = (
@@ -311,9 +320,14 @@ class KDObjective:
             # Class-major (2, classes, batch): PyTorch's CPU log-softmax is several times faster over a short
             # leading dimension than over a last dimension of 10 classes.
             log_q = torch.log_softmax(logits.t() * scale, dim=1)
-            # per batch: the cross-entropies with the labels and with the teacher's soft targets
-            hard_ce, soft_ce = -(log_q.view(2, -1) * probs.view(2, -1)).sum(1) / batch
-            value = (hard_weight * hard_ce + soft_weight * soft_ce).item()
+            # the batch's summed cross-entropies with the labels and with the soft targets, at once
+            # (their negatives: the sign is applied once, to the value and in parts())
+            log_likelihoods = torch.bmm(
+                log_q.view(2, 1, -1), probs.view(2, -1, 1)
+            ).view(2)
+            value = (
+                -torch.dot(log_likelihoods, self._weight_vector(log_q)).item() / batch
+            )
             # sum_k weight_k * scale_k * softmax(scale_k * s) - offset, over the batch
             grad = (
                 torch.addmm(
@@ -326,15 +340,23 @@ class KDObjective:
                 .view(classes, batch)
                 .t()
             )
-        soft_kl = (soft_ce - entropy.mean()) * self._soft_scale
         return KDStep(
             value,
             grad
             if grad.dtype == student_logits.dtype
             else grad.to(student_logits.dtype),
-            hard_ce,
-            soft_kl,
+            log_likelihoods,
         )
+
+    def parts(
+        self, log_likelihoods: Tensor, images: int, teacher_entropy: float
+    ) -> tuple[float, float]:
+        """The loss's parts per image, from :class:`KDStep` log-likelihoods summed over ``images``
+        images whose soft targets have mean entropy ``teacher_entropy``: ``(CE(s, y),
+        T^2 KL(teacher || student))`` (the soft part without ``T^2`` when ``t_squared=False``), so
+        that ``(1 - alpha) * hard + alpha * soft`` is :func:`distillation_loss`."""
+        hard, soft = (-log_likelihoods.double() / images).tolist()
+        return hard, (soft - teacher_entropy) * self._soft_scale
 
     def __call__(
         self, student_logits: Tensor, labels: Tensor, teacher_logits: Tensor | None

@@ -337,75 +337,111 @@ class History:
         }
 
 
-# loss_of(logits, batch indices, inputs, labels) -> (value, tensor to backpropagate from, its
-# gradient, the hard part, the soft part or None): the parts as 0-d tensors, not synchronised
-LossFunction = Callable[
-    [Tensor, Tensor, Tensor, Tensor],
-    tuple[float, Tensor, Tensor | None, Tensor, Tensor | None],
-]
+class _LossStep:
+    """The fit loop's loss step, chosen once: an autograd loss, or a closed-form KD gradient; and
+    the running sums of the loss's hard and soft parts, kept on the device between history rows.
 
-
-def _loss_function(
-    objective: Objective,
-    cache: TeacherCache | None,
-    teacher: nn.Module | None,
-    labels: Tensor | None,
-    device: torch.device,
-) -> LossFunction:
-    """The fit loop's loss step, chosen once: an autograd loss, or a closed-form KD gradient.
-
-    An autograd loss is backpropagated from itself; its hard part is the cross-entropy of the
-    (class head's) logits with the labels, and its soft part is the objective's ``soft_part``
-    when it has one. An objective with a closed-form gradient (:class:`~kdutils.losses.KDObjective`)
-    hands back its value, its gradient at the logits and both parts, and backward starts there: no
-    loss graph. With a cache its per-image targets are built once.
+    Called with a batch's ``(logits, indices, inputs, labels)`` it returns ``(value, tensor to
+    backpropagate from, its gradient or None)``. An autograd loss is backpropagated from itself;
+    its hard part is the cross-entropy of the (class head's) logits with the labels, and its soft
+    part is the objective's ``soft_part(logits, teacher_logits)`` when it has one. An objective with
+    a closed-form gradient (:class:`~kdutils.losses.KDObjective`) hands back its value, its
+    gradient at the logits and its cross-entropies, and backward starts there: no loss graph. With
+    a cache its per-image targets are built once.
     """
 
-    def teacher_logits(idx: Tensor, xb: Tensor) -> Tensor | None:
-        if cache is not None:
-            return cache[idx].to(device)
-        if teacher is None:
+    def __init__(
+        self,
+        objective: Objective,
+        cache: TeacherCache | None,
+        teacher: nn.Module | None,
+        labels: Tensor | None,
+        device: torch.device,
+    ) -> None:
+        self.objective, self.cache, self.teacher, self.device = (
+            objective,
+            cache,
+            teacher,
+            device,
+        )
+        self.closed_form = hasattr(objective, "value_and_grad") and (
+            cache is not None or teacher is not None
+        )
+        self.soft_part = getattr(objective, "soft_part", None)
+        self.plain = objective is cross_entropy_objective
+        if self.closed_form and cache is not None:
+            # fixed inputs, fixed targets: built once, looked up per batch; every epoch visits
+            # every image once, so the mean entropy of the soft targets seen is theirs
+            self.targets = objective.teacher_targets(cache.logits, labels).to(device)
+            self.cached_entropy = self.targets.entropy.mean().item()
+        self.sums = torch.zeros(3, dtype=torch.float64, device=device)
+        self.log_likelihoods = torch.zeros(
+            2, device=device
+        )  # closed form, per step: one add
+        self.hard_total = 0.0  # plain cross-entropy: the loss itself, summed in Python
+        self.has_soft = False
+
+    def _teacher_logits(self, idx: Tensor, xb: Tensor) -> Tensor | None:
+        if self.cache is not None:
+            return self.cache[idx].to(self.device)
+        if self.teacher is None:
             return None
         with torch.no_grad():
-            out = teacher(xb)
+            out = self.teacher(xb)
         return logits_of(out).float()
 
-    has_teacher = cache is not None or teacher is not None
-    if not (hasattr(objective, "value_and_grad") and has_teacher):
-        soft_part = getattr(objective, "soft_part", None)
-
-        def autograd_loss(logits, idx, xb, yb):
-            t_logits = teacher_logits(idx, xb)
-            loss = objective(logits, yb, t_logits)
-            with torch.no_grad():
-                head = logits[0] if isinstance(logits, tuple) else logits
-                hard = (
-                    loss.detach()
-                    if objective is cross_entropy_objective
-                    else F.cross_entropy(head, yb)
+    def __call__(
+        self, logits: Tensor | tuple[Tensor, ...], idx: Tensor, xb: Tensor, yb: Tensor
+    ) -> tuple[float, Tensor, Tensor | None]:
+        if self.closed_form:
+            if self.cache is not None:
+                targets = self.targets.select(idx.to(self.device))
+            else:
+                targets = self.objective.teacher_targets(
+                    self._teacher_logits(idx, xb), yb
                 )
-                soft = (
-                    soft_part(logits, t_logits)
-                    if soft_part is not None and t_logits is not None
-                    else None
-                )
-            return loss.item(), loss, None, hard, soft  # item(): one sync per step
+                self.sums[2] += targets.entropy.sum()
+            step = self.objective.value_and_grad(logits, targets)
+            self.log_likelihoods.add_(step.log_likelihoods)
+            self.has_soft = True
+            return step.value, logits, step.grad
+        teacher_logits = self._teacher_logits(idx, xb)
+        loss = self.objective(logits, yb, teacher_logits)
+        value = loss.item()  # one sync per step
+        if self.plain:
+            self.hard_total += value * len(yb)
+            return value, loss, None
+        with torch.no_grad():
+            head = logits[0] if isinstance(logits, tuple) else logits
+            self.sums[0] += F.cross_entropy(head, yb, reduction="sum")
+            if self.soft_part is not None and teacher_logits is not None:
+                self.sums[1] += self.soft_part(logits, teacher_logits) * len(yb)
+                self.has_soft = True
+        return value, loss, None
 
-        return autograd_loss
-    if cache is not None:
-        # fixed inputs, fixed targets: built once, looked up per batch
-        targets = objective.teacher_targets(cache.logits, labels).to(device)
-
-    def kd_loss(logits, idx, xb, yb):
-        batch_targets = (
-            targets.select(idx.to(device))
-            if cache is not None
-            else objective.teacher_targets(teacher_logits(idx, xb), yb)
+    def parts(self, images: int) -> dict[str, float]:
+        """``hard_loss`` and (with a teacher term) ``soft_loss`` per image since :meth:`reset`,
+        over ``images`` images (all ranks': the sums are reduced over torchrun's processes)."""
+        sums = self.sums.clone()
+        sums[0] += self.hard_total
+        if distributed_context()[1] > 1:
+            torch.distributed.all_reduce(sums)
+        if not self.closed_form:
+            hard, soft = (sums[:2] / images).tolist()
+            return {"hard_loss": hard, **({"soft_loss": soft} if self.has_soft else {})}
+        entropy = (
+            self.cached_entropy if self.cache is not None else sums[2].item() / images
         )
-        step = objective.value_and_grad(logits, batch_targets)
-        return step.value, logits, step.grad, step.hard, step.soft
+        log_likelihoods = self.log_likelihoods.double()
+        if distributed_context()[1] > 1:
+            torch.distributed.all_reduce(log_likelihoods)
+        hard, soft = self.objective.parts(log_likelihoods, images, entropy)
+        return {"hard_loss": hard, "soft_loss": soft}
 
-    return kd_loss
+    def reset(self) -> None:
+        self.sums.zero_()
+        self.log_likelihoods.zero_()
+        self.hard_total = 0.0
 
 
 def _check_float(name: str, x: Tensor) -> None:
@@ -474,7 +510,7 @@ def fit(
     on the augmented batch) or ``None``. An objective with a closed-form gradient
     (``teacher_targets`` and ``value_and_grad``, :class:`~kdutils.losses.KDObjective`) gets its
     per-image targets instead, built once from a cache or per batch from a live teacher, and backward
-    starts from its gradient at the logits (see ``_loss_function``).
+    starts from its gradient at the logits (see ``_LossStep``).
     Under torchrun the model is wrapped in DistributedDataParallel, each rank trains on its share of
     every global batch of ``batch_size``, losses are averaged over ranks, and only rank 0 shows progress.
     """
@@ -527,7 +563,7 @@ def fit(
     if teacher_model is not None:
         teacher_model.to(device).eval()
     labels = train.y if in_memory else cache.labels if cache is not None else None
-    loss_of = _loss_function(objective, cache, teacher_model, labels, device)
+    loss_of = _LossStep(objective, cache, teacher_model, labels, device)
 
     optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
     if optimizer not in optimizers:
@@ -578,10 +614,8 @@ def fit(
     start = time.perf_counter()
     bar = tqdm(range(epochs), desc=desc, disable=not progress or rank != 0, leave=False)
     tic, cpu_tic, total, count = time.perf_counter(), time.thread_time(), 0.0, 0
-    # summed on the device, no sync: correct predictions, hard and soft parts of the loss
+    # summed on the device, no sync
     hits = torch.zeros((), dtype=torch.long, device=device)
-    parts = torch.zeros(2, dtype=torch.float64, device=device)
-    has_soft = False
     for epoch in bar:
         model.train()
         for idx, xb, yb in epoch_batches():
@@ -591,7 +625,7 @@ def fit(
             # forward (bf16 autocast needs no grad scaler), loss, backward, step
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 logits = _as_logits(step_model(xb))
-            loss_value, root, grad, hard, soft = loss_of(logits, idx, xb, yb)
+            loss_value, root, grad = loss_of(logits, idx, xb, yb)
             require_finite(loss_value, f"{desc} epoch {epoch + 1}")
             opt.zero_grad(set_to_none=True)
             root.backward(grad)
@@ -603,22 +637,16 @@ def fit(
                 logits[0] if isinstance(logits, tuple) else logits
             )  # DeiT: class head
             hits += (head.detach().argmax(dim=1) == yb).sum()
-            parts[0] += hard * len(yb)
-            if soft is not None:
-                parts[1] += soft * len(yb)
-                has_soft = True
         if (epoch + 1) % eval_every and epoch + 1 < epochs:
             continue
         correct = hits.item()
-        hard_total, soft_total = parts.tolist()
         if world > 1:
             sums = torch.tensor(
-                [total, count, correct, hard_total, soft_total],
-                dtype=torch.float64,
-                device=device,
+                [total, count, correct], dtype=torch.float64, device=device
             )
             torch.distributed.all_reduce(sums)
-            total, count, correct, hard_total, soft_total = sums.tolist()
+            total, count, correct = sums.tolist()
+        parts = loss_of.parts(count)
         # every rank: identical weights, identical numbers
         if isinstance(val, Split):
             val_logits, val_y = predict_logits(model, val.x, device=device), val.y
@@ -638,8 +666,7 @@ def fit(
         row = {
             "epoch": epoch + 1,
             "train_loss": total / count,
-            "hard_loss": hard_total / count,
-            **({"soft_loss": soft_total / count} if has_soft else {}),
+            **parts,
             "train_accuracy": correct / count,
             "val_loss": F.cross_entropy(val_logits, val_y).item(),
             "val_accuracy": accuracy(val_logits, val_y),
@@ -665,7 +692,7 @@ def fit(
         )
         tic, cpu_tic, total, count = time.perf_counter(), time.thread_time(), 0.0, 0
         hits.zero_()
-        parts.zero_()
+        loss_of.reset()
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
