@@ -50,7 +50,7 @@ data_dir = (
 )
 teacher = "resnet18"  # a torchvision architecture, or the path of a model file
 teacher_arch = ""  # the torchvision architecture of a state_dict file
-teacher_kwargs = {}  # its constructor's arguments (as trained), e.g. {"width_mult": 0.5}
+teacher_kwargs = {}  # its constructor arguments as trained, e.g. {"width_mult": 0.5}
 trusted_checkpoint = False  # a whole pickled model: load it only if you made it
 teacher_epochs = None  # None: the profile's
 student = "mobilenet_v2"  # a torchvision architecture
