@@ -95,6 +95,12 @@ if not data_dir:  # the demo: a Fashion-MNIST folder, and the book's teacher as 
     trusted_checkpoint = True  # the book wrote this file a moment ago
 else:
     data_note = f"the image folder {data_dir}"
+
+# %% [markdown]
+# The folder becomes three datasets of `(image, label)` pairs, decoded on demand; the test set is
+# `test/` (without one, the validation images stand in, and the tables say test).
+
+# %%
 data = image_folder_datasets(
     data_dir, image_size=image_size, image_mode=image_mode, seed=seed
 )
