@@ -358,12 +358,10 @@ class _LossStep:
         labels: Tensor | None,
         device: torch.device,
     ) -> None:
-        self.objective, self.cache, self.teacher, self.device = (
-            objective,
-            cache,
-            teacher,
-            device,
-        )
+        self.objective = objective
+        self.cache = cache
+        self.teacher = teacher
+        self.device = device
         self.closed_form = hasattr(objective, "value_and_grad") and (
             cache is not None or teacher is not None
         )
@@ -374,10 +372,10 @@ class _LossStep:
             # every image once, so the mean entropy of the soft targets seen is theirs
             self.targets = objective.teacher_targets(cache.logits, labels).to(device)
             self.cached_entropy = self.targets.entropy.mean().item()
+        # autograd objectives: hard, soft; a live teacher: the entropy of its soft targets
         self.sums = torch.zeros(3, dtype=torch.float64, device=device)
-        self.log_likelihoods = torch.zeros(
-            2, device=device
-        )  # closed form, per step: one add
+        # the closed form's two log-likelihoods, summed in one op per step
+        self.log_likelihoods = torch.zeros(2, device=device)
         self.hard_total = 0.0  # plain cross-entropy: the loss itself, summed in Python
         self.has_soft = False
 
