@@ -284,35 +284,26 @@ def test_teacher_cache_on_a_dataset_matches_the_live_teacher(digits):
     )
     assert torch.equal(cache.labels, digits.train.y)
     kd = losses.kd_objective(0.7, 4.0)
-    runs = []
-    for given in (cache, teacher):
+
+    def distil(data, given):
         torch.manual_seed(0)
-        runs.append(
-            fit(
-                mlp(64, [32], 10),
-                train,
-                digits.val,
-                epochs=2,
-                lr=1e-2,
-                objective=kd,
-                teacher=given,
-                progress=False,
-            )
+        return fit(
+            mlp(64, [32], 10),
+            data,
+            digits.val,
+            epochs=2,
+            lr=1e-2,
+            objective=kd,
+            teacher=given,
+            progress=False,
         )
-    for a, b in zip(runs[0].epochs, runs[1].epochs):
+
+    cached, live = distil(train, cache), distil(train, teacher)
+    for a, b in zip(cached.epochs, live.epochs):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
         assert a["soft_loss"] == pytest.approx(b["soft_loss"], rel=1e-5)
     with pytest.raises(ValueError, match="TeacherCache was built on other inputs"):
-        fit(
-            mlp(64, [32], 10),
-            PairDataset(digits.train),
-            digits.val,
-            epochs=1,
-            lr=1e-2,
-            objective=kd,
-            teacher=cache,
-            progress=False,
-        )
+        distil(PairDataset(digits.train), cache)
 
 
 def test_teacher_cache_refuses_a_dataset_with_random_transforms(digits):
