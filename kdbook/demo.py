@@ -23,7 +23,7 @@ def fashion_folder_and_teacher(profile: Profile) -> tuple[str, str, str]:
     saying where the images come from)``."""
     splits, note = load_fashion(profile)
     per_class = profile.choose(smoke=10, cpu=100, gpu=100)
-    test_per_class = profile.choose(smoke=10, cpu=200, gpu=None)
+    test_per_class = profile.choose(smoke=10, cpu=100, gpu=None)
     root = Path(tempfile.mkdtemp(prefix="kdutils-demo-folder-"))
     # "00-t-shirt-top", ...: folder names that sort in label order, as the teacher numbers them
     classes = [

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from kdutils.checkpoints import checkpoint_dir
+from kdutils.sweep import make_cpu_slots
 
 from .profiles import PROFILES, get_profile
 from .progress import Progress
@@ -276,6 +277,11 @@ def run(
             # side the cores are time-shared, and the last one (the long pole) gets them all;
             # each job is single-threaded, so the numbers do not change
             workers = os.cpu_count() or 1
+            # ... and their jobs take turns through one slot per core, so that no more jobs
+            # compute at once than there are cores
+            os.environ["KD_CPU_SLOTS"] = str(
+                make_cpu_slots(build_dir(profile, root) / "cpu-slots", workers)
+            )
             order = parallel_order(names, profile, root)
             progress.say(
                 f"executing {', '.join(order)} (profile {profile}), {jobs} at a "
@@ -301,19 +307,37 @@ def run(
     return seconds
 
 
+def toc_parts(root: Path = REPO_ROOT) -> dict[str, int]:
+    """For each notebook of ``_toc.yml``, the index of the book part that lists it."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    parts: dict[str, int] = {}
+    for index, part in enumerate(toc.get("parts", [])):
+        for chapter in part.get("chapters", []):
+            file = chapter.get("file", "")
+            if file.startswith("notebooks/"):
+                parts[Path(file).name] = index
+    return parts
+
+
 def parallel_order(names: list[str], profile: str, root: Path = REPO_ROOT) -> list[str]:
-    """Longest first, by each notebook's last recorded run time; never run: first, later chapters first.
+    """Longest first, by each notebook's last recorded run time; never run: first, by part.
 
     Starting the long ones first keeps every worker busy until the end; notebooks that share a teacher
     wait for whichever trains it (see :func:`kdutils.checkpoints.cached_model`). Without a record, the
-    book's order is the best guess reversed: its chapters grow from theory to paper-scale models.
+    book's order is the best guess: part by part (the chapters before the page that reuses their
+    teachers on a reader's folder), and within a part reversed, as its chapters grow from theory to
+    paper-scale models.
     """
 
     def last_seconds(name: str) -> float:
         record = build_dir(profile, root) / "run-keys" / f"{name}.seconds"
         return float(record.read_text()) if record.is_file() else float("inf")
 
-    return sorted(names, key=lambda name: (-last_seconds(name), -names.index(name)))
+    parts = toc_parts(root)
+    return sorted(
+        names,
+        key=lambda name: (-last_seconds(name), parts.get(name, 0), -names.index(name)),
+    )
 
 
 def notebook_title(path: Path) -> str:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import multiprocessing
 import os
-from collections.abc import Callable
+import random
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -16,13 +20,57 @@ from tqdm import tqdm
 _SHARED: dict[str, Any] = {}
 
 
+@contextlib.contextmanager
+def cpu_slot(slots: str | None = None) -> Iterator[None]:
+    """Hold one of the CPU slots in the folder ``slots`` (default ``$KD_CPU_SLOTS``; none: no wait).
+
+    Several processes that each fork sweep workers (notebooks run side by side) share the cores
+    through these slots, one lock file per core: a job computes only while it holds a slot, so
+    no more jobs run than there are cores (time-sharing a core between jobs costs about 10% of
+    the CPU time in cache misses). A slot is released when its job ends, or its process dies.
+    """
+    slots = slots if slots is not None else os.environ.get("KD_CPU_SLOTS")
+    if not slots:
+        yield
+        return
+    files = sorted(Path(slots).glob("slot-*"))
+    if not files:
+        raise FileNotFoundError(
+            f"KD_CPU_SLOTS={slots!r} holds no slot-* files; unset it or create them"
+        )
+    while True:
+        for file in random.sample(files, len(files)):
+            handle = open(file, "a")  # noqa: SIM115 - held until the job ends
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()
+            return
+        time.sleep(0.05)
+
+
+def make_cpu_slots(folder: Path, count: int) -> Path:
+    """Create ``count`` slot files in ``folder`` for :func:`cpu_slot`; returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        (folder / f"slot-{i}").touch()
+    return folder
+
+
 def _single_threaded(fn: Callable[[dict, dict], Any], job: dict) -> Any:
     previous = torch.get_num_threads()
     torch.set_num_threads(
         1
     )  # one thread per job: the same numbers whether jobs run inline or in parallel
     try:
-        return fn(job, _SHARED)
+        with cpu_slot():
+            return fn(job, _SHARED)
     finally:
         torch.set_num_threads(previous)
 

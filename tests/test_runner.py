@@ -79,16 +79,33 @@ def test_run_key_covers_the_notebook_the_profile_and_only_the_code_it_imports(tm
 def test_parallel_order_starts_the_longest_and_the_never_run_first(tmp_path):
     keys = tmp_path / "build" / "cpu" / "run-keys"
     keys.mkdir(parents=True)
-    names = ["01_a", "02_b", "03_c", "04_d"]
-    assert (
-        runner.parallel_order(names, "cpu", tmp_path) == names[::-1]
-    )  # no history: later (bigger) chapters first
-    for name, seconds in (("01_a", "9.5"), ("02_b", "250.0"), ("04_d", "300.2")):
+    names = ["01_a", "02_b", "03_c", "04_d", "05_e"]
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: intro\nparts:\n"
+        "  - caption: Chapters\n    chapters:\n"
+        + "".join(f"      - file: notebooks/{n}\n" for n in names[:4])
+        + "  - caption: Your own data\n    chapters:\n      - file: notebooks/05_e\n"
+    )
+    # no history: part by part, later (bigger) chapters of a part first
+    assert runner.parallel_order(names, "cpu", tmp_path) == [
+        "04_d",
+        "03_c",
+        "02_b",
+        "01_a",
+        "05_e",
+    ]
+    for name, seconds in (
+        ("01_a", "9.5"),
+        ("02_b", "250.0"),
+        ("04_d", "300.2"),
+        ("05_e", "20.0"),
+    ):
         (keys / f"{name}.seconds").write_text(seconds)
     assert runner.parallel_order(names, "cpu", tmp_path) == [
         "03_c",
         "04_d",
         "02_b",
+        "05_e",
         "01_a",
     ]
 

@@ -64,3 +64,32 @@ def test_forked_workers_yield_to_the_notebook_that_forked_them():
     workers = run_jobs(_niceness_job, [{}] * 2, {}, processes=2, progress=False)
     assert all(n == min(19, here + 5) for n in workers)
     assert run_jobs(_niceness_job, [{}], {}, processes=1, progress=False) == [here]
+
+
+def _timed_job(job, shared):
+    import time
+
+    start = time.monotonic()
+    time.sleep(0.3)
+    return start, time.monotonic()
+
+
+def test_cpu_slots_cap_how_many_jobs_compute_at_once(tmp_path, monkeypatch):
+    """Workers of several notebooks share the cores: with one slot, two workers take turns."""
+    from kdutils.sweep import cpu_slot, make_cpu_slots, run_jobs
+
+    def overlaps(spans):
+        spans = sorted(spans)
+        return any(b[0] < a[1] - 0.01 for a, b in zip(spans, spans[1:]))
+
+    jobs = [{}] * 4
+    monkeypatch.delenv("KD_CPU_SLOTS", raising=False)
+    assert overlaps(run_jobs(_timed_job, jobs, {}, processes=2, progress=False))
+    monkeypatch.setenv("KD_CPU_SLOTS", str(make_cpu_slots(tmp_path / "one", 1)))
+    assert not overlaps(run_jobs(_timed_job, jobs, {}, processes=2, progress=False))
+    monkeypatch.setenv("KD_CPU_SLOTS", str(make_cpu_slots(tmp_path / "two", 2)))
+    assert overlaps(run_jobs(_timed_job, jobs, {}, processes=2, progress=False))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no slot-\\* files"):
+        with cpu_slot(str(tmp_path / "empty")):
+            pass
