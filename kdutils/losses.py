@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
 import torch
@@ -204,31 +205,33 @@ class KDTargets(NamedTuple):
 
     probs: Tensor  # (2 * classes, images): onehot(y) above softmax(t / T)
     offset: Tensor  # (classes, images): (1 - alpha) * onehot(y) + alpha * T * softmax(t / T), the gradient's constant part
-    entropy: Tensor  # (images,): the entropy of softmax(t / T), which turns the soft cross-entropy into the KL
+    entropy: (
+        Tensor | None
+    )  # (images,): of softmax(t / T), turning the soft CE into the KL
 
     def select(self, images: Tensor) -> KDTargets:
         """The columns of these images, in this order."""
         return KDTargets(
             self.probs.index_select(1, images),
             self.offset.index_select(1, images),
-            self.entropy.index_select(0, images),
+            None if self.entropy is None else self.entropy.index_select(0, images),
         )
 
     def to(self, device: str | torch.device) -> KDTargets:
         """Every tensor on ``device``."""
-        return KDTargets(*(t.to(device) for t in self))
+        return KDTargets(*(None if t is None else t.to(device) for t in self))
 
 
 class KDStep(NamedTuple):
     """One batch of :meth:`KDObjective.value_and_grad`: the objective's value, its gradient at the
     student's logits, and the batch's summed cross-entropies with the labels and with the teacher's
-    soft targets, negated (log-likelihoods), as a 2-vector on the device (not synchronised:
-    :meth:`KDObjective.parts` turns sums over many batches into the loss's two parts)."""
+    soft targets, negated (log-likelihoods; :meth:`KDObjective.parts` turns sums over many batches
+    into the loss's two parts)."""
 
     value: float  # Hinton's cross-entropy form, averaged over the batch
     grad: Tensor
-    # (2,): minus the batch's summed CE(s, y) and CE(softmax(t / T), s / T)
-    log_likelihoods: Tensor
+    # minus the batch's summed CE(s, y) and CE(softmax(t / T), s / T)
+    log_likelihoods: tuple[float, float]
 
 
 class KDObjective:
@@ -255,15 +258,6 @@ class KDObjective:
         self._weights = (1.0 - alpha, alpha * self._soft_scale)
         # per (device, dtype): tensors built once, so that a step allocates no constants
         self._constants: dict[tuple, Tensor | tuple[Tensor, Tensor]] = {}
-
-    def _weight_vector(self, like: Tensor) -> Tensor:
-        """The objective's weights on the two cross-entropies, on ``like``'s device and dtype."""
-        key = ("weights", like.device, like.dtype)
-        if key not in self._constants:
-            self._constants[key] = torch.tensor(
-                self._weights, device=like.device, dtype=like.dtype
-            )
-        return self._constants[key]
 
     def _scale_and_coef(self, like: Tensor) -> tuple[Tensor, Tensor]:
         """The logit scales (1, 1/T) and the gradient's coefficients (weight x scale), on ``like``'s device and dtype."""
@@ -321,13 +315,12 @@ class KDObjective:
             # leading dimension than over a last dimension of 10 classes.
             log_q = torch.log_softmax(logits.t() * scale, dim=1)
             # the batch's summed cross-entropies with the labels and with the soft targets, at once
-            # (their negatives: the sign is applied once, to the value and in parts())
-            log_likelihoods = torch.bmm(
-                log_q.view(2, 1, -1), probs.view(2, -1, 1)
-            ).view(2)
-            value = (
-                -torch.dot(log_likelihoods, self._weight_vector(log_q)).item() / batch
+            # (their negatives), read in the step's one sync; the value is their weighted sum
+            hard_ll, soft_ll = (
+                torch.bmm(log_q.view(2, 1, -1), probs.view(2, -1, 1)).view(2).tolist()
             )
+            hard_weight, soft_weight = self._weights
+            value = -(hard_weight * hard_ll + soft_weight * soft_ll) / batch
             # sum_k weight_k * scale_k * softmax(scale_k * s) - offset, over the batch
             grad = (
                 torch.addmm(
@@ -345,17 +338,17 @@ class KDObjective:
             grad
             if grad.dtype == student_logits.dtype
             else grad.to(student_logits.dtype),
-            log_likelihoods,
+            (hard_ll, soft_ll),
         )
 
     def parts(
-        self, log_likelihoods: Tensor, images: int, teacher_entropy: float
+        self, log_likelihoods: Sequence[float], images: int, teacher_entropy: float
     ) -> tuple[float, float]:
         """The loss's parts per image, from :class:`KDStep` log-likelihoods summed over ``images``
         images whose soft targets have mean entropy ``teacher_entropy``: ``(CE(s, y),
         T^2 KL(teacher || student))`` (the soft part without ``T^2`` when ``t_squared=False``), so
         that ``(1 - alpha) * hard + alpha * soft`` is :func:`distillation_loss`."""
-        hard, soft = (-log_likelihoods.double() / images).tolist()
+        hard, soft = (-float(ll) / images for ll in log_likelihoods)
         return hard, (soft - teacher_entropy) * self._soft_scale
 
     def __call__(

@@ -370,12 +370,13 @@ class _LossStep:
         if self.closed_form and cache is not None:
             # fixed inputs, fixed targets: built once, looked up per batch; every epoch visits
             # every image once, so the mean entropy of the soft targets seen is theirs
-            self.targets = objective.teacher_targets(cache.logits, labels).to(device)
-            self.cached_entropy = self.targets.entropy.mean().item()
+            targets = objective.teacher_targets(cache.logits, labels)
+            self.cached_entropy = targets.entropy.mean().item()
+            self.targets = targets._replace(entropy=None).to(device)  # one less lookup
         # autograd objectives: hard, soft; a live teacher: the entropy of its soft targets
         self.sums = torch.zeros(3, dtype=torch.float64, device=device)
-        # the closed form's two log-likelihoods, summed in one op per step
-        self.log_likelihoods = torch.zeros(2, device=device)
+        # the closed form's two log-likelihoods, summed in Python (read in the step's one sync)
+        self.log_likelihoods = [0.0, 0.0]
         self.hard_total = 0.0  # plain cross-entropy: the loss itself, summed in Python
         self.has_soft = False
 
@@ -400,7 +401,8 @@ class _LossStep:
                 )
                 self.sums[2] += targets.entropy.sum()
             step = self.objective.value_and_grad(logits, targets)
-            self.log_likelihoods.add_(step.log_likelihoods)
+            self.log_likelihoods[0] += step.log_likelihoods[0]
+            self.log_likelihoods[1] += step.log_likelihoods[1]
             self.has_soft = True
             return step.value, logits, step.grad
         teacher_logits = self._teacher_logits(idx, xb)
@@ -430,15 +432,16 @@ class _LossStep:
         entropy = (
             self.cached_entropy if self.cache is not None else sums[2].item() / images
         )
-        log_likelihoods = self.log_likelihoods.double()
+        log_likelihoods = torch.tensor(self.log_likelihoods, dtype=torch.float64)
         if distributed_context()[1] > 1:
+            log_likelihoods = log_likelihoods.to(self.device)
             torch.distributed.all_reduce(log_likelihoods)
-        hard, soft = self.objective.parts(log_likelihoods, images, entropy)
+        hard, soft = self.objective.parts(log_likelihoods.tolist(), images, entropy)
         return {"hard_loss": hard, "soft_loss": soft}
 
     def reset(self) -> None:
         self.sums.zero_()
-        self.log_likelihoods.zero_()
+        self.log_likelihoods = [0.0, 0.0]
         self.hard_total = 0.0
 
 
