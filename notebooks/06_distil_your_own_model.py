@@ -339,7 +339,9 @@ chapter.glue(
 # {glue:text}`teacher_acc:.1f`% on {glue:text}`n_test` test images; the student trained alone
 # {glue:text}`alone_acc:.1f`% and distilled {glue:text}`distilled_acc:.1f`% (mean of
 # {glue:text}`n_seeds` seeds). Verdict:
-# {glue:text}`verdict-your-distilled-student-beats-alone`.
+# {glue:text}`verdict-your-distilled-student-beats-alone`. With two seeds per arm the interval is
+# wide: the spread between seeds is known from a single difference. For a result to act on, run
+# five seeds (`-p seeds 5`) and a schedule long enough for the students to settle.
 #
 # On your own folder, the book's chapters suggest what to try when distillation does not help:
 # a teacher clearly better than the student (chapter 2's headroom rule), a schedule long enough
