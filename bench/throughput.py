@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from kdbook.baseline import BLOG_TEACHER
-from kdbook.fashion import MOBILENET_STUDENT
+from kdbook.fashion import DEIT_STUDENT, MOBILENET_STUDENT
 from kdbook.mnist import BLOG_STUDENT, HINTON_STUDENT
 from kdbook.teachers import VIT_TEACHER
 from kdutils.evaluate import count_flops
@@ -77,9 +77,7 @@ def main() -> None:
         ),
         "CNN teacher (ch. 4-5)": (small_convnet(1, 10, width=16), True),
         "DeiT student (ch. 5)": (
-            vit_small_images(
-                28, 1, 10, embed_dim=96, depth=4, num_heads=3, patch_size=7
-            ),
+            vit_small_images(28, 1, 10, distilled=True, **DEIT_STUDENT),
             False,
         ),
     }

@@ -82,6 +82,10 @@ MOBILENET_STUDENT = {
 }
 
 
+# The chapter-5 student: a small timm ViT, half the ViT teacher's width (kdbook.teachers.VIT_TEACHER)
+DEIT_STUDENT = {"embed_dim": 64, "depth": 4, "num_heads": 2, "patch_size": 7}
+
+
 def mobilenet_student(splits: Splits) -> nn.Module:
     """An untrained chapter-4 student for ``splits``' images and classes."""
     return mobilenet_v2_small_images(

@@ -30,24 +30,32 @@ def build_dir(profile: str, root: Path = REPO_ROOT) -> Path:
     return root / "build" / profile
 
 
-def toc_notebooks(root: Path = REPO_ROOT) -> list[str]:
-    """Names (e.g. ``01_kd_theory``) of the notebooks listed in ``_toc.yml``, in book order."""
+def toc_parts(root: Path = REPO_ROOT) -> dict[str, int]:
+    """The notebooks listed in ``_toc.yml`` (e.g. ``01_kd_theory``), in book order, each with the
+    index of the book part that lists it."""
     toc = yaml.safe_load((root / "_toc.yml").read_text())
-    found: list[str] = []
+    found: dict[str, int] = {}
 
-    def walk(node: object) -> None:
+    def walk(node: object, part: int) -> None:
         if isinstance(node, dict):
             file = node.get("file")
             if isinstance(file, str) and file.startswith("notebooks/"):
-                found.append(Path(file).name)
+                found[Path(file).name] = part
             for value in node.values():
-                walk(value)
+                walk(value, part)
         elif isinstance(node, list):
             for item in node:
-                walk(item)
+                walk(item, part)
 
-    walk(toc)
+    for index, part in enumerate(toc.get("parts", [])):
+        walk(part, index)
+    walk({k: v for k, v in toc.items() if k != "parts"}, -1)  # a toc without parts
     return found
+
+
+def toc_notebooks(root: Path = REPO_ROOT) -> list[str]:
+    """Names (e.g. ``01_kd_theory``) of the notebooks listed in ``_toc.yml``, in book order."""
+    return list(toc_parts(root))
 
 
 PACKAGES = ("kdutils", "kdbook")
@@ -305,18 +313,6 @@ def run(
     finally:
         progress.close()
     return seconds
-
-
-def toc_parts(root: Path = REPO_ROOT) -> dict[str, int]:
-    """For each notebook of ``_toc.yml``, the index of the book part that lists it."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    parts: dict[str, int] = {}
-    for index, part in enumerate(toc.get("parts", [])):
-        for chapter in part.get("chapters", []):
-            file = chapter.get("file", "")
-            if file.startswith("notebooks/"):
-                parts[Path(file).name] = index
-    return parts
 
 
 def parallel_order(names: list[str], profile: str, root: Path = REPO_ROOT) -> list[str]:

@@ -249,27 +249,37 @@ def _read_class_folders(
     return torch.stack(images), torch.tensor(labels, dtype=torch.int64), classes
 
 
-def _load_imagefolder(path: Path, image_size: int, mode: str = "RGB") -> RawData:
-    """A folder of class sub-folders, or of split folders (``train/``, optional ``val/`` and
-    ``test/``) each holding class sub-folders. Split names are never taken as classes: with split
-    folders, ``test/`` becomes the official test split and ``val/`` joins the pool that the
-    validation split is drawn from."""
-    if mode not in IMAGE_MODES:
-        raise ValueError(f"image mode must be one of {IMAGE_MODES}; got {mode!r}")
+def split_folders(path: Path) -> dict[str, Path]:
+    """The split folders of an image folder, by split (``train``, ``val``, ``test``): ``train/``,
+    ``val/`` (or ``valid/``, ``validation/``) and ``test/`` in any case; ``{}`` for a folder of
+    class folders only. A folder that mixes split and other folders, or has no ``train/``, is an
+    error: split names are never taken as classes."""
     folders = sorted(d.name for d in path.iterdir() if d.is_dir())
     splits = [f for f in folders if f.lower() in SPLIT_FOLDERS]
     if not splits:
-        x, y, classes = _read_class_folders(path, image_size, mode)
-        return RawData(x, y, classes, f"path: {path}")
+        return {}
     if len(splits) != len(folders) or "train" not in [f.lower() for f in splits]:
         raise DataNotFoundError(
             f"image folder {str(path)!r} mixes split folders {splits} with other folders "
             f"{sorted(set(folders) - set(splits))}, or has no train/: use either class "
             "folders, or train/ (and optional val/, test/) each holding class folders"
         )
+    return {SPLIT_FOLDERS[f.lower()]: path / f for f in splits}
+
+
+def _load_imagefolder(path: Path, image_size: int, mode: str = "RGB") -> RawData:
+    """A folder of class sub-folders, or of split folders (:func:`split_folders`) each holding
+    class sub-folders: then ``test/`` becomes the official test split and ``val/`` joins the pool
+    that the validation split is drawn from."""
+    if mode not in IMAGE_MODES:
+        raise ValueError(f"image mode must be one of {IMAGE_MODES}; got {mode!r}")
+    splits = split_folders(path)
+    if not splits:
+        x, y, classes = _read_class_folders(path, image_size, mode)
+        return RawData(x, y, classes, f"path: {path}")
     parts = {
-        SPLIT_FOLDERS[f.lower()]: _read_class_folders(path / f, image_size, mode)
-        for f in splits
+        split: _read_class_folders(folder, image_size, mode)
+        for split, folder in splits.items()
     }
     classes = parts["train"][2]
     for name, (_, _, found) in parts.items():

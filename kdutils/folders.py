@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
-from .data import IMAGE_MODES, Split, _read_image
+from .data import IMAGE_MODES, Split, _read_image, split_folders
 
 
 @dataclass
@@ -49,7 +49,8 @@ def image_folder_datasets(
     val_fraction: float = 0.1,
     seed: int = 0,
 ) -> FolderSplits:
-    """Datasets over ``root/train/<class>/*`` (and ``root/val/``, ``root/test/`` when present),
+    """Datasets over ``root/train/<class>/*`` (and ``root/val/``, ``root/test/`` when present; the
+    split folders of :func:`kdutils.data.split_folders`),
     decoded one image at a time, for :func:`kdutils.train.fit` to stream.
 
     Every image is converted to ``image_mode`` (``"RGB"`` or ``"L"``, one channel), resized to
@@ -76,11 +77,11 @@ def image_folder_datasets(
         raise ValueError("give both mean and std (one value per channel), or neither")
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1); got {val_fraction!r}")
-    found = {d.name.lower(): d for d in root.iterdir() if d.is_dir()}
-    if "train" not in found:
+    found = split_folders(root)
+    if not found:
         raise FileNotFoundError(
-            f"image folder {str(root)!r} has no train/ folder (found {sorted(found)}); "
-            "arrange the images as train/<class>/*.png, with optional val/ and test/"
+            f"image folder {str(root)!r} has no train/ folder; arrange the images as "
+            "train/<class>/*.png, with optional val/ and test/"
         )
     loader = partial(_read_image, image_size=image_size, mode=image_mode)
     plain = _ToFloat(mean, std)

@@ -205,9 +205,8 @@ class KDTargets(NamedTuple):
 
     probs: Tensor  # (2 * classes, images): onehot(y) above softmax(t / T)
     offset: Tensor  # (classes, images): (1 - alpha) * onehot(y) + alpha * T * softmax(t / T), the gradient's constant part
-    entropy: (
-        Tensor | None
-    )  # (images,): of softmax(t / T), turning the soft CE into the KL
+    # (images,): the entropy of softmax(t / T), which turns the soft cross-entropy into the KL
+    entropy: Tensor | None
 
     def select(self, images: Tensor) -> KDTargets:
         """The columns of these images, in this order."""
@@ -225,13 +224,11 @@ class KDTargets(NamedTuple):
 class KDStep(NamedTuple):
     """One batch of :meth:`KDObjective.value_and_grad`: the objective's value, its gradient at the
     student's logits, and the batch's summed cross-entropies with the labels and with the teacher's
-    soft targets, negated (log-likelihoods; :meth:`KDObjective.parts` turns sums over many batches
-    into the loss's two parts)."""
+    soft targets (:meth:`KDObjective.parts` turns sums over many batches into the loss's parts)."""
 
     value: float  # Hinton's cross-entropy form, averaged over the batch
     grad: Tensor
-    # minus the batch's summed CE(s, y) and CE(softmax(t / T), s / T)
-    log_likelihoods: tuple[float, float]
+    cross_entropies: tuple[float, float]  # summed CE(s, y), CE(softmax(t / T), s / T)
 
 
 class KDObjective:
@@ -256,12 +253,13 @@ class KDObjective:
         )  # t_squared=False: an ablation, not a recommendation
         self._soft_scale = soft_scale * T * T  # the soft part's factor: T^2 by default
         self._weights = (1.0 - alpha, alpha * self._soft_scale)
-        # per (device, dtype): tensors built once, so that a step allocates no constants
-        self._constants: dict[tuple, Tensor | tuple[Tensor, Tensor]] = {}
+        self._constants: dict[
+            tuple[torch.device, torch.dtype], tuple[Tensor, Tensor]
+        ] = {}
 
     def _scale_and_coef(self, like: Tensor) -> tuple[Tensor, Tensor]:
         """The logit scales (1, 1/T) and the gradient's coefficients (weight x scale), on ``like``'s device and dtype."""
-        key = ("scale and coef", like.device, like.dtype)
+        key = (like.device, like.dtype)
         if key not in self._constants:
             hard_weight, soft_weight = self._weights
             self._constants[key] = (
@@ -314,14 +312,15 @@ class KDObjective:
             # Class-major (2, classes, batch): PyTorch's CPU log-softmax is several times faster over a short
             # leading dimension than over a last dimension of 10 classes.
             log_q = torch.log_softmax(logits.t() * scale, dim=1)
-            # the batch's summed cross-entropies with the labels and with the soft targets, at once
-            # (their negatives), read in the step's one sync; the value is their weighted sum
-            # (the diagonal of a 2 x 2 product: one small matmul, cheaper than a batched one)
+            # the batch's summed cross-entropies with the labels and with the soft targets, read
+            # in the step's one sync (the diagonal of a 2 x 2 product: one small matmul); the
+            # value is their weighted sum
             hard_ll, soft_ll = (
                 torch.mm(log_q.view(2, -1), probs.view(2, -1).t()).diagonal().tolist()
             )
+            hard_ce, soft_ce = -hard_ll, -soft_ll
             hard_weight, soft_weight = self._weights
-            value = -(hard_weight * hard_ll + soft_weight * soft_ll) / batch
+            value = (hard_weight * hard_ce + soft_weight * soft_ce) / batch
             # sum_k weight_k * scale_k * softmax(scale_k * s) - offset, over the batch
             grad = (
                 torch.addmm(
@@ -339,17 +338,17 @@ class KDObjective:
             grad
             if grad.dtype == student_logits.dtype
             else grad.to(student_logits.dtype),
-            (hard_ll, soft_ll),
+            (hard_ce, soft_ce),
         )
 
     def parts(
-        self, log_likelihoods: Sequence[float], images: int, teacher_entropy: float
+        self, cross_entropies: Sequence[float], images: int, teacher_entropy: float
     ) -> tuple[float, float]:
-        """The loss's parts per image, from :class:`KDStep` log-likelihoods summed over ``images``
+        """The loss's parts per image, from :class:`KDStep` cross-entropies summed over ``images``
         images whose soft targets have mean entropy ``teacher_entropy``: ``(CE(s, y),
         T^2 KL(teacher || student))`` (the soft part without ``T^2`` when ``t_squared=False``), so
         that ``(1 - alpha) * hard + alpha * soft`` is :func:`distillation_loss`."""
-        hard, soft = (-float(ll) / images for ll in log_likelihoods)
+        hard, soft = (float(ce) / images for ce in cross_entropies)
         return hard, (soft - teacher_entropy) * self._soft_scale
 
     def __call__(

@@ -339,15 +339,14 @@ class History:
 
 class _LossStep:
     """The fit loop's loss step, chosen once: an autograd loss, or a closed-form KD gradient; and
-    the running sums of the loss's hard and soft parts, kept on the device between history rows.
+    the running sums of the loss's hard and soft parts between history rows.
 
     Called with a batch's ``(logits, indices, inputs, labels)`` it returns ``(value, tensor to
     backpropagate from, its gradient or None)``. An autograd loss is backpropagated from itself;
-    its hard part is the cross-entropy of the (class head's) logits with the labels, and its soft
-    part is the objective's ``soft_part(logits, teacher_logits)`` when it has one. An objective with
-    a closed-form gradient (:class:`~kdutils.losses.KDObjective`) hands back its value, its
-    gradient at the logits and its cross-entropies, and backward starts there: no loss graph. With
-    a cache its per-image targets are built once.
+    its hard part is the cross-entropy of the (class head's) logits with the labels. An objective
+    with a closed-form gradient (:class:`~kdutils.losses.KDObjective`) hands back its value, its
+    gradient at the logits and both cross-entropies, and backward starts there: no loss graph.
+    With a cache its per-image targets are built once.
     """
 
     def __init__(
@@ -365,20 +364,19 @@ class _LossStep:
         self.closed_form = hasattr(objective, "value_and_grad") and (
             cache is not None or teacher is not None
         )
-        self.soft_part = getattr(objective, "soft_part", None)
         self.plain = objective is cross_entropy_objective
+        self.cached_entropy = None
         if self.closed_form and cache is not None:
             # fixed inputs, fixed targets: built once, looked up per batch; every epoch visits
             # every image once, so the mean entropy of the soft targets seen is theirs
             targets = objective.teacher_targets(cache.logits, labels)
             self.cached_entropy = targets.entropy.mean().item()
             self.targets = targets._replace(entropy=None).to(device)  # one less lookup
-        # autograd objectives: hard, soft; a live teacher: the entropy of its soft targets
-        self.sums = torch.zeros(3, dtype=torch.float64, device=device)
-        # the closed form's two log-likelihoods, summed in Python (read in the step's one sync)
-        self.log_likelihoods = [0.0, 0.0]
-        self.hard_total = 0.0  # plain cross-entropy: the loss itself, summed in Python
-        self.has_soft = False
+        self.reset()
+
+    def reset(self) -> None:
+        """Start new sums: hard CE, soft CE (closed form), soft targets' entropy (live teacher)."""
+        self.totals = [0.0, 0.0, 0.0]
 
     def _teacher_logits(self, idx: Tensor, xb: Tensor) -> Tensor | None:
         if self.cache is not None:
@@ -399,50 +397,38 @@ class _LossStep:
                 targets = self.objective.teacher_targets(
                     self._teacher_logits(idx, xb), yb
                 )
-                self.sums[2] += targets.entropy.sum()
+                self.totals[2] += targets.entropy.sum().item()
             step = self.objective.value_and_grad(logits, targets)
-            self.log_likelihoods[0] += step.log_likelihoods[0]
-            self.log_likelihoods[1] += step.log_likelihoods[1]
-            self.has_soft = True
+            self.totals[0] += step.cross_entropies[0]
+            self.totals[1] += step.cross_entropies[1]
             return step.value, logits, step.grad
-        teacher_logits = self._teacher_logits(idx, xb)
-        loss = self.objective(logits, yb, teacher_logits)
-        value = loss.item()  # one sync per step
-        if self.plain:
-            self.hard_total += value * len(yb)
+        loss = self.objective(logits, yb, self._teacher_logits(idx, xb))
+        if self.plain:  # the loss is the hard part
+            value = loss.item()  # one sync per step
+            self.totals[0] += value * len(yb)
             return value, loss, None
         with torch.no_grad():
             head = logits[0] if isinstance(logits, tuple) else logits
-            self.sums[0] += F.cross_entropy(head, yb, reduction="sum")
-            if self.soft_part is not None and teacher_logits is not None:
-                self.sums[1] += self.soft_part(logits, teacher_logits) * len(yb)
-                self.has_soft = True
+            hard = F.cross_entropy(head, yb, reduction="sum")
+            value, hard = torch.stack([loss.detach(), hard]).tolist()  # one sync
+        self.totals[0] += hard
         return value, loss, None
 
     def parts(self, images: int) -> dict[str, float]:
-        """``hard_loss`` and (with a teacher term) ``soft_loss`` per image since :meth:`reset`,
-        over ``images`` images (all ranks': the sums are reduced over torchrun's processes)."""
-        sums = self.sums.clone()
-        sums[0] += self.hard_total
+        """``hard_loss`` and (closed form) ``soft_loss`` per image since :meth:`reset`, over
+        ``images`` images (all ranks': the sums are reduced over torchrun's processes)."""
+        totals = torch.tensor(self.totals, dtype=torch.float64)
         if distributed_context()[1] > 1:
-            torch.distributed.all_reduce(sums)
+            totals = totals.to(self.device)
+            torch.distributed.all_reduce(totals)
+        hard_ce, soft_ce, entropy = totals.tolist()
         if not self.closed_form:
-            hard, soft = (sums[:2] / images).tolist()
-            return {"hard_loss": hard, **({"soft_loss": soft} if self.has_soft else {})}
-        entropy = (
-            self.cached_entropy if self.cache is not None else sums[2].item() / images
+            return {"hard_loss": hard_ce / images}
+        mean_entropy = (
+            self.cached_entropy if self.cache is not None else entropy / images
         )
-        log_likelihoods = torch.tensor(self.log_likelihoods, dtype=torch.float64)
-        if distributed_context()[1] > 1:
-            log_likelihoods = log_likelihoods.to(self.device)
-            torch.distributed.all_reduce(log_likelihoods)
-        hard, soft = self.objective.parts(log_likelihoods.tolist(), images, entropy)
+        hard, soft = self.objective.parts((hard_ce, soft_ce), images, mean_entropy)
         return {"hard_loss": hard, "soft_loss": soft}
-
-    def reset(self) -> None:
-        self.sums.zero_()
-        self.log_likelihoods = [0.0, 0.0]
-        self.hard_total = 0.0
 
 
 def _check_float(name: str, x: Tensor) -> None:
@@ -498,9 +484,9 @@ def fit(
     seen, average the steps since the previous row). ``train_loss`` is the objective's value: under
     :func:`kdutils.losses.kd_objective` it is Hinton's cross-entropy form, larger than the KL form
     by ``alpha * T^2`` times the teacher's entropy. Its parts are logged apart, as other libraries
-    log them: ``hard_loss`` (cross-entropy with the labels, of the class head) and, for an
-    objective with a teacher term, ``soft_loss`` (for ``kd_objective``, ``T^2 KL(teacher ||
-    student)``); ``train_loss = (1 - alpha) * hard_loss + alpha * soft_loss`` + the entropy term.
+    log them: ``hard_loss`` (cross-entropy with the labels, of the class head) and, under
+    ``kd_objective``, ``soft_loss`` (``T^2 KL(teacher || student)``), so that
+    ``(1 - alpha) * hard_loss + alpha * soft_loss`` is :func:`kdutils.losses.distillation_loss`.
 
     Each step is forward, loss, backward, step. ``augment(batch)`` (e.g.
     :class:`kdutils.augment.Augmentation`) transforms each batch before the forward pass, drawing

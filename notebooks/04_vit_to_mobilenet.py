@@ -29,8 +29,7 @@
 # from the Hugging Face Hub, the `Trainer` with kdutils' `DistillationTrainer`, TensorBoard logs).
 # Offline, the `cpu` profile rebuilds the guide's *regime* on real data that ships with the
 # machine, Fashion-MNIST at 28 x 28: a student trained from random weights on about 1000 labelled
-# images (beans has 1034), for the guide's 30 epochs and for a long schedule (twice as long under
-# `cpu`, four times under `gpu`), and a teacher
+# images (beans has 1034), for the guide's 30 epochs and for a longer schedule, and a teacher
 # that has seen far more data than the student, as the guide's ViT had (pretrained on
 # ImageNet-21k before its fine-tuning on beans). $T = 5$, $\lambda = 0.5$, AdamW on a cosine
 # schedule, scored at the last epoch on the whole 10,000-image test set.
@@ -195,8 +194,8 @@ print(
 #
 # Every student trains on the same 1000 images, alone or distilled, for the guide's 30 epochs
 # (short) or the long schedule, batch 64; the teacher's logits on the students' images are computed
-# once. The long schedule is 60 epochs under `cpu` (960 steps: what fits the chapter's budget of
-# a few minutes on two cores) and 120 under `gpu`.
+# once. The long schedule is shorter under `cpu` than under `gpu` (the table below gives each
+# schedule's steps): what fits the chapter's budget of a few minutes on two cores.
 # The 20 students are independent and train side by side, one thread each.
 
 # %%

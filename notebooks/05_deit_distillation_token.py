@@ -190,7 +190,7 @@ shared = {
     },
     # AdamW, cosine schedule, lr 2e-3, batch 128, DeiT's weight decay
     "training": fashion.student_training(cfg, device, epochs=EPOCHS, weight_decay=0.05),
-    "arch": {"embed_dim": 64, "depth": 4, "num_heads": 2, "patch_size": 7},
+    "arch": fashion.DEIT_STUDENT,
     "teacher_test_logits": teacher_test_logits,
     "probe": splits.test.x[:512],
 }

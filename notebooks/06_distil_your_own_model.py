@@ -39,8 +39,8 @@
 # you give: a `state_dict` of a torchvision architecture (`teacher_arch`), or a whole model saved
 # with `torch.save(model, path)` (`trusted_checkpoint=True`: unpickling runs code, so only for
 # files you made). Its outputs must follow the folder's classes in sorted order, the order in
-# which torchvision's `ImageFolder` numbers them. With no folder given, the book makes one from Fashion-MNIST (1000 training
-# images) and gives its chapter-4 convnet teacher as a checkpoint file, so the page runs offline.
+# which torchvision's `ImageFolder` numbers them. With no folder given, the book makes one from
+# Fashion-MNIST (chapter 4's students' images) and gives its chapter-4 convnet teacher as a checkpoint file, so the page runs offline.
 
 # %% tags=["parameters"]
 profile = "cpu"

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from kdutils.data import Split
+from kdutils.data import DataNotFoundError, Split
 from kdutils.folders import image_folder_datasets, write_image_folder
 
 
@@ -34,7 +34,9 @@ def test_train_and_test_folders_are_splits_and_val_is_held_out_of_train(tmp_path
 
 
 def test_a_val_folder_is_used_as_it_is(tmp_path):
-    data = image_folder_datasets(_folder(tmp_path, ("train", "val")), image_size=8)
+    data = image_folder_datasets(
+        _folder(tmp_path, ("Train", "validation")), image_size=8
+    )
     assert (len(data.train), len(data.val), data.test) == (20, 20, None)
 
 
@@ -83,9 +85,14 @@ def test_bad_arguments_are_named(tmp_path, kwargs, error, message):
 def test_missing_folders_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         image_folder_datasets(tmp_path / "nowhere")
-    _folder(tmp_path, ("test",))
-    with pytest.raises(FileNotFoundError, match=r"has no train/ folder .*\['test'\]"):
-        image_folder_datasets(tmp_path)
+    _folder(tmp_path / "classes")
+    with pytest.raises(FileNotFoundError, match=r"has no train/ folder"):
+        image_folder_datasets(tmp_path / "classes" / "train")  # class folders only
+    _folder(tmp_path / "no-train", ("test",))
+    with pytest.raises(
+        DataNotFoundError, match=r"mixes split folders .*or has no train/"
+    ):
+        image_folder_datasets(tmp_path / "no-train")
 
 
 def test_written_folder_reads_back_the_same_images_and_labels(tmp_path):

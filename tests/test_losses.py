@@ -430,7 +430,7 @@ def test_kd_objective_step_reports_the_hard_and_soft_parts(alpha, t_squared):
     objective = losses.kd_objective(alpha, T, t_squared=t_squared)
     targets = objective.teacher_targets(t, y)
     step = objective.value_and_grad(s, targets)
-    hard, soft = objective.parts(step.log_likelihoods, 6, targets.entropy.mean().item())
+    hard, soft = objective.parts(step.cross_entropies, 6, targets.entropy.mean().item())
     kl = torch.nn.functional.kl_div(
         torch.log_softmax(s / T, 1),
         torch.log_softmax(t / T, 1),
