@@ -40,7 +40,8 @@
 # with `torch.save(model, path)` (`trusted_checkpoint=True`: unpickling runs code, so only for
 # files you made). Its outputs must follow the folder's classes in sorted order, the order in
 # which torchvision's `ImageFolder` numbers them. With no folder given, the book makes one from
-# Fashion-MNIST (chapter 4's students' images) and gives its chapter-4 convnet teacher as a checkpoint file, so the page runs offline.
+# Fashion-MNIST (chapter 4's students' images) and gives its chapter-4 convnet teacher as a
+# checkpoint file, so the page runs offline.
 
 # %% tags=["parameters"]
 profile = "cpu"
