@@ -2,9 +2,10 @@
 # Both bootstrap .venv from requirements-lock.txt when it is missing or stale.
 PYTHON ?= python3
 PROFILE ?= cpu
-# Notebooks executed side by side, each kernel on its share of the cores (at least one thread). One more
-# notebook than cores keeps every core busy while a notebook waits for a teacher another one is training.
-JOBS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
+# Notebooks executed side by side: all of them. Their training runs (sweep jobs, teachers) take
+# turns through one CPU slot per core, so a notebook waiting for a teacher or a slot costs nothing
+# and none waits for another to finish before it starts.
+JOBS ?= $(words $(wildcard notebooks/*.py))
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
