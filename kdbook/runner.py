@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -157,6 +158,18 @@ def is_up_to_date(
     )
 
 
+def kernel_config() -> dict:
+    """Where the OS has Unix sockets, the notebook's kernel talks over them, at a path unique to this
+    process: over TCP, kernels started at once by notebooks side by side can each pick the same
+    "free" port before either binds it, and one dies at start ("Address already in use")."""
+    if os.name != "posix":
+        return {}
+    from traitlets.config import Config
+
+    path = Path(tempfile.gettempdir()) / f"kdbook-kernel-{os.getpid()}"
+    return {"config": Config({"KernelManager": {"transport": "ipc", "ip": str(path)}})}
+
+
 def execute_notebook(
     name: str,
     profile: str,
@@ -201,6 +214,7 @@ def execute_notebook(
         kernel_name="python3",
         cwd=str(source.parent),
         progress_bar=False,
+        **kernel_config(),
     )
     _tidy_executed_notebook(out)
     key_file.parent.mkdir(parents=True, exist_ok=True)
