@@ -157,15 +157,17 @@ def student_job(job: dict, shared: dict) -> dict:
 
     ``job``: ``hidden``, ``seed``, ``epochs``, ``objective`` (see :func:`objective_for`), and
     optionally ``recipe`` (a key of :data:`RECIPES`, default ``"hinton"``), ``data`` (a key of
-    ``shared["data"]``, default ``"train"``: the training split) and ``probes`` (keys of
+    ``shared["data"]``, default ``"train"``: the training split), ``cache`` (the key of the teacher's
+    logits in ``shared["caches"]``, default: the data key) and ``probes`` (keys of
     ``shared["probes"]``: input tensors whose logits come back as ``logits_<key>``).
-    ``shared``: ``splits``; for distillation ``caches``, a :class:`TeacherCache` per data key;
+    ``shared``: ``splits``; for distillation ``caches``, :class:`TeacherCache` objects by key;
     optionally ``data``, ``probes``, ``teacher_test_logits`` (adds the agreement), ``device``, ``amp``.
     """
     spec, key = job["objective"], job.get("data", "train")
     splits = shared["splits"]
     train = shared.get("data", {}).get(key, splits.train)
-    teacher = None if spec["kind"] == "alone" else shared["caches"][key]
+    cache = job.get("cache", key)
+    teacher = None if spec["kind"] == "alone" else shared["caches"][cache]
     model, history, metrics = train_student(
         job["hidden"],
         splits,

@@ -24,8 +24,28 @@ def verdict_counts(results_file: Path) -> str:
 
 
 def teachers_in_training(checkpoints: Path) -> list[str]:
-    """Teachers some notebook is training now (see :func:`kdutils.checkpoints.cached_model`)."""
-    return sorted(p.stem for p in checkpoints.glob("*.training"))
+    """Teachers some notebook is training now (see :func:`kdutils.checkpoints.cached_model`): a
+    ``.training`` marker whose lock a trainer holds (a run that was killed leaves its marker)."""
+    return sorted(
+        p.stem for p in checkpoints.glob("*.training") if _held(p.with_suffix(".lock"))
+    )
+
+
+def _held(lock: Path) -> bool:
+    """Whether some process holds the advisory lock on ``lock`` (True where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:
+        return True
+    if not lock.is_file():
+        return False
+    with open(lock, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
 
 
 class Progress:

@@ -24,6 +24,8 @@ VIT_TEACHER = {"embed_dim": 128, "depth": 4, "num_heads": 4, "patch_size": 7}
 # Fashion-MNIST teachers: random shifts and horizontal flips, the light augmentation that suits
 # 28 px clothing (at this size, the stand-in for the random crops and flips of ImageNet training)
 FASHION_AUGMENT = {"shift": 2, "hflip": True}
+# the widths of the MLP teachers of the capacity-gap chapter, smallest first
+MLP_LADDER = (30, 100, 400)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,26 @@ TEACHERS: dict[str, TeacherRecipe] = {
         {"smoke": 4, "cpu": 20, "gpu": 20},
         _adamw_cosine(channels_last=True, augment={"shift": 2}),
     ),
+    "mnist-cnn-early": TeacherRecipe(
+        "the MNIST convnet's recipe stopped early, after a short schedule: a weaker, less confident "
+        "teacher of the same architecture (the capacity-gap chapter's stand-in for Cho & "
+        "Hariharan's early-stopped teachers)",
+        _convnet,
+        lambda p: {"width": 16},
+        {"smoke": 1, "cpu": 5, "gpu": 5},
+        _adamw_cosine(channels_last=True, augment={"shift": 2}),
+    ),
+    **{
+        f"mnist-mlp-{width}": TeacherRecipe(
+            f"a {width}-{width} MLP trained with the convnet's recipe and jitter: one rung of "
+            "the capacity-gap chapter's ladder of teachers",
+            _mlp,
+            lambda p, width=width: {"hidden": [width, width], "dropout": 0.0},
+            {"smoke": 4, "cpu": 20, "gpu": 20},
+            _adamw_cosine(augment={"shift": 2}),
+        )
+        for width in MLP_LADDER
+    },
     "fashion-vit": TeacherRecipe(
         "a small timm ViT trained from scratch with shifts and flips to the end of a cosine "
         "schedule: the stand-in for the Hugging Face guide's fine-tuned ViT",

@@ -1,4 +1,4 @@
-"""Augmentation on in-memory image batches: per-image random shifts, flips and erasing, and view banks."""
+"""Augmentation on in-memory image batches: per-image random shifts, flips, erasing and mixup, and view banks."""
 
 from __future__ import annotations
 
@@ -107,6 +107,30 @@ class Augmentation:
         parts += ["horizontal flips"] if self.hflip else []
         parts += [f"random erasing (p = {self.erase:g})"] if self.erase else []
         return ", ".join(parts) or "none"
+
+
+@dataclass(frozen=True)
+class Mixup:
+    """``augment`` (if any), then each image of the batch blended with another image of it, with its own
+    mixing weight drawn uniformly from [0, 1] (mixup, Zhang et al. 2018).
+
+    The labels are not mixed: this is for distillation by function matching (Beyer et al. 2022), where
+    the student learns the teacher's outputs on the blended images and no labels are used.
+    """
+
+    augment: Callable[..., Tensor] | None = None
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        if self.augment is not None:
+            x = self.augment(x, generator)
+        weight = torch.rand(len(x), generator=generator).to(x.device, x.dtype)
+        partner = torch.randperm(len(x), generator=generator).to(x.device)
+        weight = weight.view(-1, *([1] * (x.ndim - 1)))
+        return weight * x + (1 - weight) * x[partner]
+
+    def describe(self) -> str:
+        base = self.augment.describe() if hasattr(self.augment, "describe") else ""
+        return ", then ".join(p for p in (base, "mixup (weight uniform in [0, 1])") if p)
 
 
 def view_bank(

@@ -1,4 +1,4 @@
-"""Evaluation: logits over a split or a dataset, accuracy, macro-F1, teacher agreement."""
+"""Evaluation: logits over a split or a dataset, accuracy, macro-F1, teacher agreement, fidelity and calibration."""
 
 from __future__ import annotations
 
@@ -106,6 +106,46 @@ def agreement(student_logits: Tensor, teacher_logits: Tensor) -> float:
         .mean()
         .item()
     )
+
+
+def fidelity_metrics(
+    student_logits: Tensor, teacher_logits: Tensor, targets: Tensor, bins: int = 15
+) -> dict[str, float]:
+    """How closely a student matches its teacher, and how well it generalises (Stanton et al. 2021).
+
+    Fidelity: ``agreement`` (top-1, :func:`agreement`) and ``kl`` (KL(teacher || student) at T = 1,
+    averaged over images, in nats). Generalisation on ``targets``: ``accuracy``, ``nll`` (mean
+    cross-entropy, nats) and ``ece`` (expected calibration error over ``bins`` equal-width bins of
+    confidence, torchmetrics' implementation).
+    """
+    from torchmetrics.functional.classification import multiclass_calibration_error
+
+    if student_logits.shape != teacher_logits.shape or len(targets) != len(
+        student_logits
+    ):
+        raise ValueError(
+            f"student logits {tuple(student_logits.shape)}, teacher logits "
+            f"{tuple(teacher_logits.shape)} and targets {tuple(targets.shape)} must "
+            "describe the same images and classes"
+        )
+    student_logits, teacher_logits = student_logits.float(), teacher_logits.float()
+    log_p_student = student_logits.log_softmax(dim=1)
+    log_p_teacher = teacher_logits.log_softmax(dim=1)
+    kl = (log_p_teacher.exp() * (log_p_teacher - log_p_student)).sum(dim=1).mean()
+    ece = multiclass_calibration_error(
+        log_p_student.exp(),
+        targets,
+        num_classes=student_logits.shape[1],
+        n_bins=bins,
+        norm="l1",
+    )
+    return {
+        "agreement": agreement(student_logits, teacher_logits),
+        "kl": kl.item(),
+        "accuracy": accuracy(student_logits, targets),
+        "nll": torch.nn.functional.nll_loss(log_p_student, targets).item(),
+        "ece": ece.item(),
+    }
 
 
 def classification_metrics(

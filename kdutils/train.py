@@ -249,6 +249,21 @@ class TeacherCache:
             num_workers=num_workers,
         )
 
+    @classmethod
+    def from_logits(cls, logits: Tensor, x: Tensor) -> TeacherCache:
+        """A cache of logits computed elsewhere (a sweep job, a hub model) on the image tensor ``x``,
+        row ``i`` on image ``i``."""
+        if len(logits) != len(x):
+            raise ValueError(
+                f"{len(logits)} rows of logits for {len(x)} images: "
+                "give one row per image of x"
+            )
+        cache = cls.__new__(cls)
+        cache.teacher, cache.labels = None, None
+        cache._fingerprint = cls._fingerprint_of(x)
+        cache.logits = logits
+        return cache
+
     @staticmethod
     def _fingerprint_of(x: Tensor) -> tuple:
         # Shape, storage and version catch a different or modified tensor; the sum catches a copy edited elsewhere.
@@ -274,6 +289,19 @@ class TeacherCache:
                 "TeacherCache was built on other inputs than the ones being trained on; "
                 "rebuild it for this data (stale teacher logits would be silently wrong)"
             )
+
+    def rolled(self, rows: int) -> TeacherCache:
+        """A cache for the same inputs in which row ``i`` holds the logits of row ``i + rows``
+        (wrapping round).
+
+        On a bank of views (:func:`kdutils.augment.view_bank`: one block of ``len(split)`` rows per
+        view), rolling by one block gives each view the teacher's logits on *another* view of the
+        same image: Beyer et al. 2022's *independent views*, where teacher and student see
+        different augmentations.
+        """
+        other = copy.copy(self)
+        other.logits = self.logits.roll(-rows, dims=0)
+        return other
 
     def __getitem__(self, idx: Tensor | slice | int) -> Tensor:
         if isinstance(idx, Tensor) and idx.ndim == 1:

@@ -3,6 +3,7 @@ import torch
 
 from kdutils.augment import (
     Augmentation,
+    Mixup,
     random_erasing,
     random_hflip,
     random_shift,
@@ -109,3 +110,18 @@ def test_a_bank_of_views_trains_with_cached_teacher_logits(digits):
         progress=False,
     )
     assert history.epochs[-1]["val_accuracy"] > 0.5
+
+
+def test_mixup_blends_each_image_with_another_of_the_batch():
+    x = torch.stack([torch.full((1, 4, 4), float(i)) for i in range(16)])
+    g = torch.Generator().manual_seed(0)
+    mixed = Mixup()(x, g)
+    assert mixed.shape == x.shape
+    # every image is a constant w * i + (1 - w) * j: between two of the batch's values
+    assert torch.all(mixed.amax(dim=(1, 2, 3)) == mixed.amin(dim=(1, 2, 3)))
+    assert mixed.min() >= 0 and mixed.max() <= 15
+    assert not torch.equal(mixed, x)
+    again = Mixup()(x, torch.Generator().manual_seed(0))
+    assert torch.equal(mixed, again)  # seeded: a bank of mixed views is reproducible
+    shifted = Mixup(Augmentation(shift=1))
+    assert "mixup" in shifted.describe() and "shifts" in shifted.describe()

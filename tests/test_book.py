@@ -118,7 +118,7 @@ def test_results_record_claims_with_verdicts(book, name):
     primary = [c for c in payload["claims"] if c["role"] == "primary"]
     how_to = (
         "01_kd_theory",
-        "06_distil_your_own_model",
+        "07_distil_your_own_model",
     )  # no claim from a source to test
     assert len(primary) <= MAX_PRIMARY and (primary or name in how_to), (
         f"{name}: no primary claim"
@@ -240,6 +240,8 @@ def test_nbval_reproduces_checked_outputs(book, tmp_path):
         ("02_mnist_teacher_student", "def blog_buggy_loss"),
         ("05_deit_distillation_token", "def deit_loss"),
         ("05_deit_distillation_token", "class DistilledViT"),
+        ("06_what_makes_a_good_teacher", "def fidelity_metrics"),
+        ("06_what_makes_a_good_teacher", "partner = torch.randperm"),
     ],
 )
 def test_html_chapters_show_the_library_code_they_teach(book, name, code):
@@ -438,7 +440,7 @@ def test_your_own_model_runs_on_a_folder_the_test_writes(book, tmp_path):
     os.environ.update(env)
     try:
         papermill.execute_notebook(
-            str(ROOT / "notebooks" / "06_distil_your_own_model.ipynb"),
+            str(ROOT / "notebooks" / "07_distil_your_own_model.ipynb"),
             str(out),
             parameters={
                 "profile": PROFILE,
@@ -465,7 +467,7 @@ def test_your_own_model_runs_on_a_folder_the_test_writes(book, tmp_path):
     assert "resnet18 trained here for 2 epochs" in text
     assert "refused:" in text and "RandomHorizontalFlip" in text
     payload = json.loads(
-        (tmp_path / "results" / "06_distil_your_own_model.json").read_text()
+        (tmp_path / "results" / "07_distil_your_own_model.json").read_text()
     )
     assert payload["config"]["classes"] == ["circle", "square", "stripes"]
     assert payload["config"]["images"] == {"train": 43, "val": 5, "test": 18}

@@ -69,3 +69,54 @@ def test_predict_dataset_matches_predict_logits_on_tensors(digits):
         torch.testing.assert_close(logits, predict_logits(model, digits.test.x))
         assert torch.equal(labels, digits.test.y)
     assert model.training  # left as it was
+
+
+def test_fidelity_metrics_against_hand_computed_values():
+    from kdutils.evaluate import fidelity_metrics
+
+    # two images, two classes; the student is sure of class 0 (p = 0.9) on both, right on one
+    logit = torch.log(torch.tensor(9.0))
+    student = torch.tensor([[logit, 0.0], [logit, 0.0]])
+    teacher = torch.tensor(
+        [[0.0, 0.0], [0.0, 0.0]]
+    )  # uniform: agrees by argmax on class 0
+    y = torch.tensor([0, 1])
+    m = fidelity_metrics(student, teacher, y)
+    # KL(uniform || (0.9, 0.1)) = 0.5 log(0.5 / 0.9) + 0.5 log(0.5 / 0.1)
+    kl = 0.5 * torch.log(torch.tensor(0.5 / 0.9)) + 0.5 * torch.log(torch.tensor(5.0))
+    assert m["kl"] == pytest.approx(kl.item(), rel=1e-5)
+    assert m["agreement"] == 1.0 and m["accuracy"] == 0.5
+    # NLL: -(log 0.9 + log 0.1) / 2
+    nll = -(torch.log(torch.tensor(0.9)) + torch.log(torch.tensor(0.1))) / 2
+    assert m["nll"] == pytest.approx(nll.item(), rel=1e-5)
+    # both in one confidence bin: |0.9 - 0.5| = 0.4
+    assert m["ece"] == pytest.approx(0.4, abs=1e-6)
+    same = fidelity_metrics(student, student, y)
+    assert same["kl"] == pytest.approx(0.0, abs=1e-6) and same["agreement"] == 1.0
+
+
+def test_fidelity_ece_matches_the_binned_definition():
+    """ECE = sum over bins of (share of images) * |accuracy - mean confidence|, 15 equal bins."""
+    from kdutils.evaluate import fidelity_metrics
+
+    g = torch.Generator().manual_seed(0)
+    logits = 3 * torch.randn(500, 5, generator=g)
+    y = torch.randint(0, 5, (500,), generator=g)
+    probs = logits.softmax(1)
+    confidence, pred = probs.max(1)
+    bins = torch.clamp((confidence * 15).ceil().long() - 1, 0, 14)
+    ece = sum(
+        (bins == b).float().mean()
+        * ((pred == y)[bins == b].float().mean() - confidence[bins == b].mean()).abs()
+        for b in range(15)
+        if (bins == b).any()
+    )
+    m = fidelity_metrics(logits, torch.zeros_like(logits), y)
+    assert m["ece"] == pytest.approx(float(ece), abs=1e-5)
+
+
+def test_fidelity_metrics_refuse_mismatched_shapes():
+    from kdutils.evaluate import fidelity_metrics
+
+    with pytest.raises(ValueError, match=r"student logits \(4, 3\), teacher logits"):
+        fidelity_metrics(torch.zeros(4, 3), torch.zeros(4, 2), torch.zeros(4).long())

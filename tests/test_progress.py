@@ -24,13 +24,22 @@ def test_chapter_lines_name_the_time_and_the_verdicts(tmp_path, capsys):
 
 
 def test_the_bar_says_which_teachers_are_being_trained(tmp_path, monkeypatch, capsys):
-    (tmp_path / "mnist-cnn-digits-0123.training").touch()
+    import fcntl
+
+    for name in ("mnist-cnn-digits-0123", "killed-run-4567"):
+        (tmp_path / f"{name}.training").touch()
+        (tmp_path / f"{name}.lock").touch()
+    # a trainer holds its lock; the killed run's marker stayed behind, its lock free
+    lock = open(tmp_path / "mnist-cnn-digits-0123.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     assert progress.teachers_in_training(tmp_path) == ["mnist-cnn-digits-0123"]
     monkeypatch.setattr(progress, "HEARTBEAT_SECONDS", 0.01)
     bar = progress.Progress(["01_x"], tmp_path, tty=True)
     bar.start("01_x")
     bar.close()
     assert "training teacher mnist-cnn-digits-0123" in capsys.readouterr().err
+    lock.close()
+    assert progress.teachers_in_training(tmp_path) == []
 
 
 def test_in_a_log_a_status_line_breaks_every_silence(tmp_path, monkeypatch, capsys):

@@ -342,3 +342,26 @@ def test_history_logs_the_hard_and_soft_parts_of_the_loss(digits):
     _, alone = train_small(digits, 0)
     assert "soft_loss" not in alone.epochs[-1]
     assert alone.column("hard_loss") == pytest.approx(alone.column("train_loss"))
+
+
+def test_teacher_cache_rolled_gives_each_view_another_views_logits(digits):
+    teacher, _ = train_small(digits, 1)
+    x = digits.train.x[:10]
+    bank = torch.cat([x, x.flip(-1)])  # two views of 10 images
+    cache = TeacherCache(teacher, bank)
+    other = cache.rolled(len(x))
+    assert torch.equal(other[torch.arange(10)], cache[torch.arange(10, 20)])
+    assert torch.equal(other[torch.arange(10, 20)], cache[torch.arange(10)])
+    other.check(bank)  # the student's inputs are still the bank
+
+
+def test_teacher_cache_from_logits_is_looked_up_and_checked():
+    x = torch.rand(6, 1, 4, 4)
+    logits = torch.randn(6, 3)
+    cache = TeacherCache.from_logits(logits, x)
+    assert torch.equal(cache[torch.tensor([4, 1])], logits[[4, 1]])
+    cache.check(x)
+    with pytest.raises(ValueError, match="TeacherCache was built on other inputs"):
+        cache.check(x + 1)
+    with pytest.raises(ValueError, match="5 rows of logits for 6 images"):
+        TeacherCache.from_logits(logits[:5], x)

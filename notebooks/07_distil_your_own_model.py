@@ -30,7 +30,7 @@
 # **Running it on your folder.** Every setting below is a papermill parameter:
 #
 # ```bash
-# papermill notebooks/06_distil_your_own_model.ipynb my_run.ipynb \
+# papermill notebooks/07_distil_your_own_model.ipynb my_run.ipynb \
 #     -p data_dir path/to/images -p teacher resnet18 -p teacher_epochs 30 \
 #     -p image_mode RGB -p image_size 64 -p student_epochs 60
 # ```
@@ -79,13 +79,13 @@ from kdutils.evaluate import predict_dataset
 from kdutils.folders import image_folder_datasets
 from kdutils.models import count_parameters, load_classifier, torchvision_classifier
 
-cfg, device, run = chapter.start("06_distil_your_own_model", profile, seed)
+cfg, device, run = chapter.start("07_distil_your_own_model", profile, seed)
 TEACHER_EPOCHS = teacher_epochs or cfg.choose(smoke=1, cpu=10, gpu=30)
 STUDENT_EPOCHS = student_epochs or cfg.choose(smoke=2, cpu=10, gpu=60)
 SEEDS = [seed + i for i in range(seeds)]
 
 # %% [markdown]
-# (ch6-your-images)=
+# (ch7-your-images)=
 # ## Your images
 
 # %% tags=["hide-input"]
@@ -120,7 +120,7 @@ pd.DataFrame(
 ).transpose().assign(classes=num_classes)
 
 # %% [markdown]
-# (ch6-the-teacher)=
+# (ch7-the-teacher)=
 # ## The teacher
 #
 # A model file is loaded with `kdutils.models.load_classifier`; an architecture name is built by
@@ -176,7 +176,7 @@ print(
 )
 
 # %% [markdown]
-# (ch6-the-teacher-s-logits-once)=
+# (ch7-the-teacher-s-logits-once)=
 # ## The teacher's logits, once
 #
 # Your training images do not change between epochs, so neither do the teacher's logits on
@@ -200,7 +200,7 @@ except ValueError as refusal:
     print(f"refused: {refusal}")
 
 # %% [markdown]
-# (ch6-the-student-alone-and-distilled)=
+# (ch7-the-student-alone-and-distilled)=
 # ## The student, alone and distilled
 #
 # The same MobileNetV2, built from the same seed, trained for the same steps on the same images:
@@ -277,7 +277,7 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# (ch6-what-we-measured)=
+# (ch7-what-we-measured)=
 # ## What we measured
 #
 # One claim, tested like the book's others: paired by seed and test image, with an interval, and
@@ -312,7 +312,7 @@ run.add_claim(
         [r["correct"] for r in results["alone"]],
         scoring=f"test accuracy at the last epoch of a {STUDENT_EPOCHS}-epoch cosine "
         "schedule (AdamW)",
-        section="ch6-the-student-alone-and-distilled",
+        section="ch7-the-student-alone-and-distilled",
         headroom=claims.headroom(
             teacher_accuracy,
             [r["correct"].mean() for r in results["alone"]],
@@ -333,7 +333,7 @@ chapter.glue(
 )
 
 # %% [markdown]
-# (ch6-what-it-means)=
+# (ch7-what-it-means)=
 # ## What it means
 #
 # On these {glue:text}`n_train` training images the teacher reaches
