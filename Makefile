@@ -2,9 +2,9 @@
 # Both bootstrap .venv from requirements-lock.txt when it is missing or stale.
 PYTHON ?= python3
 PROFILE ?= cpu
-# Notebooks executed side by side: all of them. Their training runs (sweep jobs, teachers) take
-# turns through one CPU slot per core, so a notebook waiting for a teacher or a slot costs nothing
-# and none waits for another to finish before it starts.
+# Notebooks executed side by side: all of them. Their training runs and passes over data (fit,
+# predict_logits, sweep jobs) take turns through one CPU slot per core, so a notebook waiting for
+# a teacher or a slot costs nothing and none waits for another to finish before it starts.
 JOBS ?= $(words $(wildcard notebooks/*.py))
 VENV := .venv
 BIN := $(VENV)/bin

@@ -130,7 +130,9 @@ class Mixup:
 
     def describe(self) -> str:
         base = self.augment.describe() if hasattr(self.augment, "describe") else ""
-        return ", then ".join(p for p in (base, "mixup (weight uniform in [0, 1])") if p)
+        return ", then ".join(
+            p for p in (base, "mixup (weight uniform in [0, 1])") if p
+        )
 
 
 def view_bank(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import multiprocessing
 import os
 import random
@@ -20,6 +19,11 @@ from tqdm import tqdm
 _SHARED: dict[str, Any] = {}
 
 
+# The process that holds a CPU slot now (None: none): a slot taken again in the same process is
+# the one it holds (a sweep job that evaluates its model), while a forked child takes its own.
+_SLOT_HOLDER: int | None = None
+
+
 @contextlib.contextmanager
 def cpu_slot(slots: str | None = None) -> Iterator[None]:
     """Hold one of the CPU slots in the folder ``slots`` (default ``$KD_CPU_SLOTS``; none: no wait).
@@ -28,11 +32,15 @@ def cpu_slot(slots: str | None = None) -> Iterator[None]:
     through these slots, one lock file per core: a job computes only while it holds a slot, so
     no more jobs run than there are cores (time-sharing a core between jobs costs about 10% of
     the CPU time in cache misses). A slot is released when its job ends, or its process dies.
+    Re-entrant: inside a slot this process already holds, it does not wait for another.
     """
+    global _SLOT_HOLDER
     slots = slots if slots is not None else os.environ.get("KD_CPU_SLOTS")
-    if not slots:
+    if not slots or _SLOT_HOLDER == os.getpid():
         yield
         return
+    import fcntl  # POSIX only, like the runner's slots
+
     files = sorted(Path(slots).glob("slot-*"))
     if not files:
         raise FileNotFoundError(
@@ -46,9 +54,11 @@ def cpu_slot(slots: str | None = None) -> Iterator[None]:
             except BlockingIOError:
                 handle.close()
                 continue
+            _SLOT_HOLDER = os.getpid()
             try:
                 yield
             finally:
+                _SLOT_HOLDER = None
                 fcntl.flock(handle, fcntl.LOCK_UN)
                 handle.close()
             return

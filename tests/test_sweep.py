@@ -93,3 +93,45 @@ def test_cpu_slots_cap_how_many_jobs_compute_at_once(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="holds no slot-\\* files"):
         with cpu_slot(str(tmp_path / "empty")):
             pass
+
+
+def _evaluates_inside_its_job(job, shared):
+    """A sweep job that evaluates a model: predict_logits takes a slot inside the job's."""
+    import torch
+
+    from kdutils.evaluate import predict_logits
+
+    return predict_logits(torch.nn.Linear(3, 2), torch.zeros(4, 3)).shape[0]
+
+
+def test_cpu_slot_is_reentrant_and_evaluation_waits_for_one(tmp_path, monkeypatch):
+    """With one slot: a job that evaluates inside its slot does not wait on itself, and
+    evaluating in the notebook waits while another process holds the slot."""
+    import fcntl
+    import threading
+
+    import torch
+
+    from kdutils.evaluate import predict_logits
+    from kdutils.sweep import cpu_slot, make_cpu_slots, run_jobs
+
+    slots = make_cpu_slots(tmp_path / "one", 1)
+    monkeypatch.setenv("KD_CPU_SLOTS", str(slots))
+    assert run_jobs(_evaluates_inside_its_job, [{}] * 2, {}, progress=False) == [4, 4]
+    with cpu_slot(), cpu_slot():  # nested in one process: no deadlock
+        pass
+    other = open(slots / "slot-0", "a")  # another holder, as a second notebook would be
+    fcntl.flock(other, fcntl.LOCK_EX)
+    done = threading.Event()
+    thread = threading.Thread(
+        target=lambda: (
+            predict_logits(torch.nn.Linear(3, 2), torch.zeros(4, 3)),
+            done.set(),
+        )
+    )
+    thread.start()
+    assert not done.wait(0.3)  # waits for the slot
+    fcntl.flock(other, fcntl.LOCK_UN)
+    other.close()
+    assert done.wait(5)
+    thread.join()
