@@ -135,3 +135,20 @@ def test_cpu_slot_is_reentrant_and_evaluation_waits_for_one(tmp_path, monkeypatc
     other.close()
     assert done.wait(5)
     thread.join()
+
+
+def _slot_poll_seconds(job, shared):
+    from kdutils import sweep
+
+    return sweep._SLOT_POLL_SECONDS
+
+
+def test_sweep_workers_look_for_a_slot_less_often_than_their_notebook():
+    """A freed slot goes to the notebook's own critical path (a cache, a teacher) before its
+    workers' next jobs: the workers poll 25 times less often."""
+    from kdutils import sweep
+
+    polls = sweep.run_jobs(
+        _slot_poll_seconds, [{}] * 2, {}, processes=2, progress=False
+    )
+    assert polls == [0.25, 0.25] and sweep._SLOT_POLL_SECONDS == 0.01
