@@ -137,18 +137,50 @@ def test_cpu_slot_is_reentrant_and_evaluation_waits_for_one(tmp_path, monkeypatc
     thread.join()
 
 
-def _slot_poll_seconds(job, shared):
+def _started_at(job, shared):
+    import time
+
+    return time.monotonic()
+
+
+def test_sweep_workers_leave_free_slots_to_a_waiting_notebook(tmp_path, monkeypatch):
+    """While a notebook waits for a slot (its want- marker), workers take none; a marker left
+    by a process that died is cleared."""
+    import os
+    import subprocess
+    import sys
+    import threading
+    import time
+
     from kdutils import sweep
 
-    return sweep._SLOT_POLL_SECONDS
-
-
-def test_sweep_workers_look_for_a_slot_less_often_than_their_notebook():
-    """A freed slot goes to the notebook's own critical path (a cache, a teacher) before its
-    workers' next jobs: the workers poll 25 times less often."""
-    from kdutils import sweep
-
-    polls = sweep.run_jobs(
-        _slot_poll_seconds, [{}] * 2, {}, processes=2, progress=False
+    slots = sweep.make_cpu_slots(tmp_path / "slots", 2)
+    monkeypatch.setenv("KD_CPU_SLOTS", str(slots))
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    assert polls == [0.25, 0.25] and sweep._SLOT_POLL_SECONDS == 0.01
+    (slots / f"want-{dead.stdout.strip()}").touch()
+    assert not sweep._notebook_waiting(slots)
+    assert not (slots / f"want-{dead.stdout.strip()}").exists()
+    marker = slots / f"want-{os.getpid()}"
+    marker.touch()
+    assert sweep._notebook_waiting(slots)
+    released = []
+
+    def release():
+        time.sleep(0.4)
+        released.append(time.monotonic())
+        marker.unlink()
+
+    thread = threading.Thread(target=release)
+    thread.start()
+    starts = sweep.run_jobs(_started_at, [{}] * 2, {}, processes=2, progress=False)
+    thread.join()
+    assert min(starts) >= released[0]
+    with (
+        sweep.cpu_slot()
+    ):  # a notebook takes a slot at once, and leaves no marker behind
+        assert not list(slots.glob("want-*"))
