@@ -2,10 +2,10 @@
 # Both bootstrap .venv from requirements-lock.txt when it is missing or stale.
 PYTHON ?= python3
 PROFILE ?= cpu
-# Notebooks executed side by side: three. Their training runs and passes over data (fit,
-# predict_logits, sweep jobs) take turns through one CPU slot per core. Measured on 2 cores: all
-# seven at once cost 55-59 CPU-minutes against about 49 for three at a time (more processes,
-# more memory traffic), and the wall time follows the CPU time.
+# Notebooks executed side by side: three. Their training runs (sweep jobs, teachers) take turns
+# through one CPU slot per core. Measured on 2 cores: a cold build with all seven at once used
+# 55 CPU-minutes (28 min 18 s); three at a time, the six chapters before this one used 45.7, and
+# the seventh costs about 4 alone: more processes side by side cost more CPU time.
 JOBS ?= 3
 VENV := .venv
 BIN := $(VENV)/bin

@@ -24,7 +24,6 @@ from kdutils.data import Split, Splits
 from kdutils.evaluate import classification_metrics
 from kdutils.losses import distillation_loss, kd_objective
 from kdutils.models import mlp
-from kdutils.sweep import cpu_slot
 from kdutils.train import (
     History,
     TeacherCache,
@@ -122,20 +121,6 @@ def compare_loops(
     reported apart (``kd["cache_seconds"]``), since it is paid once per data set, not per epoch.
     ``kd_over_scratch["kdutils"]`` is timed apart too, by :func:`alternating_epoch_ratio`.
     """
-    # beside other notebooks, both loops are timed on a core of their own
-    with cpu_slot():
-        return _compare_loops(
-            splits, teacher_hidden, student_hidden, epochs, settings=settings
-        )
-
-
-def _compare_loops(
-    splits: Splits,
-    teacher_hidden: Sequence[int],
-    student_hidden: Sequence[int],
-    epochs: int,
-    settings: LoopSettings,
-) -> dict:
     in_features, classes = splits.train.x[0].numel(), len(splits.classes)
     rows: dict[str, dict] = {}
     teacher, cache, cache_seconds = None, None, 0.0

@@ -299,9 +299,8 @@ def run(
             # side the cores are time-shared, and the last one (the long pole) gets them all;
             # each job is single-threaded, so the numbers do not change
             workers = os.cpu_count() or 1
-            # ... and their training runs and passes over data (fit, predict_logits, sweep jobs)
-            # take turns through one slot per core, so that no more of them compute at once
-            # than there are cores
+            # ... and their training runs (sweep jobs and teachers) take turns through one slot
+            # per core, so that no more of them compute at once than there are cores
             os.environ["KD_CPU_SLOTS"] = str(
                 make_cpu_slots(build_dir(profile, root) / "cpu-slots", workers)
             )

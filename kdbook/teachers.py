@@ -13,6 +13,7 @@ from kdutils.augment import Augmentation
 from kdutils.checkpoints import cached_model
 from kdutils.data import Split, Splits, stratified_subset
 from kdutils.models import mlp, small_convnet, vit_small_images
+from kdutils.sweep import cpu_slot
 from kdutils.train import fit, seed_everything
 
 from .profiles import Profile
@@ -191,18 +192,21 @@ def get_teacher(
         return recipe.build(splits, config["arch"])
 
     def train(model: nn.Module) -> dict:
-        history = fit(
-            model,
-            _training_images(splits, config),
-            splits.val,
-            epochs=config["epochs"],
-            seed=config["seed"],
-            device=profile.device,
-            amp=profile.amp,
-            progress=progress,
-            desc=f"teacher {name}",
-            **training,
-        )
+        with (
+            cpu_slot()
+        ):  # beside other notebooks, a teacher takes its turn on a core too
+            history = fit(
+                model,
+                _training_images(splits, config),
+                splits.val,
+                epochs=config["epochs"],
+                seed=config["seed"],
+                device=profile.device,
+                amp=profile.amp,
+                progress=progress,
+                desc=f"teacher {name}",
+                **training,
+            )
         return {"history": history.as_dict()}
 
     model, extra, loaded = cached_model(f"{name}-{splits.name}", config, build, train)

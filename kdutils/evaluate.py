@@ -9,8 +9,6 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from .sweep import cpu_slot
-
 
 def model_device(model: nn.Module) -> torch.device:
     """The device of the model's first parameter (the CPU for a model without parameters)."""
@@ -48,10 +46,9 @@ def predict_logits(
     was_training = model.training
     model.eval()
     out = []
-    with cpu_slot():  # beside other notebooks, its turn on a core
-        for start in range(0, len(x), batch_size):
-            logits = model(x[start : start + batch_size].to(device))
-            out.append(logits_of(logits).float().cpu())
+    for start in range(0, len(x), batch_size):
+        logits = model(x[start : start + batch_size].to(device))
+        out.append(logits_of(logits).float().cpu())
     model.train(was_training)
     return torch.cat(out)
 
@@ -75,10 +72,9 @@ def predict_dataset(
     was_training = model.training
     model.eval()
     logits, labels = [], []
-    with cpu_slot():
-        for x, y in loader:
-            logits.append(logits_of(model(x.to(device))).float().cpu())
-            labels.append(torch.as_tensor(y))
+    for x, y in loader:
+        logits.append(logits_of(model(x.to(device))).float().cpu())
+        labels.append(torch.as_tensor(y))
     model.train(was_training)
     return torch.cat(logits), torch.cat(labels)
 
@@ -204,13 +200,12 @@ def latency_ms(
         raise ValueError(f"repeats must be >= 1; got {repeats!r}")
     was_training = model.training
     model.eval()
+    for _ in range(warmup):
+        model(example)
     times = []
-    with cpu_slot():  # beside other notebooks, timed on a core of its own
-        for _ in range(warmup):
-            model(example)
-        for _ in range(repeats):
-            tic = time.perf_counter()
-            model(example)
-            times.append((time.perf_counter() - tic) * 1000)
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        model(example)
+        times.append((time.perf_counter() - tic) * 1000)
     model.train(was_training)
     return statistics.median(times)

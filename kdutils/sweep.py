@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import multiprocessing
 import os
 import random
@@ -19,13 +20,6 @@ from tqdm import tqdm
 _SHARED: dict[str, Any] = {}
 
 
-# The process that holds a CPU slot now (None: none): a slot taken again in the same process is
-# the one it holds (a sweep job that evaluates its model), while a forked child takes its own.
-_SLOT_HOLDER: int | None = None
-# Set in sweep workers (see _yield_to_the_caller): they give way to notebooks waiting for a slot.
-_SWEEP_WORKER = False
-
-
 @contextlib.contextmanager
 def cpu_slot(slots: str | None = None) -> Iterator[None]:
     """Hold one of the CPU slots in the folder ``slots`` (default ``$KD_CPU_SLOTS``; none: no wait).
@@ -34,70 +28,31 @@ def cpu_slot(slots: str | None = None) -> Iterator[None]:
     through these slots, one lock file per core: a job computes only while it holds a slot, so
     no more jobs run than there are cores (time-sharing a core between jobs costs about 10% of
     the CPU time in cache misses). A slot is released when its job ends, or its process dies.
-    Re-entrant: inside a slot this process already holds, it does not wait for another.
-
-    A notebook's own work (a teacher, a cache, an evaluation) is its critical path: while a
-    notebook waits for a slot it leaves a ``want-<pid>`` marker, and sweep workers take no free
-    slot until it has one (without it, a worker that ends a job takes the next one on the slot
-    it just freed, and a notebook can wait for a slot for many minutes).
     """
-    global _SLOT_HOLDER
     slots = slots if slots is not None else os.environ.get("KD_CPU_SLOTS")
-    if not slots or _SLOT_HOLDER == os.getpid():
+    if not slots:
         yield
         return
-    import fcntl  # POSIX only, like the runner's slots
-
-    folder = Path(slots)
-    files = sorted(folder.glob("slot-*"))
+    files = sorted(Path(slots).glob("slot-*"))
     if not files:
         raise FileNotFoundError(
             f"KD_CPU_SLOTS={slots!r} holds no slot-* files; unset it or create them"
         )
-    want = folder / f"want-{os.getpid()}"
-    if not _SWEEP_WORKER:
-        want.touch()
-    try:
-        while True:
-            if _SWEEP_WORKER and _notebook_waiting(folder):
-                time.sleep(0.05)
+    while True:
+        for file in random.sample(files, len(files)):
+            handle = open(file, "a")  # noqa: SIM115 - held until the job ends
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
                 continue
-            for file in random.sample(files, len(files)):
-                handle = open(file, "a")  # noqa: SIM115 - held until the job ends
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    handle.close()
-                    continue
-                want.unlink(missing_ok=True)
-                _SLOT_HOLDER = os.getpid()
-                try:
-                    yield
-                finally:
-                    _SLOT_HOLDER = None
-                    fcntl.flock(handle, fcntl.LOCK_UN)
-                    handle.close()
-                return
-            time.sleep(0.01)
-    finally:
-        want.unlink(missing_ok=True)
-
-
-def _notebook_waiting(folder: Path) -> bool:
-    """Whether a live process other than a sweep worker waits for a slot in ``folder`` (markers
-    of processes that died are removed)."""
-    for marker in folder.glob("want-*"):
-        try:
-            os.kill(int(marker.name.removeprefix("want-")), 0)
-        except ProcessLookupError:
-            marker.unlink(missing_ok=True)
-            continue
-        except PermissionError:  # alive, another user's
-            return True
-        except ValueError:  # not a marker of ours
-            continue
-        return True
-    return False
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()
+            return
+        time.sleep(0.05)
 
 
 def make_cpu_slots(folder: Path, count: int) -> Path:
@@ -123,10 +78,7 @@ def _single_threaded(fn: Callable[[dict, dict], Any], job: dict) -> Any:
 def _yield_to_the_caller() -> None:
     # Workers run at a lower priority than the processes that fork them: when several notebooks
     # share the cores, the one-off work on their critical path (a teacher being trained, a cache
-    # being built) goes first, and the sweeps fill the gaps; a worker also leaves a free CPU
-    # slot to a notebook waiting for one (see cpu_slot). Results do not depend on it.
-    global _SWEEP_WORKER
-    _SWEEP_WORKER = True
+    # being built) goes first, and the sweeps fill the gaps. Results do not depend on it.
     with contextlib.suppress(OSError):
         os.nice(5)
 

@@ -20,7 +20,6 @@ from tqdm import tqdm
 from .data import Split, batches
 from .evaluate import accuracy, logits_of, predict_dataset, predict_logits
 from .losses import require_finite
-from .sweep import cpu_slot
 
 # objective(student_logits, targets, teacher_logits or None) -> scalar loss
 Objective = Callable[[Tensor, Tensor, Tensor | None], Tensor]
@@ -627,93 +626,88 @@ def fit(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
     history, best_state, best_score = History(), None, float("-inf")
+    start = time.perf_counter()
     bar = tqdm(range(epochs), desc=desc, disable=not progress or rank != 0, leave=False)
-    # beside other notebooks, a training run computes in its turn on a core (a no-op alone)
-    with cpu_slot():
-        start = time.perf_counter()
-        tic, cpu_tic, total, count = time.perf_counter(), time.thread_time(), 0.0, 0
-        # summed on the device, no sync
-        hits = torch.zeros((), dtype=torch.long, device=device)
-        for epoch in bar:
-            model.train()
-            for idx, xb, yb in epoch_batches():
-                xb = xb.contiguous(memory_format=memory_format)
-                if augment is not None:
-                    xb = augment(xb)
-                # forward (bf16 autocast needs no grad scaler), loss, backward, step
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                    logits = _as_logits(step_model(xb))
-                loss_value, root, grad = loss_of(logits, idx, xb, yb)
-                require_finite(loss_value, f"{desc} epoch {epoch + 1}")
-                opt.zero_grad(set_to_none=True)
-                root.backward(grad)
-                opt.step()
-                scheduler.step()
-                total += loss_value * len(yb)
-                count += len(yb)
-                head = (
-                    logits[0] if isinstance(logits, tuple) else logits
-                )  # DeiT: class head
-                hits += (head.detach().argmax(dim=1) == yb).sum()
-            if (epoch + 1) % eval_every and epoch + 1 < epochs:
-                continue
-            correct = hits.item()
-            if world > 1:
-                sums = torch.tensor(
-                    [total, count, correct], dtype=torch.float64, device=device
-                )
-                torch.distributed.all_reduce(sums)
-                total, count, correct = sums.tolist()
-            parts = loss_of.parts(count)
-            # every rank: identical weights, identical numbers
-            if isinstance(val, Split):
-                val_logits, val_y = predict_logits(model, val.x, device=device), val.y
-            else:
-                val_logits, val_y = predict_dataset(
-                    model,
-                    val,
-                    batch_size=batch_size,
-                    device=device,
-                    num_workers=num_workers,
-                )
-            if not torch.isfinite(val_logits).all():
-                raise FloatingPointError(
-                    f"{desc} epoch {epoch + 1}: non-finite logits on the validation images "
-                    "(NaN or inf in the inputs or the weights); check val.x"
-                )
-            row = {
-                "epoch": epoch + 1,
-                "train_loss": total / count,
-                **parts,
-                "train_accuracy": correct / count,
-                "val_loss": F.cross_entropy(val_logits, val_y).item(),
-                "val_accuracy": accuracy(val_logits, val_y),
-                "seconds": time.perf_counter() - tic,
-                "cpu_seconds": time.thread_time() - cpu_tic,
-            }  # CPU time of this thread: what it did, not whom it waited for
-            history.epochs.append(row)
-            if keep == "last":
+    tic, cpu_tic, total, count = time.perf_counter(), time.thread_time(), 0.0, 0
+    # summed on the device, no sync
+    hits = torch.zeros((), dtype=torch.long, device=device)
+    for epoch in bar:
+        model.train()
+        for idx, xb, yb in epoch_batches():
+            xb = xb.contiguous(memory_format=memory_format)
+            if augment is not None:
+                xb = augment(xb)
+            # forward (bf16 autocast needs no grad scaler), loss, backward, step
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                logits = _as_logits(step_model(xb))
+            loss_value, root, grad = loss_of(logits, idx, xb, yb)
+            require_finite(loss_value, f"{desc} epoch {epoch + 1}")
+            opt.zero_grad(set_to_none=True)
+            root.backward(grad)
+            opt.step()
+            scheduler.step()
+            total += loss_value * len(yb)
+            count += len(yb)
+            head = (
+                logits[0] if isinstance(logits, tuple) else logits
+            )  # DeiT: class head
+            hits += (head.detach().argmax(dim=1) == yb).sum()
+        if (epoch + 1) % eval_every and epoch + 1 < epochs:
+            continue
+        correct = hits.item()
+        if world > 1:
+            sums = torch.tensor(
+                [total, count, correct], dtype=torch.float64, device=device
+            )
+            torch.distributed.all_reduce(sums)
+            total, count, correct = sums.tolist()
+        parts = loss_of.parts(count)
+        # every rank: identical weights, identical numbers
+        if isinstance(val, Split):
+            val_logits, val_y = predict_logits(model, val.x, device=device), val.y
+        else:
+            val_logits, val_y = predict_dataset(
+                model,
+                val,
+                batch_size=batch_size,
+                device=device,
+                num_workers=num_workers,
+            )
+        if not torch.isfinite(val_logits).all():
+            raise FloatingPointError(
+                f"{desc} epoch {epoch + 1}: non-finite logits on the validation images "
+                "(NaN or inf in the inputs or the weights); check val.x"
+            )
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": total / count,
+            **parts,
+            "train_accuracy": correct / count,
+            "val_loss": F.cross_entropy(val_logits, val_y).item(),
+            "val_accuracy": accuracy(val_logits, val_y),
+            "seconds": time.perf_counter() - tic,
+            "cpu_seconds": time.thread_time() - cpu_tic,
+        }  # CPU time of this thread: what it did, not whom it waited for
+        history.epochs.append(row)
+        if keep == "last":
+            history.kept_epoch, history.kept_val_accuracy = (
+                row["epoch"],
+                row["val_accuracy"],
+            )
+        else:
+            row_score = score(row) if score else row["val_accuracy"]
+            if best_state is None or row_score > best_score:
+                best_score, best_state = row_score, copy.deepcopy(model.state_dict())
                 history.kept_epoch, history.kept_val_accuracy = (
                     row["epoch"],
                     row["val_accuracy"],
                 )
-            else:
-                row_score = score(row) if score else row["val_accuracy"]
-                if best_state is None or row_score > best_score:
-                    best_score, best_state = (
-                        row_score,
-                        copy.deepcopy(model.state_dict()),
-                    )
-                    history.kept_epoch, history.kept_val_accuracy = (
-                        row["epoch"],
-                        row["val_accuracy"],
-                    )
-            bar.set_postfix(
-                loss=f"{row['train_loss']:.3f}", val_acc=f"{row['val_accuracy']:.3f}"
-            )
-            tic, cpu_tic, total, count = time.perf_counter(), time.thread_time(), 0.0, 0
-            hits.zero_()
-            loss_of.reset()
+        bar.set_postfix(
+            loss=f"{row['train_loss']:.3f}", val_acc=f"{row['val_accuracy']:.3f}"
+        )
+        tic, cpu_tic, total, count = time.perf_counter(), time.thread_time(), 0.0, 0
+        hits.zero_()
+        loss_of.reset()
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
