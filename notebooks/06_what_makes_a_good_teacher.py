@@ -242,6 +242,19 @@ shared = {
 }
 
 
+def student(hidden, s, objective, epochs, arm, **extra):
+    """A sweep job: a student of widths ``hidden``, seed ``s``, its test logits kept."""
+    return {
+        "hidden": list(hidden),
+        "seed": s,
+        "objective": objective,
+        "epochs": epochs,
+        "probes": ["test"],
+        "arm": arm,
+        **extra,
+    }
+
+
 def epochs_for(steps, data_key):
     """Epochs over ``data_key``'s images that make about ``steps`` steps (batch 128)."""
     return mnist.epochs_for_steps(steps, len(train_sets[data_key]), 128)
@@ -249,16 +262,11 @@ def epochs_for(steps, data_key):
 
 def patient_job(regime, length, s):
     data_key, cache_key = REGIMES[regime]
-    return {
-        "hidden": list(PATIENT_STUDENT),
-        "seed": s,
-        "objective": MATCH,
-        "epochs": epochs_for(LENGTHS[length], data_key),
-        "data": data_key,
-        "cache": cache_key,
-        "probes": ["test"],
-        "arm": (regime, length),
-    }
+    epochs = epochs_for(LENGTHS[length], data_key)
+    arm = (regime, length)
+    return student(
+        PATIENT_STUDENT, s, MATCH, epochs, arm, data=data_key, cache=cache_key
+    )
 
 
 jobs = [
@@ -267,15 +275,11 @@ jobs = [
     for length in LENGTHS
     for s in (cfg.seeds if regime in PRIMARY_REGIMES else cfg.exploratory_seeds)
 ]
+ALONE = {"kind": "alone"}
 jobs += [
-    {
-        "hidden": list(PATIENT_STUDENT),
-        "seed": s,
-        "objective": {"kind": "alone"},
-        "epochs": epochs_for(steps, "train"),
-        "probes": ["test"],
-        "arm": ("labels alone", length),
-    }
+    student(
+        PATIENT_STUDENT, s, ALONE, epochs_for(steps, "train"), ("labels alone", length)
+    )
     for length, steps in LENGTHS.items()
     for s in cfg.exploratory_seeds
 ]
@@ -301,21 +305,12 @@ for label, model in teachers.items():
     caches[f"train, {label}"] = (
         caches["train"] if model is strong else TeacherCache(model, splits.train.x)
     )
+assistant_job = student(
+    ASSISTANT, 0, KD, EPOCHS, ("assistant", "convnet"), cache="train, convnet"
+)
+assistant_job["probes"] = ["train", "test"]  # its logits teach the student
 (assistant,) = run_jobs(
-    mnist.student_job,
-    [
-        {
-            "hidden": list(ASSISTANT),
-            "seed": 0,
-            "objective": KD,
-            "epochs": EPOCHS,
-            "cache": "train, convnet",
-            "probes": ["train", "test"],
-        }
-    ],
-    shared,
-    desc="assistant",
-    device=device,
+    mnist.student_job, [assistant_job], shared, desc="assistant", device=device
 )
 caches[f"train, {ASSISTANT_LABEL}"] = TeacherCache.from_logits(
     assistant["logits_train"], splits.train.x
@@ -328,28 +323,12 @@ PRIMARY_TEACHERS = ("convnet", ASSISTANT_LABEL)
 
 
 jobs += [
-    {
-        "hidden": list(SMALL_STUDENT),
-        "seed": s,
-        "objective": KD,
-        "epochs": EPOCHS,
-        "cache": f"train, {label}",
-        "probes": ["test"],
-        "arm": ("20-20", label),
-    }
+    student(SMALL_STUDENT, s, KD, EPOCHS, ("20-20", label), cache=f"train, {label}")
     for label in GAP_TEACHERS
     for s in (cfg.seeds if label in PRIMARY_TEACHERS else cfg.exploratory_seeds)
 ]
 jobs += [
-    {
-        "hidden": list(SMALL_STUDENT),
-        "seed": s,
-        "objective": {"kind": "alone"},
-        "epochs": EPOCHS,
-        "probes": ["test"],
-        "arm": ("20-20", "alone"),
-    }
-    for s in cfg.seeds
+    student(SMALL_STUDENT, s, ALONE, EPOCHS, ("20-20", "alone")) for s in cfg.seeds
 ]
 
 # %% [markdown]
@@ -365,15 +344,7 @@ jobs += [
 self_label = f"MLP {MLP_LADDER[-1]}-{MLP_LADDER[-1]}"
 self_arm = ("self-distilled", self_label)
 jobs += [
-    {
-        "hidden": [MLP_LADDER[-1]] * 2,
-        "seed": s,
-        "objective": KD,
-        "epochs": EPOCHS,
-        "cache": f"train, {self_label}",
-        "probes": ["test"],
-        "arm": self_arm,
-    }
+    student([MLP_LADDER[-1]] * 2, s, KD, EPOCHS, self_arm, cache=f"train, {self_label}")
     for s in cfg.exploratory_seeds
 ]
 # the slowest first, so that the workers finish together
