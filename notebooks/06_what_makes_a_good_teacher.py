@@ -49,7 +49,7 @@ from kdbook.teachers import MLP_LADDER, get_teacher, teacher_config
 from kdutils.augment import Augmentation, Mixup, view_bank
 from kdutils.data import load_splits
 from kdutils.evaluate import fidelity_metrics, predict_logits
-from kdutils.models import count_parameters
+from kdutils.models import count_parameters, mlp
 from kdutils.sweep import run_jobs
 from kdutils.train import TeacherCache
 
@@ -317,7 +317,9 @@ caches[f"train, {ASSISTANT_LABEL}"] = TeacherCache.from_logits(
 )
 teacher_test_logits[ASSISTANT_LABEL] = assistant["logits_test"]
 teacher_sizes = {label: count_parameters(model) for label, model in teachers.items()}
-teacher_sizes[ASSISTANT_LABEL] = teacher_sizes["MLP 100-100"]
+teacher_sizes[ASSISTANT_LABEL] = count_parameters(
+    mlp(splits.train.x[0].numel(), ASSISTANT, len(splits.classes))
+)
 GAP_TEACHERS = [*teachers, ASSISTANT_LABEL]
 PRIMARY_TEACHERS = ("convnet", ASSISTANT_LABEL)
 
