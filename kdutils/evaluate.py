@@ -161,7 +161,13 @@ def classification_metrics(
     (``kdbook.claims.compare``). With ``teacher_logits`` (the teacher's on ``x``), also
     ``agreement`` (top-1, :func:`agreement`) and ``agrees`` (per image, 0/1 as uint8).
     """
-    logits = predict_logits(model, x, device=device)
+    return logits_metrics(predict_logits(model, x, device=device), y, teacher_logits)
+
+
+def logits_metrics(
+    logits: Tensor, y: Tensor, teacher_logits: Tensor | None = None
+) -> dict:
+    """:func:`classification_metrics` from logits already computed (a model run once per image set)."""
     correct = (logits.argmax(dim=1) == y).numpy().astype(np.uint8)
     metrics = {
         "accuracy": accuracy(logits, y),

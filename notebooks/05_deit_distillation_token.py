@@ -43,7 +43,7 @@ import pandas as pd
 from kdbook import chapter, claims, fashion
 from kdbook.teachers import get_teacher, teacher_config
 from kdutils.augment import Augmentation, view_bank
-from kdutils.evaluate import classification_metrics, predict_logits
+from kdutils.evaluate import classification_metrics, logits_metrics, predict_logits
 from kdutils.models import count_parameters
 from kdutils.sweep import run_jobs
 from kdutils.train import TeacherCache
@@ -99,8 +99,7 @@ teacher_test_logits = {
     for name, m in teachers.items()
 }
 teacher_test = {
-    name: classification_metrics(m, splits.test.x, splits.test.y, device=device)
-    for name, m in teachers.items()
+    name: logits_metrics(teacher_test_logits[name], splits.test.y) for name in teachers
 }
 teacher_on_students_images = {
     name: classification_metrics(m, student_train.x, student_train.y, device=device)[

@@ -23,7 +23,7 @@ def test_metrics_against_scikit_learn():
 
 
 def test_classification_metrics_with_teacher_logits_counts_agreement():
-    from kdutils.evaluate import classification_metrics
+    from kdutils.evaluate import classification_metrics, logits_metrics
 
     model = torch.nn.Identity()
     x = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0]])
@@ -34,6 +34,11 @@ def test_classification_metrics_with_teacher_logits_counts_agreement():
     assert metrics["agrees"].tolist() == [1, 0, 0]
     assert metrics["agreement"] == pytest.approx(1 / 3)
     assert "agreement" not in classification_metrics(model, x, y)
+    # the same numbers from logits computed once (the model is the identity)
+    from_logits = logits_metrics(x, y, teacher)
+    assert from_logits.pop("correct").tolist() == metrics.pop("correct").tolist()
+    assert from_logits.pop("agrees").tolist() == metrics.pop("agrees").tolist()
+    assert from_logits == metrics
 
 
 def test_logits_of_tensors_objects_and_dicts():

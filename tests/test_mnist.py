@@ -82,3 +82,19 @@ def test_student_job_on_other_data_with_probes_and_agreement(digits):
     assert mnist.epochs_for_steps(3750, 3600, 64) == 66
     with pytest.raises(ValueError, match="unknown recipe 'sgd'"):
         mnist.train_student((8,), digits, 0, epochs=1, recipe="sgd")
+
+
+def test_student_job_validates_once_with_the_same_result(digits, monkeypatch):
+    from kdbook import mnist
+
+    histories = []
+    fit = mnist.fit
+    monkeypatch.setattr(
+        mnist, "fit", lambda *a, **k: histories.append(fit(*a, **k)) or histories[-1]
+    )
+    job = {"hidden": [8], "seed": 0, "epochs": 3, "objective": {"kind": "alone"}}
+    result = mnist.student_job(job, {"splits": digits})
+    assert [row["epoch"] for row in histories[0].epochs] == [3]
+    _, every_epoch, _ = mnist.train_student((8,), digits, seed=0, epochs=3)
+    assert len(every_epoch.epochs) == 3
+    assert result["val_accuracy"] == every_epoch.epochs[-1]["val_accuracy"]
