@@ -97,7 +97,8 @@ def mobilenet_student(splits: Splits) -> nn.Module:
 def mobilenet_job(job: dict, shared: dict) -> dict:
     """One sweep job: a MobileNetV2 student built from ``job["seed"]``, trained and tested once.
 
-    ``job``: ``seed``, ``epochs`` and ``objective`` (``None``: alone; else ``(alpha, T)``);
+    ``job``: ``seed``, ``epochs``, ``objective`` (``None``: alone; else ``(alpha, T)``) and
+    optionally ``eval_every`` (validation every so many epochs; default: once, after the last);
     ``shared``: ``splits``, ``train`` (the students' split), ``cache`` (the teacher's logits on
     it), ``training`` (:func:`student_training`'s keyword arguments) and ``teacher_test_logits``.
     """
@@ -115,7 +116,7 @@ def mobilenet_job(job: dict, shared: dict) -> dict:
         if distill
         else cross_entropy_objective,
         teacher=shared["cache"] if distill else None,
-        **shared["training"],
+        **shared["training"] | {"eval_every": job.get("eval_every", job["epochs"])},
     )
     test = shared["splits"].test
     metrics = classification_metrics(

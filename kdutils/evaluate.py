@@ -35,12 +35,14 @@ def logits_of(output: object) -> Tensor:
 def predict_logits(
     model: nn.Module,
     x: Tensor,
-    batch_size: int = 1024,
+    batch_size: int = 256,
     device: str | torch.device | None = None,
 ) -> Tensor:
     """Logits of ``model`` on every row of ``x``, in eval mode, returned on the CPU.
 
-    ``device``: where the batches go; by default the device the model's weights are on.
+    ``device``: where the batches go; by default the device the model's weights are on. Batches of
+    256 keep a small convnet's activations in cache: on one CPU thread they ran a third faster
+    than batches of 1024, and as fast for MLPs.
     """
     device = device or model_device(model)
     was_training = model.training

@@ -214,12 +214,14 @@ shared = {
         batch_size=64,
         weight_decay=0.01,
         channels_last=True,
-        eval_every=cfg.choose(smoke=1, cpu=10, gpu=10),
     ),
     "teacher_test_logits": teacher_test_logits,
 }
+CURVE_EVERY = cfg.choose(smoke=1, cpu=10, gpu=10)  # epochs between validations
 jobs = [
     {"seed": s, "epochs": epochs, "schedule": name, "arm": arm, "objective": objective}
+    # the first seed's students draw the training curves below; the others validate once
+    | ({"eval_every": CURVE_EVERY} if s == cfg.seeds[0] else {})
     for name, epochs in SCHEDULES.items()
     for arm, objective in (("alone", None), ("distilled", (ALPHA, T)))
     for s in cfg.seeds
