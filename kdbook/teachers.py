@@ -192,9 +192,8 @@ def get_teacher(
         return recipe.build(splits, config["arch"])
 
     def train(model: nn.Module) -> dict:
-        with (
-            cpu_slot()
-        ):  # beside other notebooks, a teacher takes its turn on a core too
+        # beside other notebooks, a teacher takes its turn on a core too
+        with cpu_slot():
             history = fit(
                 model,
                 _training_images(splits, config),

@@ -157,8 +157,12 @@ BLOG_ARMS = {
     "T = 3": {"kind": "kd", "alpha": 0.7, "T": 3.0},
     "T = 7, blog's loss": {"kind": "blog-bug", "T": 7.0},
 }
-PRIMARY_ARMS = {("800-800", "alone"), ("800-800", "T = 20"), ("20-20", "alone")}
-PRIMARY_ARMS |= {("20-20", "T = 7")}
+PRIMARY_ARMS = {
+    ("800-800", "alone"),
+    ("800-800", "T = 20"),
+    ("20-20", "alone"),
+    ("20-20", "T = 7"),
+}
 
 
 def seeds_for(student, arm):

@@ -186,9 +186,9 @@ print(
 # stages, with fewer repeats and a 256-wide last convolution (torchvision's is 1280 wide). The
 # blocks are torchvision's own inverted residuals at width multiplier 0.35. Why this member of
 # the family: on one CPU thread the short network trains faster than the full one at this width
-# (`bench/throughput.py` measures both), and a 256-wide last convolution trains a step about a
-# fifth faster than a 512-wide one; chosen on cost alone, before any run, it is what lets 5 seeds
-# x 2 arms train for the long schedule within the book's budget. Its depthwise-separable blocks need several times fewer operations per image than the teacher's
+# (`bench/throughput.py` measures both), and a 256-wide last convolution trains faster than a
+# 512-wide one; chosen on cost alone, before any run, it is what lets 5 seeds x 2 arms train for
+# the long schedule within the book's budget. Its depthwise-separable blocks need several times fewer operations per image than the teacher's
 # plain convolutions (measured below), though not fewer parameters than this small teacher.
 # Channels-last memory layout makes its convolutions several times faster on a CPU.
 #
