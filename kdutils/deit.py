@@ -46,10 +46,14 @@ class DistilledViT(nn.Module):
         )  # validates ``heads``
         self.vit, self.heads = vit, heads
 
-    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+    def both_heads(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The class head's and the distillation head's logits, from one forward pass."""
         tokens = self.vit.forward_features(x)
         class_logits = self.vit.head(self.vit.head_drop(tokens[:, 0]))
-        dist_logits = self.vit.head_dist(self.vit.head_drop(tokens[:, 1]))
+        return class_logits, self.vit.head_dist(self.vit.head_drop(tokens[:, 1]))
+
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        class_logits, dist_logits = self.both_heads(x)
         if self.training:
             return class_logits, dist_logits
         return combine_heads(class_logits, dist_logits, self.heads)
@@ -58,6 +62,26 @@ class DistilledViT(nn.Module):
 def as_classifier(model: DistilledViT, heads: Heads = "both") -> DistilledViT:
     """A plain classifier for inference from a trained distilled model: one logits tensor from ``heads``."""
     return DistilledViT(model.vit, heads).eval()
+
+
+@torch.no_grad()
+def head_logits(
+    model: DistilledViT, x: Tensor, batch_size: int = 256
+) -> dict[Heads, Tensor]:
+    """Every head's logits on ``x``, as :func:`as_classifier` gives them, on the CPU: one forward
+    pass per batch for all three, not one per head."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    pairs = [
+        model.both_heads(x[start : start + batch_size].to(device))
+        for start in range(0, len(x), batch_size)
+    ]
+    model.train(was_training)
+    class_logits, dist_logits = (
+        torch.cat([pair[i] for pair in pairs]).float().cpu() for i in (0, 1)
+    )
+    return {head: combine_heads(class_logits, dist_logits, head) for head in HEADS}
 
 
 def deit_objective(

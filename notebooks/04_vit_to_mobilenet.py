@@ -183,13 +183,18 @@ print(
 # 32-fold to a 7 x 7 map. Three changes fit it to 28 px grayscale images and to a laptop's CPU: the
 # stem convolution takes one channel; the last downsampling stage keeps stride 1 (a 28 px image
 # halved five times would be a single pixel); and the network keeps the first five of its seven
-# stages, with fewer repeats and a 256-wide last convolution (torchvision's is 1280 wide). The
-# blocks are torchvision's own inverted residuals at width multiplier 0.35. Why this member of
-# the family: on one CPU thread the short network trains faster than the full one at this width
-# (`bench/throughput.py` measures both), and a 256-wide last convolution trains faster than a
-# 512-wide one; chosen on cost alone, before any run, it is what lets 5 seeds x 2 arms train for
-# the long schedule within the book's budget. Its depthwise-separable blocks need several times fewer operations per image than the teacher's
-# plain convolutions (measured below), though not fewer parameters than this small teacher.
+# stages, with fewer repeats, an expansion rate of 4 inside its blocks (torchvision's is 6; the
+# MobileNetV2 paper finds small networks slightly better off with smaller rates,
+# {cite:p}`sandler2018mobilenetv2`, sec. 4) and a 256-wide last convolution (torchvision's is 1280
+# wide). The blocks are torchvision's own inverted residuals at width multiplier 0.35. Why this
+# member of the family: on one CPU thread the short network trains faster than the full one at
+# this width (`bench/throughput.py` measures both), and the smaller expansion and the narrower
+# last convolution make each step faster still. These are choices on cost alone, what lets
+# 5 seeds x 2 arms train for the long schedule within the book's budget; the last two were made
+# after earlier runs of this chapter, to fit the whole book's budget, not on their results.
+# Its depthwise-separable blocks need several times fewer operations per image than the
+# teacher's plain convolutions (measured below), though not fewer parameters than this small
+# teacher.
 # Channels-last memory layout makes its convolutions several times faster on a CPU.
 #
 # Every student trains on the same 1000 images, alone or distilled, for the guide's 30 epochs

@@ -46,6 +46,20 @@ def test_as_classifier_heads(tiny):
         deit.as_classifier(model, "mean")
 
 
+def test_head_logits_match_each_head_in_one_pass(tiny):
+    model, x = tiny
+    model.train()
+    calls = []
+    handle = model.vit.blocks[0].register_forward_hook(lambda *_: calls.append(1))
+    logits = deit.head_logits(model, x, batch_size=3)  # two batches: 3 images, then 2
+    handle.remove()
+    assert set(logits) == set(deit.HEADS)
+    assert len(calls) == -(-len(x) // 3)  # one pass over the data for the three heads
+    assert model.training  # the caller's mode is restored
+    for head in deit.HEADS:
+        torch.testing.assert_close(logits[head], deit.as_classifier(model, head)(x))
+
+
 def test_distilled_vit_refuses_a_plain_vit():
     with pytest.raises(ValueError, match="needs a model with a distillation token"):
         deit.DistilledViT(
