@@ -84,7 +84,8 @@ MOBILENET_STUDENT = {
 }
 
 
-# The chapter-5 student: a small timm ViT, half the ViT teacher's width (kdbook.teachers.VIT_TEACHER)
+# The chapter-5 student: a small timm ViT, two thirds of the ViT teacher's width
+# (kdbook.teachers.VIT_TEACHER)
 DEIT_STUDENT = {"embed_dim": 64, "depth": 4, "num_heads": 2, "patch_size": 7}
 
 

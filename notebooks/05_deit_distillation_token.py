@@ -133,8 +133,8 @@ for name, metrics in teacher_test.items():
 # (ch5-the-ablation)=
 # ## The ablation
 #
-# One student architecture (a small timm ViT: 4 blocks, width 64, 2 heads, 7 x 7 patches: half
-# the ViT teacher's width), the same optimizer, schedule, images and steps for every row; only
+# One student architecture (a small timm ViT: 4 blocks, width 64, 2 heads, 7 x 7 patches: two
+# thirds of the ViT teacher's width), the same optimizer, schedule, images and steps for every row; only
 # the objective, the tokens and the teacher change. DeiT trains its students with strong augmentation (section 6: RandAugment,
 # Mixup, CutMix and random erasing {cite}`zhong2020erasing` with probability 0.25); at 28 px we
 # keep its spirit with shifts, flips and random erasing. The teacher must label the very view the
