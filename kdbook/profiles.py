@@ -36,11 +36,15 @@ class Profile:
         return per_profile[self.name]
 
     def configure_torch(self) -> None:
-        """Give torch this profile's thread count (the same numbers whether run alone or beside others)."""
+        """Give torch this profile's thread count (the same numbers whether run alone or beside
+        others), and keep freed tensors' memory in the process (:mod:`kdutils.allocator`)."""
         import torch
+
+        from kdutils.allocator import keep_freed_memory
 
         if self.threads is not None:
             torch.set_num_threads(self.threads)
+        keep_freed_memory()
 
 
 PROFILES: dict[str, Profile] = {

@@ -193,8 +193,8 @@ print(
 # 5 seeds x 2 arms train for the long schedule within the book's budget; the last two were made
 # after earlier runs of this chapter, to fit the whole book's budget, not on their results.
 # Its depthwise-separable blocks need several times fewer operations per image than the
-# teacher's plain convolutions (measured below), though not fewer parameters than this small
-# teacher.
+# teacher's plain convolutions (measured below), though it has about as many parameters as this
+# small teacher.
 # Channels-last memory layout makes its convolutions several times faster on a CPU.
 #
 # Every student trains on the same 1000 images, alone or distilled, for the guide's 30 epochs
