@@ -73,10 +73,10 @@ def student_train_split(splits: Splits, per_class: int, seed: int = 0) -> Split:
     return stratified_subset(splits.train, fraction, seed=seed)
 
 
-# The chapter-4 student: torchvision's MobileNetV2 blocks, width 0.35, the first five stages with
-# fewer repeats and expansion 4 (see kdutils.models.SHORT_MOBILENET_V2) and a 256-wide last
-# convolution; at 512 wide, that one 1x1 convolution and its batch norm took a fifth of a
-# training step on one thread
+# The chapter-4 student: torchvision's MobileNetV2 blocks at width 0.35, the first five stages
+# with fewer repeats and expansion 4 (kdutils.models.SHORT_MOBILENET_V2), a 256-wide last
+# convolution (at 512 wide, that one 1x1 convolution and its batch norm took a fifth of a
+# training step on one thread)
 MOBILENET_STUDENT = {
     "width_mult": 0.35,
     "stages": SHORT_MOBILENET_V2,
@@ -162,8 +162,8 @@ def deit_job(job: dict, shared: dict) -> dict:
         else {"class": predict_logits(model, splits.test.x)}
     )
     heads = {}
-    for head, head_logits in logits.items():
-        predicted = head_logits.argmax(1)
+    for head, out in logits.items():
+        predicted = out.argmax(1)
         heads[head] = {
             "accuracy": (predicted == splits.test.y).float().mean().item(),
             "correct": (predicted == splits.test.y).numpy().astype(np.uint8),

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .data import Splits
+from .evaluate import model_device
 from .losses import check_alpha, deit_loss
 from .models import vit_small_images
 from .train import Objective
@@ -70,7 +71,7 @@ def head_logits(
 ) -> dict[Heads, Tensor]:
     """Every head's logits on ``x``, as :func:`as_classifier` gives them, on the CPU: one forward
     pass per batch for all three, not one per head."""
-    device = next(model.parameters()).device
+    device = model_device(model)
     was_training = model.training
     model.eval()
     pairs = [
