@@ -62,7 +62,7 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile(
         name="cpu",
         purpose="the rendered book: real offline data, 5 seeds for primary claims and 3 for exploratory ones, "
-        "one thread per run, whole book from scratch in about 23 min on 2 cores (goal: 25)",
+        "one thread per run, whole book from scratch in 23-25 min on 2 cores (goal: 25)",
         seeds=(0, 1, 2, 3, 4),
         exploratory_seeds=(0, 1, 2),
         threads=1,
