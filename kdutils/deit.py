@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .data import Splits
-from .evaluate import model_device
+from .evaluate import predict_logits
 from .losses import check_alpha, deit_loss
 from .models import vit_small_images
 from .train import Objective
@@ -65,23 +65,25 @@ def as_classifier(model: DistilledViT, heads: Heads = "both") -> DistilledViT:
     return DistilledViT(model.vit, heads).eval()
 
 
-@torch.no_grad()
+class _BothHeads(nn.Module):
+    """A distilled model seen as one classifier whose logits are both heads' side by side."""
+
+    def __init__(self, model: DistilledViT) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat(self.model.both_heads(x), dim=1)
+
+
 def head_logits(
     model: DistilledViT, x: Tensor, batch_size: int = 256
 ) -> dict[Heads, Tensor]:
     """Every head's logits on ``x``, as :func:`as_classifier` gives them, on the CPU: one forward
     pass per batch for all three, not one per head."""
-    device = model_device(model)
-    was_training = model.training
-    model.eval()
-    pairs = [
-        model.both_heads(x[start : start + batch_size].to(device))
-        for start in range(0, len(x), batch_size)
-    ]
-    model.train(was_training)
-    class_logits, dist_logits = (
-        torch.cat([pair[i] for pair in pairs]).float().cpu() for i in (0, 1)
-    )
+    # predict_logits restores the wrapper's mode, and with it the model's
+    both = predict_logits(_BothHeads(model).train(model.training), x, batch_size)
+    class_logits, dist_logits = both.chunk(2, dim=1)
     return {head: combine_heads(class_logits, dist_logits, head) for head in HEADS}
 
 

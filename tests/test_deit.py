@@ -55,7 +55,9 @@ def test_head_logits_match_each_head_in_one_pass(tiny):
     handle.remove()
     assert set(logits) == set(deit.HEADS)
     assert len(calls) == -(-len(x) // 3)  # one pass over the data for the three heads
-    assert model.training  # the caller's mode is restored
+    assert model.training  # the caller's mode is restored, training or not
+    deit.head_logits(model.eval(), x)
+    assert not model.training
     for head in deit.HEADS:
         torch.testing.assert_close(logits[head], deit.as_classifier(model, head)(x))
 
