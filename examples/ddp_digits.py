@@ -16,7 +16,8 @@ import torch
 
 from kdutils.data import Split, load_splits
 from kdutils.models import mlp
-from kdutils.train import fit, seed_everything
+from kdutils.runtime import seed_everything
+from kdutils.train import fit
 
 GLOBAL_BATCH, EPOCHS, SAMPLES = (
     64,

@@ -20,17 +20,17 @@ from torch.utils.data import DataLoader, Dataset
 if TYPE_CHECKING:
     import pandas
 
+from kdutils.cache import TeacherCache
 from kdutils.data import Split, Splits
 from kdutils.evaluate import classification_metrics
-from kdutils.losses import distillation_loss, kd_objective
-from kdutils.models import mlp
-from kdutils.train import (
-    History,
-    TeacherCache,
+from kdutils.losses import (
     cross_entropy_objective,
-    fit,
-    seed_everything,
+    distillation_loss,
+    kd_objective,
 )
+from kdutils.models import mlp
+from kdutils.runtime import seed_everything
+from kdutils.train import History, fit
 
 BLOG_TEACHER = (1200, 1200)  # the blog's 784-1200-1200-10 teacher (Hinton et al.'s MLP)
 

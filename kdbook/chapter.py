@@ -6,7 +6,7 @@ import numbers
 
 import torch
 
-from kdutils.train import pick_device, seed_everything
+from kdutils.runtime import pick_device, seed_everything
 
 from .claims import verdict_sentence
 from .profiles import Profile, get_profile

@@ -14,14 +14,10 @@ from torch import nn
 
 from kdutils.data import Split, Splits
 from kdutils.evaluate import classification_metrics, predict_logits
+from kdutils.losses import Objective, cross_entropy_objective
 from kdutils.models import mlp
-from kdutils.train import (
-    History,
-    Objective,
-    cross_entropy_objective,
-    fit,
-    seed_everything,
-)
+from kdutils.runtime import seed_everything
+from kdutils.train import History, fit
 
 from .profiles import Profile
 
@@ -68,18 +64,19 @@ def train_student(
     teacher_logits: torch.Tensor | None = None,
     progress: bool = False,
     desc: str = "student",
+    device: str | torch.device = "cpu",
     **fit_kwargs: Any,
 ) -> tuple[nn.Module, History, dict]:
     """Build a ReLU MLP student from ``seed``, fit it (on ``train`` or the full training split), test it once.
 
     The recipe is one of :data:`RECIPES`, scored at the last epoch (:data:`SCORING`);
-    ``fit_kwargs`` go to :func:`kdutils.train.fit` (``objective``, ``teacher``, ``device``, ``amp``).
+    ``fit_kwargs`` go to :func:`kdutils.train.fit` (``objective``, ``teacher``, ...).
     With ``teacher_logits`` (the teacher's on the test images) the metrics include the agreement.
     """
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}; choose one of {sorted(RECIPES)}")
     seed_everything(seed)
-    model = mlp(splits.train.x[0].numel(), hidden, len(splits.classes))
+    model = mlp(splits.train.x[0].numel(), hidden, len(splits.classes)).to(device)
     data = train or splits.train
     history = fit(
         model,
@@ -87,8 +84,7 @@ def train_student(
         splits.val,
         epochs=epochs,
         seed=seed,
-        progress=progress,
-        desc=desc,
+        progress=desc if progress else False,
         **RECIPES[recipe],
         **fit_kwargs,
     )
@@ -161,7 +157,7 @@ def student_job(job: dict, shared: dict) -> dict:
     logits in ``shared["caches"]``, default: the data key) and ``probes`` (keys of
     ``shared["probes"]``: input tensors whose logits come back as ``logits_<key>``).
     ``shared``: ``splits``; for distillation ``caches``, :class:`TeacherCache` objects by key;
-    optionally ``data``, ``probes``, ``teacher_test_logits`` (adds the agreement), ``device``, ``amp``.
+    optionally ``data``, ``probes``, ``teacher_test_logits`` (adds the agreement), ``device``.
     """
     spec, key = job["objective"], job.get("data", "train")
     splits = shared["splits"]
@@ -179,7 +175,6 @@ def student_job(job: dict, shared: dict) -> dict:
         epochs=job["epochs"],
         teacher_logits=shared.get("teacher_test_logits"),
         device=shared.get("device", "cpu"),
-        amp=shared.get("amp", False),
         # validation once, after the last epoch: a sweep keeps no training curves, and
         # validating a 36-image student's 300 epochs cost 3.5 times its training
         eval_every=job["epochs"],
@@ -188,4 +183,4 @@ def student_job(job: dict, shared: dict) -> dict:
         f"logits_{name}": predict_logits(model, shared["probes"][name])
         for name in job.get("probes", ())
     }
-    return {**job, **metrics, **probes, "val_accuracy": history.kept_val_accuracy}
+    return {**job, **metrics, **probes, "val_accuracy": history.final_val_accuracy}

@@ -40,7 +40,7 @@ class Profile:
         others), and keep freed tensors' memory in the process (:mod:`kdutils.allocator`)."""
         import torch
 
-        from kdutils.allocator import keep_freed_memory
+        from kdbook.allocator import keep_freed_memory
 
         if self.threads is not None:
             torch.set_num_threads(self.threads)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from tqdm import tqdm
@@ -23,9 +25,20 @@ def verdict_counts(results_file: Path) -> str:
     return ", ".join(f"{n} {verdict}" for verdict, n in counts.most_common())
 
 
+@contextlib.contextmanager
+def training_marker(marker: Path) -> Iterator[None]:
+    """A ``.training`` file beside a checkpoint while its model trains, for :func:`teachers_in_training`."""
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    try:
+        yield
+    finally:
+        marker.unlink(missing_ok=True)
+
+
 def teachers_in_training(checkpoints: Path) -> list[str]:
-    """Teachers some notebook is training now (see :func:`kdutils.checkpoints.cached_model`): a
-    ``.training`` marker whose lock a trainer holds (a run that was killed leaves its marker)."""
+    """Teachers some notebook is training now: a :func:`training_marker` whose checkpoint lock
+    (:func:`kdutils.checkpoints.cached_model`) a trainer holds (a killed run leaves its marker)."""
     return sorted(
         p.stem for p in checkpoints.glob("*.training") if _held(p.with_suffix(".lock"))
     )

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from kdbook.sweep import make_cpu_slots
 from kdutils.checkpoints import checkpoint_dir
-from kdutils.sweep import make_cpu_slots
 
 from .profiles import PROFILES, get_profile
 from .progress import Progress

@@ -10,18 +10,18 @@ import torch
 from torch import nn
 
 from kdutils.augment import Augmentation
-from kdutils.checkpoints import cached_model
+from kdutils.checkpoints import cached_model, checkpoint_dir, config_hash
 from kdutils.data import Split, Splits, stratified_subset
 from kdutils.models import mlp, small_convnet, vit_small_images
-from kdutils.sweep import cpu_slot
-from kdutils.train import fit, seed_everything
+from kdutils.runtime import seed_everything
+from kdutils.train import fit
 
 from .profiles import Profile
+from .progress import training_marker
+from .sweep import cpu_slot
 
-# small enough to train from scratch in a CPU's budget: a ViT does not gain from width at this
-# data scale (20,000 images of 28 px), where it is data, not capacity, that it lacks. Measured
-# with this recipe: width 128 reached 83.1% on the test set, width 96 83.2%, with matrix
-# products that shrink with the square of the width
+# small enough to train from scratch in a CPU's budget: at this data scale (20,000 images of
+# 28 px) a ViT lacks data, not capacity, so width buys it little
 VIT_TEACHER = {"embed_dim": 96, "depth": 4, "num_heads": 4, "patch_size": 7}
 # Fashion-MNIST teachers: random shifts and horizontal flips, the light augmentation that suits
 # 28 px clothing (at this size, the stand-in for the random crops and flips of ImageNet training)
@@ -38,17 +38,18 @@ class TeacherRecipe:
     build: Callable[[Splits, dict], nn.Module]  # (data, arch) -> an untrained model
     arch: Callable[[Profile], dict]  # the architecture under a profile
     epochs: dict[str, int]  # per profile
-    # fit's keyword arguments (optimizer, lr, ...); "augment": Augmentation's fields
+    # fit's keyword arguments (lr, schedule, ...); "augment": Augmentation's fields
     training: dict[str, Any] = field(default_factory=dict)
     # per profile, the training images per class (a seeded stratified subset); None: all of them
     train_per_class: dict[str, int] | None = None
+    # convolutions in channels-last layout: several times faster on a CPU
+    channels_last: bool = False
 
 
 def _adamw_cosine(**extra: Any) -> dict[str, Any]:
     """The teachers' optimiser: AdamW, learning rate 2e-3 on a cosine schedule, weight decay
-    0.05, batch 128; ``extra`` adds fit's other arguments (augmentation, memory layout)."""
+    0.05, batch 128; ``extra`` adds fit's other arguments (augmentation)."""
     return {
-        "optimizer": "adamw",
         "schedule": "cosine",
         "lr": 2e-3,
         "weight_decay": 0.05,
@@ -91,7 +92,8 @@ TEACHERS: dict[str, TeacherRecipe] = {
         _convnet,
         lambda p: {"width": 16},
         {"smoke": 4, "cpu": 20, "gpu": 20},
-        _adamw_cosine(channels_last=True, augment={"shift": 2}),
+        _adamw_cosine(augment={"shift": 2}),
+        channels_last=True,
     ),
     **{
         f"mnist-mlp-{width}": TeacherRecipe(
@@ -118,7 +120,8 @@ TEACHERS: dict[str, TeacherRecipe] = {
         _convnet,
         lambda p: {"width": 16},
         {"smoke": 2, "cpu": 15, "gpu": 100},
-        _adamw_cosine(channels_last=True, augment=FASHION_AUGMENT),
+        _adamw_cosine(augment=FASHION_AUGMENT),
+        channels_last=True,
     ),
     "fashion-cnn-less-data": TeacherRecipe(
         "the convnet teacher's recipe on 100 images per class, for about as many steps: a "
@@ -127,8 +130,9 @@ TEACHERS: dict[str, TeacherRecipe] = {
         _convnet,
         lambda p: {"width": 16},
         {"smoke": 2, "cpu": 100, "gpu": 100},
-        _adamw_cosine(channels_last=True, augment=FASHION_AUGMENT),
+        _adamw_cosine(augment=FASHION_AUGMENT),
         train_per_class={"smoke": 10, "cpu": 100, "gpu": 1000},
+        channels_last=True,
     ),
 }
 
@@ -155,7 +159,7 @@ def teacher_config(name: str, profile: Profile, splits: Splits) -> dict:
         "arch": recipe.arch(profile),
         "epochs": recipe.epochs[profile.name],
         **recipe.training,
-        "keep": "last",
+        "channels_last": recipe.channels_last,
         "seed": 0,
     }
     if recipe.train_per_class is not None:
@@ -194,23 +198,26 @@ def get_teacher(
         return recipe.build(splits, config["arch"])
 
     def train(model: nn.Module) -> dict:
-        # beside other notebooks, a teacher takes its turn on a core too
-        with cpu_slot():
+        model.to(profile.device)
+        if recipe.channels_last:
+            model.to(memory_format=torch.channels_last)
+        # the marker tells the book's progress line what is training; beside other notebooks,
+        # a teacher takes its turn on a core too
+        with training_marker(checkpoint_dir() / f"{key}.training"), cpu_slot():
             history = fit(
                 model,
                 _training_images(splits, config),
                 splits.val,
                 epochs=config["epochs"],
                 seed=config["seed"],
-                device=profile.device,
-                amp=profile.amp,
-                progress=progress,
-                desc=f"teacher {name}",
+                progress=f"teacher {name}" if progress else False,
                 **training,
             )
         return {"history": history.as_dict()}
 
-    model, extra, loaded = cached_model(f"{name}-{splits.name}", config, build, train)
+    checkpoint = f"{name}-{splits.name}"
+    key = f"{checkpoint}-{config_hash(config)[:16]}"  # the checkpoint's file name
+    model, extra, loaded = cached_model(checkpoint, config, build, train)
     # a checkpoint loads in the default memory format: so must a teacher trained just now (channels_last),
     # or its logits differ in the last bits from the cached teacher's, and so would every run after
     model.to(memory_format=torch.contiguous_format)

@@ -7,6 +7,7 @@ The names most programs need are importable from here: ``kdutils.fit``, ``kdutil
 __version__ = "0.1.0"
 
 from .augment import Augmentation, view_bank  # noqa: E402
+from .cache import TeacherCache  # noqa: E402
 from .data import Split, Splits, load_splits, resolve_dataset  # noqa: E402
 from .evaluate import (  # noqa: E402
     classification_metrics,
@@ -24,7 +25,8 @@ from .losses import (  # noqa: E402
     soft_kd_loss,
 )
 from .models import load_classifier, torchvision_classifier  # noqa: E402
-from .train import History, TeacherCache, fit, pick_device, seed_everything  # noqa: E402
+from .runtime import pick_device, seed_everything  # noqa: E402
+from .train import History, fit  # noqa: E402
 
 __all__ = [
     "Augmentation",

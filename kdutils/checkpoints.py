@@ -9,14 +9,16 @@ import os
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock
 from torch import nn
 
 from . import __version__
+from .runtime import distributed_context
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -107,22 +109,24 @@ def cached_model(
     config: dict[str, Any],
     build: Callable[[], nn.Module],
     train: Callable[[nn.Module], dict],
+    folder: str | Path | None = None,
 ) -> tuple[nn.Module, dict, bool]:
     """Return ``(model, extra, loaded)``: loaded from the cache when a checkpoint of this config exists,
     otherwise built, trained by ``train(model) -> extra`` and saved. Teachers are shared this way.
 
-    Notebooks running side by side that need the same teacher train it once: the first holds a lock
-    while it trains, the others wait for it and load the checkpoint.
+    ``folder``: where the checkpoints live (default :func:`checkpoint_dir`). Processes that need
+    the same model train it once: the first holds a file lock while it trains, the others wait
+    for it and load the checkpoint.
     """
-    from .train import distributed_context
-
-    path = checkpoint_dir() / f"{name}-{config_hash(config)[:16]}.pt"
+    path = Path(folder or checkpoint_dir()) / f"{name}-{config_hash(config)[:16]}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
     model = build()
     rank, world = distributed_context()
     # under torchrun every rank trains together (a rank waiting on a lock would deadlock the others)
-    with (
-        contextlib.nullcontext() if world > 1 else _exclusive(path.with_suffix(".lock"))
-    ):
+    lock = (
+        contextlib.nullcontext() if world > 1 else FileLock(path.with_suffix(".lock"))
+    )
+    with lock:
         if path.is_file():
             try:
                 return model, load_checkpoint(path, model, config), True
@@ -133,31 +137,7 @@ def cached_model(
                     f"{err}; moved it to {aside} and training again", stacklevel=2
                 )
                 model = build()
-        training = path.with_suffix(
-            ".training"
-        )  # says what is being trained (progress lines read it)
-        training.parent.mkdir(parents=True, exist_ok=True)
-        training.touch()
-        try:
-            extra = train(model)
-        finally:
-            training.unlink(missing_ok=True)
-        if rank == 0:  # rank 0 writes
+        extra = train(model)
+        if rank == 0:
             save_checkpoint(path, model, config, extra)
     return model, extra, False
-
-
-@contextlib.contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``lock_path`` (an advisory file lock; a no-op where fcntl is missing)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no lock, at worst a teacher is trained twice
-        yield
-        return
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as handle:
-        fcntl.flock(
-            handle, fcntl.LOCK_EX
-        )  # released when the file is closed, also if this process dies
-        yield

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import math
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -488,35 +487,6 @@ def load_splits(
         raw.classes,
         raw.source,
     )
-
-
-def batches(
-    x: Tensor,
-    y: Tensor,
-    batch_size: int,
-    *,
-    shuffle: bool = False,
-    generator: torch.Generator | None = None,
-    shard: tuple[int, int] = (0, 1),
-) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-    """Yield ``(indices, x, y)`` mini-batches from in-memory tensors (no DataLoader, no copies per item).
-
-    ``shard=(rank, world_size)``: every process draws the same global batches (same generator seed)
-    and keeps every ``world_size``-th item of each, as a DistributedSampler would.
-    """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1; got {batch_size!r}")
-    rank, world = shard
-    n = len(y)
-    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-    for start in range(0, n, batch_size):
-        idx = order[start : start + batch_size][rank::world]
-        # index_select, not x[idx]: several times faster for a batch of images on the CPU
-        yield (
-            idx,
-            x.index_select(0, idx.to(x.device)),
-            y.index_select(0, idx.to(y.device)),
-        )
 
 
 def stratified_subset(split: Split, fraction: float, seed: int = 0) -> Split:

@@ -10,9 +10,8 @@ from torch import Tensor, nn
 
 from .data import Splits
 from .evaluate import predict_logits
-from .losses import check_alpha, deit_loss
+from .losses import Objective, check_alpha, deit_loss
 from .models import vit_small_images
-from .train import Objective
 
 Heads = Literal["class", "distill", "both"]
 HEADS: tuple[Heads, ...] = ("class", "distill", "both")

@@ -1,25 +1,28 @@
-"""Distillation losses: soft KD (with T^2), hard-label KD, the combined objective, DeiT's loss, logit matching.
+"""Distillation losses and the objectives fit trains with: soft KD, hard-label KD, DeiT's loss, logit matching.
 
 Conventions (used by every chapter):
 
 * ``soft_kd_loss = KL(softmax(t/T) || softmax(s/T)) * T^2``, averaged over the batch (``batchmean``),
-  computed from log-probabilities on both sides.
+  computed from log-probabilities on both sides; every other loss here that needs this KL calls it.
 * ``distillation_loss = (1 - alpha) * CE(s, y) + alpha * soft_kd_loss``: ``alpha`` weighs the teacher.
-* The fit-loop objective :class:`KDObjective` uses Hinton's cross-entropy form of the soft term (its value
-  is larger by ``alpha * T^2`` times the teacher's entropy, its gradient is the same) and gives the fit
-  loop that gradient in closed form.
+* An *objective* is what :func:`kdutils.train.fit` minimises: ``objective(student_logits, labels,
+  teacher_logits or None) -> scalar loss``, differentiated by autograd.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+# objective(student_logits, targets, teacher_logits or None) -> scalar loss
+Objective = Callable[[Tensor, Tensor, Tensor | None], Tensor]
 
 
 def _as_number(value: object) -> float | None:
@@ -32,8 +35,7 @@ def _as_number(value: object) -> float | None:
 
 
 def check_temperature(T: float) -> float:
-    """``T`` as a float; a ValueError unless it is a finite number > 0 (numpy and 0-d tensor
-    scalars are numbers too)."""
+    """``T`` as a float; a ValueError unless it is a finite number > 0."""
     value = _as_number(T)
     if value is None or not math.isfinite(value) or value <= 0:
         raise ValueError(f"temperature T must be a finite number > 0; got {T!r}")
@@ -81,15 +83,14 @@ def soft_target_cross_entropy(
 ) -> Tensor:
     """Hinton's formulation: ``-sum softmax(t/T) log softmax(s/T) * T^2``, batch mean.
 
-    It differs from :func:`soft_kd_loss` by the teacher's entropy, a constant for the student,
-    so both give the same gradient.
+    It differs from :func:`soft_kd_loss` by the teacher's entropy (times ``T^2``), a constant for
+    the student, so both give the same gradient.
     """
     T = check_temperature(T)
     check_logits(student_logits, teacher_logits)
     p_teacher = F.softmax(teacher_logits / T, dim=1)
-    return -(p_teacher * F.log_softmax(student_logits / T, dim=1)).sum(dim=1).mean() * (
-        T * T
-    )
+    cross_entropy = -(p_teacher * F.log_softmax(student_logits / T, dim=1)).sum(dim=1)
+    return cross_entropy.mean() * (T * T)
 
 
 def hard_distillation_loss(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
@@ -122,8 +123,6 @@ def distillation_loss(
 ) -> Tensor:
     """The combined objective ``(1 - alpha) * CE(s, y) + alpha * soft_kd_loss(s, t, T)``."""
     alpha = check_alpha(alpha)
-    T = check_temperature(T)
-    check_logits(student_logits, teacher_logits)
     check_targets(student_logits, targets)
     hard = F.cross_entropy(student_logits, targets)
     return (1.0 - alpha) * hard + alpha * soft_kd_loss(
@@ -146,11 +145,11 @@ def deit_loss(
 ) -> Tensor:
     """DeiT's objective as in its ``losses.py``: ``(1 - alpha) * CE(class head, y) + alpha * distill``.
 
-    ``soft``: KL at temperature ``tau`` times tau^2, summed and divided by ``numel`` (batch x classes,
-    DeiT's code), which is C times smaller than ``soft_reduction="batchmean"`` (divided by the batch,
-    as Hinton et al. and :func:`soft_kd_loss`). ``hard``: CE of the distillation head against the
-    teacher's argmax. ``none``: CE of the class head only. With no distillation token, pass the same
-    logits twice.
+    ``soft``: :func:`soft_kd_loss` at temperature ``tau`` on the distillation head, divided by the
+    number of classes under ``soft_reduction="numel"``: DeiT's code divides the summed KL by
+    batch x classes, C times less than ``"batchmean"`` (Hinton et al.). ``hard``: CE of the
+    distillation head against the teacher's argmax. ``none``: CE of the class head only. With no
+    distillation token, pass the same logits twice.
     """
     if kind not in ("none", "soft", "hard"):
         raise ValueError(
@@ -165,21 +164,12 @@ def deit_loss(
     if kind == "none":
         return base
     alpha = check_alpha(alpha)
-    tau = check_temperature(tau)
-    check_logits(dist_logits, teacher_logits)
     if kind == "soft":
-        distill = (
-            F.kl_div(
-                F.log_softmax(dist_logits / tau, dim=1),
-                F.log_softmax(teacher_logits / tau, dim=1),
-                reduction="sum",
-                log_target=True,
-            )
-            * (tau * tau)
-            / (dist_logits.numel() if soft_reduction == "numel" else len(dist_logits))
-        )
+        distill = soft_kd_loss(dist_logits, teacher_logits, tau)
+        if soft_reduction == "numel":
+            distill = distill / dist_logits.shape[1]
     else:
-        distill = F.cross_entropy(dist_logits, teacher_logits.argmax(dim=1))
+        distill = hard_distillation_loss(dist_logits, teacher_logits)
     return (1.0 - alpha) * base + alpha * distill
 
 
@@ -200,188 +190,64 @@ def require_finite(loss: float, where: str) -> float:
     return loss
 
 
-class KDTargets(NamedTuple):
-    """:class:`KDObjective`'s per-image targets, class-major: one column per image."""
+def cross_entropy_objective(
+    student_logits: Tensor, targets: Tensor, teacher_logits: Tensor | None
+) -> Tensor:
+    """Plain supervised training: cross-entropy with the labels (ignores the teacher)."""
+    return F.cross_entropy(student_logits, targets)
 
-    probs: Tensor  # (2 * classes, images): onehot(y) above softmax(t / T)
-    offset: Tensor  # (classes, images): (1 - alpha) * onehot(y) + alpha * T * softmax(t / T), the gradient's constant part
-    # (images,): the entropy of softmax(t / T), which turns the soft cross-entropy into the KL
-    entropy: Tensor | None
 
-    def select(self, images: Tensor) -> KDTargets:
-        """The columns of these images, in this order."""
-        return KDTargets(
-            self.probs.index_select(1, images),
-            self.offset.index_select(1, images),
-            None if self.entropy is None else self.entropy.index_select(0, images),
+def _needs_teacher(teacher_logits: Tensor | None, name: str) -> Tensor:
+    if teacher_logits is None:
+        raise ValueError(
+            f"{name} needs teacher logits: pass teacher= (a model or a TeacherCache) to fit"
         )
-
-    def to(self, device: str | torch.device) -> KDTargets:
-        """Every tensor on ``device``."""
-        return KDTargets(*(None if t is None else t.to(device) for t in self))
+    return teacher_logits
 
 
-class KDStep(NamedTuple):
-    """One batch of :meth:`KDObjective.value_and_grad`: the objective's value, its gradient at the
-    student's logits, and the batch's summed cross-entropies with the labels and with the teacher's
-    soft targets (:meth:`KDObjective.parts` turns sums over many batches into the loss's parts)."""
-
-    value: float  # Hinton's cross-entropy form, averaged over the batch
-    grad: Tensor
-    cross_entropies: tuple[float, float]  # summed CE(s, y), CE(softmax(t / T), s / T)
-
-
+@dataclass(frozen=True)
 class KDObjective:
-    """Hinton's objective with its gradient in closed form, for precomputed teacher targets.
+    """:func:`distillation_loss` as a fit objective, with its ``alpha`` and ``T``.
 
-    ``(1 - alpha) * CE(s, y) + alpha * T^2 * soft_target_cross_entropy(s, t, T)``. Called, it is an
-    ordinary autograd loss. The fit loop instead builds per-image targets once (:meth:`teacher_targets`)
-    and asks :meth:`value_and_grad` for the value and for the gradient with respect to the student's
-    logits, which chapter 1 derives: per image, ``(1 - alpha) * (softmax(s) - onehot(y)) +
-    alpha * T * (softmax(s / T) - softmax(t / T))``, averaged over the batch. ``backward`` then starts at
-    the logits: a small student pays for a few tensor operations per step instead of a loss graph.
-    The value is Hinton's cross-entropy form, larger than :func:`distillation_loss` by ``alpha * T^2``
-    times the teacher's entropy, a constant for the student: the gradients are the same.
+    ``t_squared=False`` drops the soft term's ``T^2`` factor: an ablation (chapter 3), not a
+    recommendation.
     """
 
-    def __init__(self, alpha: float, T: float, t_squared: bool = True) -> None:
-        alpha = check_alpha(alpha)
-        T = check_temperature(T)
-        self.alpha, self.T = alpha, T
-        soft_scale = (
-            1.0 if t_squared else 1.0 / (T * T)
-        )  # t_squared=False: an ablation, not a recommendation
-        self._soft_scale = soft_scale * T * T  # the soft part's factor: T^2 by default
-        self._weights = (1.0 - alpha, alpha * self._soft_scale)
-        self._constants: dict[
-            tuple[torch.device, torch.dtype], tuple[Tensor, Tensor]
-        ] = {}
+    alpha: float
+    T: float
+    t_squared: bool = True
 
-    def _scale_and_coef(self, like: Tensor) -> tuple[Tensor, Tensor]:
-        """The logit scales (1, 1/T) and the gradient's coefficients (weight x scale), on ``like``'s device and dtype."""
-        key = (like.device, like.dtype)
-        if key not in self._constants:
-            hard_weight, soft_weight = self._weights
-            self._constants[key] = (
-                torch.tensor(
-                    [1.0, 1.0 / self.T], device=like.device, dtype=like.dtype
-                ).view(2, 1, 1),
-                torch.tensor(
-                    [[hard_weight, soft_weight / self.T]],
-                    device=like.device,
-                    dtype=like.dtype,
-                ),
-            )
-        return self._constants[key]
-
-    def teacher_targets(self, teacher_logits: Tensor, labels: Tensor) -> KDTargets:
-        """The targets of these images, from the teacher's logits and the labels."""
-        check_targets(teacher_logits, labels)
-        hard_weight, soft_weight = self._weights
-        logits = teacher_logits.detach().to(
-            torch.promote_types(teacher_logits.dtype, torch.float32)
-        )
-        soft = F.softmax(logits / self.T, dim=1).t()
-        hard = F.one_hot(labels, logits.shape[1]).t().to(soft.dtype)
-        offset = hard * hard_weight + soft * (soft_weight / self.T)
-        entropy = -(soft * torch.log_softmax(logits / self.T, dim=1).t()).sum(0)
-        return KDTargets(torch.cat([hard, soft]), offset.contiguous(), entropy)
-
-    def value_and_grad(self, student_logits: Tensor, targets: KDTargets) -> KDStep:
-        """The objective's value and its gradient with respect to ``student_logits``, for this batch's
-        targets, and the loss's hard and soft parts (the KL form, comparable with other libraries' logs).
-
-        ``targets``: the batch's columns of :meth:`teacher_targets`, in the order of the logits' rows.
-        Every tensor operation counts at this scale (a 20-20 student's step takes half a millisecond):
-        no autograd graph, no copies, no slices.
-        """
-        probs, offset, _ = targets
-        batch, classes = student_logits.shape if student_logits.ndim == 2 else (-1, -1)
-        if probs.shape != (2 * classes, batch) or offset.shape != (classes, batch):
-            raise ValueError(
-                f"teacher targets must be (2 * classes, batch) and (classes, batch) for student logits "
-                f"{tuple(student_logits.shape)}; got {tuple(probs.shape)} and {tuple(offset.shape)}"
-            )
-        scale, coef = self._scale_and_coef(offset)
-        with torch.no_grad():
-            logits = (
-                student_logits
-                if student_logits.dtype == offset.dtype
-                else student_logits.to(offset.dtype)
-            )
-            # Class-major (2, classes, batch): PyTorch's CPU log-softmax is several times faster over a short
-            # leading dimension than over a last dimension of 10 classes.
-            log_q = torch.log_softmax(logits.t() * scale, dim=1)
-            # the batch's summed cross-entropies with the labels and with the soft targets, read
-            # in the step's one sync (the diagonal of a 2 x 2 product: one small matmul); the
-            # value is their weighted sum
-            hard_ll, soft_ll = (
-                torch.mm(log_q.view(2, -1), probs.view(2, -1).t()).diagonal().tolist()
-            )
-            hard_ce, soft_ce = -hard_ll, -soft_ll
-            hard_weight, soft_weight = self._weights
-            value = (hard_weight * hard_ce + soft_weight * soft_ce) / batch
-            # sum_k weight_k * scale_k * softmax(scale_k * s) - offset, over the batch
-            grad = (
-                torch.addmm(
-                    offset.view(1, -1),
-                    coef,
-                    log_q.exp().view(2, -1),
-                    beta=-1.0 / batch,
-                    alpha=1.0 / batch,
-                )
-                .view(classes, batch)
-                .t()
-            )
-        return KDStep(
-            value,
-            grad
-            if grad.dtype == student_logits.dtype
-            else grad.to(student_logits.dtype),
-            (hard_ce, soft_ce),
-        )
-
-    def parts(
-        self, cross_entropies: Sequence[float], images: int, teacher_entropy: float
-    ) -> tuple[float, float]:
-        """The loss's parts per image, from :class:`KDStep` cross-entropies summed over ``images``
-        images whose soft targets have mean entropy ``teacher_entropy``: ``(CE(s, y),
-        T^2 KL(teacher || student))`` (the soft part without ``T^2`` when ``t_squared=False``), so
-        that ``(1 - alpha) * hard + alpha * soft`` is :func:`distillation_loss`."""
-        hard, soft = (float(ce) / images for ce in cross_entropies)
-        return hard, (soft - teacher_entropy) * self._soft_scale
+    def __post_init__(self) -> None:
+        check_alpha(self.alpha)
+        check_temperature(self.T)
 
     def __call__(
         self, student_logits: Tensor, labels: Tensor, teacher_logits: Tensor | None
     ) -> Tensor:
-        if teacher_logits is None:
-            raise ValueError(
-                "kd_objective needs teacher logits: pass teacher= (a model or a TeacherCache) to fit"
+        teacher_logits = _needs_teacher(teacher_logits, "kd_objective")
+        if self.t_squared:
+            return distillation_loss(
+                student_logits, labels, teacher_logits, self.alpha, self.T
             )
-        check_logits(student_logits, teacher_logits)
         check_targets(student_logits, labels)
-        hard_weight, soft_weight = self._weights
-        return hard_weight * F.cross_entropy(student_logits, labels) + soft_weight / (
-            self.T * self.T
-        ) * soft_target_cross_entropy(student_logits, teacher_logits, self.T)
+        hard = F.cross_entropy(student_logits, labels)
+        soft = soft_kd_loss(student_logits, teacher_logits, self.T) / self.T**2
+        return (1.0 - self.alpha) * hard + self.alpha * soft
 
 
 def kd_objective(alpha: float, T: float, t_squared: bool = True) -> KDObjective:
-    """``(1 - alpha) * CE + alpha * T^2 * soft-target CE`` as a fit-loop objective (see :class:`KDObjective`)."""
+    """``(1 - alpha) * CE + alpha * soft_kd_loss`` as a fit objective (see :class:`KDObjective`)."""
     return KDObjective(alpha, T, t_squared)
 
 
-def logit_matching_objective(alpha: float):
+def logit_matching_objective(alpha: float) -> Objective:
     """``(1 - alpha) * CE + alpha * logit_matching_loss``: the T -> infinity limit of :func:`kd_objective`."""
     alpha = check_alpha(alpha)
 
     def objective(
         student_logits: Tensor, targets: Tensor, teacher_logits: Tensor | None
     ) -> Tensor:
-        if teacher_logits is None:
-            raise ValueError(
-                "logit_matching_objective needs teacher logits: pass teacher= to fit"
-            )
+        teacher_logits = _needs_teacher(teacher_logits, "logit_matching_objective")
         check_targets(student_logits, targets)
         hard = F.cross_entropy(student_logits, targets)
         return (1.0 - alpha) * hard + alpha * logit_matching_loss(

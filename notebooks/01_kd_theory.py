@@ -39,7 +39,8 @@ from kdutils import losses, plots
 from kdutils.data import load_splits
 from kdutils.evaluate import classification_metrics, predict_logits
 from kdutils.models import mlp
-from kdutils.train import fit, seed_everything
+from kdutils.runtime import seed_everything
+from kdutils.train import fit
 
 cfg, device, run = chapter.start("01_kd_theory", profile, seed)
 HINTON = "Hinton, Vinyals & Dean 2015 (sec. 2)"
@@ -162,18 +163,8 @@ run.add_claim(
 # %%
 # the teacher may have been trained or loaded above: start the student afresh
 seed_everything(seed)
-student = mlp(in_features, [20, 20], len(splits.classes))
-fit(
-    student,
-    splits.train,
-    splits.val,
-    epochs=1,
-    lr=1e-3,
-    seed=seed,
-    device=device,
-    amp=cfg.amp,
-    progress=False,
-)
+student = mlp(in_features, [20, 20], len(splits.classes)).to(device)
+fit(student, splits.train, splits.val, epochs=1, lr=1e-3, seed=seed, progress=False)
 student_logits = predict_logits(student, splits.test.x).double()
 
 

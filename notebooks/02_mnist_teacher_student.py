@@ -37,13 +37,13 @@ import torch
 import torch.nn.functional as F
 
 from kdbook import baseline, chapter, claims, mnist
+from kdbook.sweep import run_jobs
 from kdbook.teachers import get_teacher, teacher_config
 from kdutils.augment import Augmentation, view_bank
+from kdutils.cache import TeacherCache
 from kdutils.data import Split, load_splits, stratified_subset
 from kdutils.evaluate import classification_metrics, logits_metrics, predict_logits
 from kdutils.losses import soft_kd_loss
-from kdutils.sweep import run_jobs
-from kdutils.train import TeacherCache
 
 cfg, device, run = chapter.start("02_mnist_teacher_student", profile, seed)
 HINTON = "Hinton, Vinyals & Dean 2015 (sec. 3)"
@@ -207,7 +207,6 @@ shared = {
     "probes": {"val": splits.val.x, "threes": unseen_threes},
     "teacher_test_logits": teacher_test_logits,
     "device": device,
-    "amp": cfg.amp,
 }
 
 
@@ -684,7 +683,6 @@ fraction_runs = run_jobs(
         "data": subsets,
         "caches": {k: TeacherCache(teacher, v.x) for k, v in subsets.items()},
         "device": device,
-        "amp": cfg.amp,
     },
     desc="fractions",
     device=device,

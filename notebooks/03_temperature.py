@@ -34,13 +34,13 @@ import pandas as pd
 import torch
 
 from kdbook import chapter, claims, mnist
+from kdbook.sweep import run_jobs
 from kdbook.teachers import get_teacher, teacher_config
 from kdutils import plots
+from kdutils.cache import TeacherCache
 from kdutils.data import load_splits
 from kdutils.evaluate import predict_logits
 from kdutils.losses import entropy
-from kdutils.sweep import run_jobs
-from kdutils.train import TeacherCache
 
 cfg, device, run = chapter.start("03_temperature", profile, seed)
 HINTON = "Hinton, Vinyals & Dean 2015 (sec. 3)"
@@ -212,7 +212,6 @@ shared = {
     "caches": {"train": TeacherCache(teacher, splits.train.x)},
     "teacher_test_logits": test_logits,
     "device": device,
-    "amp": cfg.amp,
 }
 SMALL, LARGE = 30, 300  # Hinton et al.'s small and large students: the primary claims
 ABLATION_WIDTH = SMALL  # the exploratory ablations (alpha, the high-T limit)

@@ -54,8 +54,10 @@ import pandas as pd
 import torch
 
 from kdbook import chapter, claims, fashion
+from kdbook.sweep import run_jobs
 from kdbook.teachers import get_teacher, teacher_config
 from kdutils import plots
+from kdutils.cache import TeacherCache
 from kdutils.evaluate import (
     classification_metrics,
     count_flops,
@@ -64,8 +66,6 @@ from kdutils.evaluate import (
     predict_logits,
 )
 from kdutils.models import count_parameters
-from kdutils.sweep import run_jobs
-from kdutils.train import TeacherCache
 
 cfg, device, run = chapter.start("04_vit_to_mobilenet", profile, seed)
 GUIDE = "Hugging Face Transformers guide: knowledge distillation for computer vision"
@@ -212,14 +212,9 @@ shared = {
     "splits": splits,
     "train": student_train,
     "cache": TeacherCache(teacher, student_train.x, device=device),
-    # AdamW, cosine schedule, lr 2e-3; channels-last for fast CPU convolutions
-    "training": fashion.student_training(
-        cfg,
-        device,
-        batch_size=64,
-        weight_decay=0.01,
-        channels_last=True,
-    ),
+    # AdamW, cosine schedule, lr 2e-3
+    "training": fashion.student_training(batch_size=64, weight_decay=0.01),
+    "device": device,
     "teacher_test_logits": teacher_test_logits,
 }
 CURVE_EVERY = cfg.choose(smoke=1, cpu=10, gpu=10)  # epochs between validations

@@ -41,12 +41,12 @@ import numpy as np
 import pandas as pd
 
 from kdbook import chapter, claims, fashion
+from kdbook.sweep import run_jobs
 from kdbook.teachers import get_teacher, teacher_config
 from kdutils.augment import Augmentation, view_bank
+from kdutils.cache import TeacherCache
 from kdutils.evaluate import classification_metrics, logits_metrics, predict_logits
 from kdutils.models import count_parameters
-from kdutils.sweep import run_jobs
-from kdutils.train import TeacherCache
 
 cfg, device, run = chapter.start("05_deit_distillation_token", profile, seed)
 PAPER = "Touvron et al. 2021 (DeiT), Tables 3-5"
@@ -188,7 +188,8 @@ shared = {
         name: TeacherCache(m, bank.x, device=device) for name, m in teachers.items()
     },
     # AdamW, cosine schedule, lr 2e-3, batch 128, DeiT's weight decay
-    "training": fashion.student_training(cfg, device, epochs=EPOCHS, weight_decay=0.05),
+    "training": fashion.student_training(epochs=EPOCHS, weight_decay=0.05),
+    "device": device,
     "arch": fashion.DEIT_STUDENT,
     "teacher_test_logits": teacher_test_logits,
     "probe": splits.test.x[:512],

@@ -45,13 +45,13 @@ import numpy as np
 import pandas as pd
 
 from kdbook import chapter, claims, mnist
+from kdbook.sweep import run_jobs
 from kdbook.teachers import MLP_LADDER, get_teacher, teacher_config
 from kdutils.augment import Augmentation, Mixup, view_bank
+from kdutils.cache import TeacherCache
 from kdutils.data import load_splits
 from kdutils.evaluate import fidelity_metrics, predict_logits
 from kdutils.models import count_parameters, mlp
-from kdutils.sweep import run_jobs
-from kdutils.train import TeacherCache
 
 cfg, device, run = chapter.start("06_what_makes_a_good_teacher", profile, seed)
 BEYER = "Beyer et al. 2022 (sec. 4, consistent and patient teaching)"
@@ -238,7 +238,6 @@ shared = {
     "caches": caches,
     "probes": {"test": splits.test.x, "train": splits.train.x},
     "device": device,
-    "amp": cfg.amp,
 }
 
 

@@ -11,7 +11,7 @@ from kdbook.profiles import get_profile
 LOOP = """
 import resource, sys, torch
 from torch import nn
-from kdutils.allocator import keep_freed_memory
+from kdbook.allocator import keep_freed_memory
 from kdutils.models import small_convnet
 if sys.argv[1] == "kept":
     assert keep_freed_memory()
@@ -47,10 +47,10 @@ def test_freed_memory_is_reused_without_page_faults():
 
 
 def test_profiles_keep_freed_memory(monkeypatch):
-    import kdutils.allocator
+    import kdbook.allocator
 
     calls = []
-    monkeypatch.setattr(kdutils.allocator, "keep_freed_memory", lambda: calls.append(1))
+    monkeypatch.setattr(kdbook.allocator, "keep_freed_memory", lambda: calls.append(1))
     threads = torch.get_num_threads()
     try:
         get_profile("smoke").configure_torch()

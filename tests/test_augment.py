@@ -87,9 +87,10 @@ def test_view_bank_is_fixed_seeded_and_keeps_labels():
 
 
 def test_a_bank_of_views_trains_with_cached_teacher_logits(digits):
+    from kdutils.cache import TeacherCache
     from kdutils.losses import kd_objective
     from kdutils.models import mlp
-    from kdutils.train import TeacherCache, fit
+    from kdutils.train import fit
     from tests.conftest import train_small
 
     teacher, _ = train_small(digits, 3)

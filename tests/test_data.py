@@ -5,7 +5,7 @@ from urllib.error import URLError
 import pytest
 import torch
 
-from kdutils import data
+from kdutils import data, loaders
 from tests.conftest import write_fake_mnist
 
 
@@ -202,14 +202,14 @@ def test_batches_cover_every_row_once():
     seen = torch.cat(
         [
             idx
-            for idx, _, _ in data.batches(
+            for idx, _, _ in loaders.batches(
                 x, y, 3, shuffle=True, generator=torch.Generator().manual_seed(0)
             )
         ]
     )
     assert sorted(seen.tolist()) == list(range(10))
     with pytest.raises(ValueError, match="batch_size must be >= 1; got 0"):
-        next(data.batches(x, y, 0))
+        next(loaders.batches(x, y, 0))
 
 
 def test_stratified_subset_keeps_every_class(digits):
@@ -227,7 +227,7 @@ def test_stratified_subset_keeps_every_class(digits):
 
 
 def test_batches_shard_the_global_batch():
-    from kdutils.data import batches
+    from kdutils.loaders import batches
 
     x, y = torch.arange(10).float().unsqueeze(1), torch.arange(10)
     full = [idx.tolist() for idx, _, _ in batches(x, y, 4)]

@@ -125,23 +125,3 @@ def test_fit_trains_a_two_head_student(tiny):
         objective=deit.deit_objective("hard"),
     )
     assert len(history.epochs) == 2 and not model.training
-
-
-def test_fit_score_keeps_the_epoch_closest_to_a_target():
-    from kdutils.data import load_splits
-    from kdutils.models import mlp
-
-    digits = load_splits("digits")
-    torch.manual_seed(0)
-    history = fit(
-        mlp(64, [16], 10),
-        digits.train,
-        digits.val,
-        epochs=4,
-        lr=1e-2,
-        progress=False,
-        keep="best",
-        score=lambda row: -abs(row["val_accuracy"] - 0.5),
-    )
-    closest = min(history.epochs, key=lambda row: abs(row["val_accuracy"] - 0.5))
-    assert history.kept_epoch == closest["epoch"]

@@ -33,8 +33,8 @@ def test_without_fashion_mnist_the_chapter_says_it_falls_back_to_mnist(
 
 
 def test_mobilenet_job_validates_once_unless_asked_for_curves():
+    from kdutils.cache import TeacherCache
     from kdutils.data import Split, Splits
-    from kdutils.train import TeacherCache
 
     torch.manual_seed(0)
 
@@ -48,7 +48,8 @@ def test_mobilenet_job_validates_once_unless_asked_for_curves():
         "splits": splits,
         "train": splits.train,
         "cache": TeacherCache(torch.nn.Flatten(), splits.train.x[:, :, 0, :10]),
-        "training": fashion.student_training(get_profile("smoke"), torch.device("cpu")),
+        "training": fashion.student_training(),
+        "device": torch.device("cpu"),
         "teacher_test_logits": torch.randn(20, 10),
     }
     job = {"seed": 0, "epochs": 2, "objective": None}

@@ -6,8 +6,9 @@ import torch
 transformers = pytest.importorskip("transformers")
 
 from kdutils import hf, losses  # noqa: E402
+from kdutils.cache import TeacherCache  # noqa: E402
 from kdutils.data import Split  # noqa: E402
-from kdutils.train import TeacherCache, fit  # noqa: E402
+from kdutils.train import fit  # noqa: E402
 
 IMAGE, CLASSES = 32, 3
 

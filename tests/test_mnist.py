@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from kdutils.train import TeacherCache
+from kdutils.cache import TeacherCache
 from tests.conftest import train_small
 
 

@@ -18,7 +18,7 @@ def _pid_job(job, shared):
 
 
 def test_run_jobs_gives_the_same_results_in_parallel_and_inline():
-    from kdutils.sweep import run_jobs
+    from kdbook.sweep import run_jobs
 
     jobs = [{"x": x} for x in range(5)]
     parallel = run_jobs(_square_job, jobs, {"offset": 1}, processes=2, progress=False)
@@ -31,7 +31,7 @@ def test_run_jobs_gives_the_same_results_in_parallel_and_inline():
 def test_run_jobs_forks_on_the_cpu_and_stays_in_this_process_for_cuda(monkeypatch):
     import os
 
-    from kdutils.sweep import run_jobs
+    from kdbook.sweep import run_jobs
 
     jobs = [{}] * 4
     assert set(run_jobs(_pid_job, jobs, {}, processes=2, progress=False)).isdisjoint(
@@ -58,7 +58,7 @@ def _niceness_job(job, shared):
 def test_forked_workers_yield_to_the_notebook_that_forked_them():
     import os
 
-    from kdutils.sweep import run_jobs
+    from kdbook.sweep import run_jobs
 
     here = os.nice(0)
     workers = run_jobs(_niceness_job, [{}] * 2, {}, processes=2, progress=False)
@@ -76,7 +76,7 @@ def _timed_job(job, shared):
 
 def test_cpu_slots_cap_how_many_jobs_compute_at_once(tmp_path, monkeypatch):
     """Workers of several notebooks share the cores: with one slot, two workers take turns."""
-    from kdutils.sweep import cpu_slot, make_cpu_slots, run_jobs
+    from kdbook.sweep import cpu_slot, make_cpu_slots, run_jobs
 
     def overlaps(spans):
         spans = sorted(spans)

@@ -1,0 +1,160 @@
+"""The teacher's logits on fixed inputs, computed once and looked up by index (TeacherCache)."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+from .data import Split
+from .evaluate import predict_dataset, predict_logits
+from .loaders import dataset_of
+
+# torchvision transforms that draw anew every time an image is loaded (besides every Random* class)
+_RANDOM_TRANSFORMS = {
+    "AugMix",
+    "AutoAugment",
+    "ColorJitter",
+    "ElasticTransform",
+    "GaussianBlur",
+    "GaussianNoise",
+    "RandAugment",
+    "ScaleJitter",
+    "TrivialAugmentWide",
+}
+
+
+def _transforms_of(obj: object, depth: int = 0) -> list[object]:
+    """The transforms a dataset applies to its images: its ``transform``/``transforms``, unpacked
+    from ``Compose`` and from wrapping datasets (``Subset``)."""
+    if depth > 5 or obj is None:
+        return []
+    found: list[object] = []
+    for name in ("transform", "transforms"):
+        value = getattr(obj, name, None)
+        if isinstance(value, (list, tuple)):
+            for t in value:
+                found += [t, *_transforms_of(t, depth + 1)]
+        elif value is not None:
+            found += [value, *_transforms_of(value, depth + 1)]
+    return found + _transforms_of(getattr(obj, "dataset", None), depth + 1)
+
+
+def check_deterministic(dataset: Dataset, probes: int = 4) -> None:
+    """Raise a ValueError when loading the same image twice can give two different tensors: a
+    random transform (by its class, or caught by loading the first ``probes`` images twice)."""
+    random_ones = sorted(
+        {
+            type(t).__name__
+            for t in _transforms_of(dataset)
+            if type(t).__name__.startswith("Random")
+            or type(t).__name__ in _RANDOM_TRANSFORMS
+        }
+    )
+    if not random_ones:
+        for index in range(min(probes, len(dataset))):
+            first, again = dataset[index][0], dataset[index][0]
+            if not torch.equal(torch.as_tensor(first), torch.as_tensor(again)):
+                random_ones = [f"(unnamed: image {index} loads differently twice)"]
+                break
+    if random_ones:
+        raise ValueError(
+            f"the dataset's transform draws anew every time an image is loaded "
+            f"({', '.join(random_ones)}), so teacher logits cached once would not match the "
+            "images the student sees: pass the teacher model itself to fit (teacher=model; "
+            "it then labels each batch live), or cache on a dataset with deterministic "
+            "transforms (for augmented images, a fixed bank of views: "
+            "kdutils.augment.view_bank)"
+        )
+
+
+def _fingerprint_of(x: Tensor) -> tuple:
+    # Shape, storage and version catch a different or modified tensor; the sum catches a copy edited elsewhere.
+    return (
+        tuple(x.shape),
+        x.dtype,
+        x.data_ptr(),
+        x._version,
+        float(x.sum(dtype=torch.float64)),
+    )
+
+
+class TeacherCache:
+    """The teacher's logits on fixed inputs, computed once and looked up by index.
+
+    The inputs are an image tensor (rows are the indices) or a Dataset of ``(image, label)`` pairs
+    (dataset indices; a DataLoader's dataset), whose transforms must be deterministic
+    (:func:`check_deterministic`). Valid only while the inputs do not change: :meth:`check`
+    refuses other inputs, and :func:`kdutils.train.fit` refuses a cache together with ``augment``
+    (the inputs would change every step and the cached logits would be stale). To cache logits on
+    augmented images, cache them on a fixed bank of views (:func:`kdutils.augment.view_bank`).
+    """
+
+    def __init__(
+        self,
+        teacher: nn.Module,
+        x: Tensor | Dataset | DataLoader,
+        batch_size: int = 1024,
+        device: str | torch.device | None = None,
+    ) -> None:
+        self.teacher = teacher
+        self.labels: Tensor | None = None  # a dataset's labels, read while caching
+        if isinstance(x, Tensor):
+            self._fingerprint = _fingerprint_of(x)
+            self.logits = predict_logits(teacher, x, batch_size, device)
+            return
+        dataset = dataset_of(x)
+        check_deterministic(dataset)
+        self._fingerprint = ("dataset", id(dataset), len(dataset))
+        self._dataset = dataset  # kept alive, so that its id stays its own
+        self.logits, self.labels = predict_dataset(teacher, x, batch_size, device)
+
+    @classmethod
+    def from_logits(cls, logits: Tensor, x: Tensor) -> TeacherCache:
+        """A cache of logits computed elsewhere (a sweep job, a hub model) on the image tensor ``x``,
+        row ``i`` on image ``i``."""
+        if len(logits) != len(x):
+            raise ValueError(
+                f"{len(logits)} rows of logits for {len(x)} images: "
+                "give one row per image of x"
+            )
+        cache = cls.__new__(cls)
+        cache.teacher, cache.logits, cache.labels = None, logits, None
+        cache._fingerprint = _fingerprint_of(x)
+        return cache
+
+    def check(self, data: Tensor | Split | Dataset | DataLoader) -> None:
+        """Raise a ValueError unless ``data`` is what these logits were computed on."""
+        if isinstance(data, Split):
+            data = data.x
+        if isinstance(data, Tensor):
+            same = self._fingerprint == _fingerprint_of(data)
+        else:
+            dataset = dataset_of(data)
+            same = self._fingerprint == ("dataset", id(dataset), len(dataset))
+        if not same:
+            raise ValueError(
+                "TeacherCache was built on other inputs than the ones being trained on; "
+                "rebuild it for this data (stale teacher logits would be silently wrong)"
+            )
+
+    def rolled(self, rows: int) -> TeacherCache:
+        """A cache for the same inputs in which row ``i`` holds the logits of row ``i + rows``
+        (wrapping round).
+
+        On a bank of views (:func:`kdutils.augment.view_bank`: one block of ``len(split)`` rows per
+        view), rolling by one block gives each view the teacher's logits on *another* view of the
+        same image: Beyer et al. 2022's *independent views*, where teacher and student see
+        different augmentations.
+        """
+        other = copy.copy(self)
+        other.logits = self.logits.roll(-rows, dims=0)
+        return other
+
+    def __getitem__(self, idx: Tensor | slice | int) -> Tensor:
+        if isinstance(idx, Tensor) and idx.ndim == 1:
+            # the fit loop's case: index_select is several times faster than indexing
+            return self.logits.index_select(0, idx)
+        return self.logits[idx]

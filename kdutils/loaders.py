@@ -1,0 +1,194 @@
+"""Batches for the training loop: in-memory tensor batches, and DataLoaders whose batches carry dataset indices."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, IterableDataset
+
+from .data import Split
+
+# what fit trains and validates on: in-memory tensors (the fast path), or images streamed from a
+# Dataset of (image, label) pairs, or from a DataLoader over one
+TrainingData = Split | Dataset | DataLoader
+
+
+def batches(
+    x: Tensor,
+    y: Tensor,
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    generator: torch.Generator | None = None,
+    shard: tuple[int, int] = (0, 1),
+) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    """Yield ``(indices, x, y)`` mini-batches from in-memory tensors (no DataLoader, no copies per item).
+
+    ``shard=(rank, world_size)``: every process draws the same global batches (same generator seed)
+    and keeps every ``world_size``-th item of each, as a DistributedSampler would.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size!r}")
+    rank, world = shard
+    n = len(y)
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size][rank::world]
+        # index_select, not x[idx]: several times faster for a batch of images on the CPU
+        yield (
+            idx,
+            x.index_select(0, idx.to(x.device)),
+            y.index_select(0, idx.to(y.device)),
+        )
+
+
+def dataset_of(data: Dataset | DataLoader) -> Dataset:
+    """The map-style Dataset behind ``data``; a TypeError for an IterableDataset."""
+    dataset = data.dataset if isinstance(data, DataLoader) else data
+    if isinstance(dataset, IterableDataset):
+        raise TypeError(
+            "fit needs a map-style Dataset (len() and [index]): an IterableDataset has no "
+            "index to cache teacher logits by or to shuffle; load it into a Dataset or a Split"
+        )
+    return dataset
+
+
+def check_float(name: str, x: Tensor) -> None:
+    """Raise a ValueError unless ``x`` holds floating-point images."""
+    if not x.is_floating_point():
+        raise ValueError(
+            f"{name} holds {x.dtype} images; fit expects floating-point "
+            "images (in [0, 1] for kdutils' loaders): convert them, e.g. x.float() / 255"
+        )
+
+
+def check_training_data(name: str, data: object) -> None:
+    """Raise a clear error unless ``data`` is something fit can train or validate on."""
+    if isinstance(data, Split):
+        check_float(f"{name}.x", data.x)
+    elif not isinstance(data, (Dataset, DataLoader)):
+        raise TypeError(
+            f"{name} must be a kdutils Split, a torch Dataset of (image, label) pairs or a "
+            f"DataLoader; got {type(data).__name__}"
+        )
+
+
+class _Indexed(Dataset):
+    """A dataset of ``(image, label)`` pairs whose items also carry their index, by which a
+    :class:`~kdutils.cache.TeacherCache` looks the teacher's logits up."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[int, Tensor, Tensor]:
+        item = self.dataset[index]
+        if not isinstance(item, (tuple, list)) or len(item) < 2:
+            raise TypeError(
+                f"fit expects a dataset of (image, label) pairs; item {index} is a "
+                f"{type(item).__name__}"
+            )
+        return index, item[0], item[1]
+
+
+class _CollateWithIndex:
+    """A DataLoader's own ``collate_fn`` applied to the pairs, with the indices collated beside."""
+
+    def __init__(self, collate: Callable) -> None:
+        self.collate = collate
+
+    def __call__(self, items: list) -> tuple[Tensor, Tensor, Tensor]:
+        indices = torch.tensor([index for index, _, _ in items])
+        x, y = self.collate([(x, y) for _, x, y in items])
+        return indices, x, y
+
+
+def indexed_loader(
+    data: Dataset | DataLoader,
+    batch_size: int = 128,
+    shuffle: bool = False,
+    generator: torch.Generator | None = None,
+) -> DataLoader:
+    """A DataLoader of ``(indices, images, labels)`` batches over ``data``.
+
+    A Dataset gets a loader with these settings; a DataLoader keeps its own batches, sampler,
+    workers and collate function, with each batch's dataset indices added.
+    """
+    dataset = _Indexed(dataset_of(data))
+    if isinstance(data, DataLoader):
+        return DataLoader(
+            dataset,
+            batch_sampler=data.batch_sampler,
+            num_workers=data.num_workers,
+            collate_fn=_CollateWithIndex(data.collate_fn),
+            pin_memory=data.pin_memory,
+            worker_init_fn=data.worker_init_fn,
+            generator=data.generator,
+        )
+    return DataLoader(
+        dataset, batch_size=batch_size, shuffle=shuffle, generator=generator
+    )
+
+
+class ShuffledBatches:
+    """An epoch's shuffled ``(indices, images, labels)`` batches of a training set, on ``device``.
+
+    A :class:`~kdutils.data.Split` is batched by index in memory (under torchrun, each process
+    keeps its share of every global batch); a Dataset or DataLoader is streamed (one process only).
+    """
+
+    def __init__(
+        self,
+        data: TrainingData,
+        batch_size: int,
+        generator: torch.Generator,
+        device: torch.device,
+        shard: tuple[int, int] = (0, 1),
+    ) -> None:
+        check_training_data("train", data)
+        if batch_size % shard[1]:
+            raise ValueError(
+                f"batch_size {batch_size} must be a multiple of the {shard[1]} processes"
+            )
+        self.in_memory = isinstance(data, Split)
+        if shard[1] > 1 and not self.in_memory:
+            raise ValueError(
+                "under torchrun fit shards in-memory Splits; load the dataset into a Split "
+                "(kdutils.load_splits) or train it in one process"
+            )
+        self.batch_size, self.generator, self.device, self.shard = (
+            batch_size,
+            generator,
+            device,
+            shard,
+        )
+        if self.in_memory:
+            # on a GPU the data moves once, not every batch
+            self.x, self.y = data.x.to(device), data.y.to(device)
+            self.steps = math.ceil(len(data) / batch_size)
+        else:
+            self.loader = indexed_loader(data, batch_size, True, generator)
+            self.steps = len(self.loader)
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        if self.in_memory:
+            yield from batches(
+                self.x,
+                self.y,
+                self.batch_size,
+                shuffle=True,
+                generator=self.generator,
+                shard=self.shard,
+            )
+            return
+        for idx, x, y in self.loader:
+            check_float("train", x)
+            yield idx, x.to(self.device, non_blocking=True), y.to(self.device)
