@@ -8,8 +8,7 @@ from pathlib import Path
 
 import torch
 
-from kdutils.data import stratified_subset
-from kdutils.folders import write_image_folder
+from kdutils.data import Split, stratified_subset
 
 from .fashion import load_fashion, student_train_split
 from .profiles import Profile
@@ -43,3 +42,33 @@ def fashion_folder_and_teacher(profile: Profile) -> tuple[str, str, str]:
     path = root / "teacher.pt"
     torch.save(teacher.cpu(), path)
     return str(root), str(path), f"a demo folder written from {note}"
+
+
+def write_image_folder(split: Split, root: str | Path, classes: list[str]) -> Path:
+    """Write ``split``'s images (floats in [0, 1], 1 or 3 channels) as 8-bit PNGs under
+    ``root/<class>/<index>.png``; returns ``root``.
+
+    Read back with torchvision's ``ImageFolder``, classes are numbered in the sorted order of
+    their names: to keep ``split``'s labels, give names that sort in label order.
+    """
+    from PIL import Image
+
+    root = Path(root)
+    bad = [c for c in classes if not c or "/" in c or "\\" in c or c in (".", "..")]
+    if bad or len(set(classes)) != len(classes):
+        raise ValueError(
+            f"class folder names must be distinct, non-empty and without path separators; "
+            f"got {classes}"
+        )
+    if split.x.ndim != 4 or split.x.shape[1] not in (1, 3):
+        raise ValueError(
+            f"write_image_folder takes N x C x H x W images with 1 or 3 channels; "
+            f"got {tuple(split.x.shape)}"
+        )
+    pixels = (split.x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
+    for name in classes:
+        (root / name).mkdir(parents=True, exist_ok=True)
+    for index, (image, label) in enumerate(zip(pixels.numpy(), split.y.tolist())):
+        array = image[:, :, 0] if image.shape[2] == 1 else image
+        Image.fromarray(array).save(root / classes[label] / f"{index:05d}.png")
+    return root

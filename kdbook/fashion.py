@@ -17,7 +17,11 @@ from kdutils.data import (
 )
 from kdutils.evaluate import classification_metrics, predict_logits
 from kdutils.losses import cross_entropy_objective, kd_objective
-from kdutils.models import SHORT_MOBILENET_V2, mobilenet_v2_small_images
+from kdutils.models import (
+    SHORT_MOBILENET_V2,
+    mobilenet_v2_small_images,
+    vit_small_images,
+)
 from kdutils.runtime import seed_everything
 from kdutils.train import fit
 
@@ -124,6 +128,16 @@ def mobilenet_job(job: dict, shared: dict) -> dict:
     return {**job, **metrics, "history": history.as_dict()}
 
 
+def deit_student(splits: Splits, distilled: bool, **arch: Any) -> nn.Module:
+    """The chapter-5 student: a small timm ViT, with a distillation token and head when ``distilled``."""
+    from kdutils.deit import DistilledViT
+
+    image = splits.train.x.shape[1:]
+    classes = len(splits.classes)
+    vit = vit_small_images(image[-1], image[0], classes, distilled=distilled, **arch)
+    return DistilledViT(vit) if distilled else vit
+
+
 def deit_job(job: dict, shared: dict) -> dict:
     """One sweep job of the DeiT ablation: a student built from ``job["seed"]``, trained, then
     scored head by head (and, with a distillation token, its two tokens' similarity).
@@ -138,7 +152,7 @@ def deit_job(job: dict, shared: dict) -> dict:
 
     seed_everything(job["seed"])
     splits = shared["splits"]
-    model = deit.student(splits, distilled=job["token"], **shared["arch"])
+    model = deit_student(splits, distilled=job["token"], **shared["arch"])
     model.to(shared["device"])
     history = fit(
         model,

@@ -1,4 +1,4 @@
-"""Data: the offline-first resolver, stratified seeded splits, and in-memory tensor batches."""
+"""Data sets: the offline-first resolver and stratified, seeded train / validation / test splits in memory."""
 
 from __future__ import annotations
 
@@ -198,107 +198,6 @@ def _packaged_digits() -> RawData | str:
     )
 
 
-SPLIT_FOLDERS = {
-    "train": "train",
-    "val": "val",
-    "valid": "val",
-    "validation": "val",
-    "test": "test",
-}
-IMAGE_MODES = ("RGB", "L")
-
-
-def _read_image(file: Path, image_size: int, mode: str) -> Tensor:
-    """One image as uint8 C x H x W in ``mode``, resized; 16-bit images scaled to 8 bits."""
-    from PIL import Image
-
-    with Image.open(file) as image:
-        if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit (or 32-bit) integers
-            array = np.asarray(image, dtype=np.float64)
-            top = (
-                65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
-            )
-            image = Image.fromarray(np.round(array / top * 255.0).astype(np.uint8))
-        image = image.convert(mode).resize((image_size, image_size), Image.BILINEAR)
-        array = np.asarray(image, dtype=np.uint8)
-    return torch.from_numpy(array.reshape(image_size, image_size, -1).copy()).permute(
-        2, 0, 1
-    )
-
-
-def _read_class_folders(
-    root: Path, image_size: int, mode: str
-) -> tuple[Tensor, Tensor, list[str]]:
-    """Every image below ``root/<class>/``: images, labels, class names (sorted)."""
-    from torchvision.datasets.folder import IMG_EXTENSIONS
-
-    classes = sorted(d.name for d in root.iterdir() if d.is_dir())
-    if not classes:
-        raise DataNotFoundError(
-            f"image folder {str(root)!r} has no class sub-folders. Fix: {FIX_HINT['imagefolder']}"
-        )
-    images, labels = [], []
-    for label, name in enumerate(classes):
-        for file in sorted((root / name).iterdir()):
-            if file.suffix.lower() in IMG_EXTENSIONS:
-                images.append(_read_image(file, image_size, mode))
-                labels.append(label)
-    if not images:
-        raise DataNotFoundError(f"image folder {str(root)!r} holds no images")
-    return torch.stack(images), torch.tensor(labels, dtype=torch.int64), classes
-
-
-def split_folders(path: Path) -> dict[str, Path]:
-    """The split folders of an image folder, by split (``train``, ``val``, ``test``): ``train/``,
-    ``val/`` (or ``valid/``, ``validation/``) and ``test/`` in any case; ``{}`` for a folder of
-    class folders only. A folder that mixes split and other folders, or has no ``train/``, is an
-    error: split names are never taken as classes."""
-    folders = sorted(d.name for d in path.iterdir() if d.is_dir())
-    splits = [f for f in folders if f.lower() in SPLIT_FOLDERS]
-    if not splits:
-        return {}
-    if len(splits) != len(folders) or "train" not in [f.lower() for f in splits]:
-        raise DataNotFoundError(
-            f"image folder {str(path)!r} mixes split folders {splits} with other folders "
-            f"{sorted(set(folders) - set(splits))}, or has no train/: use either class "
-            "folders, or train/ (and optional val/, test/) each holding class folders"
-        )
-    return {SPLIT_FOLDERS[f.lower()]: path / f for f in splits}
-
-
-def _load_imagefolder(path: Path, image_size: int, mode: str = "RGB") -> RawData:
-    """A folder of class sub-folders, or of split folders (:func:`split_folders`) each holding
-    class sub-folders: then ``test/`` becomes the official test split and ``val/`` joins the pool
-    that the validation split is drawn from."""
-    if mode not in IMAGE_MODES:
-        raise ValueError(f"image mode must be one of {IMAGE_MODES}; got {mode!r}")
-    splits = split_folders(path)
-    if not splits:
-        x, y, classes = _read_class_folders(path, image_size, mode)
-        return RawData(x, y, classes, f"path: {path}")
-    parts = {
-        split: _read_class_folders(folder, image_size, mode)
-        for split, folder in splits.items()
-    }
-    classes = parts["train"][2]
-    for name, (_, _, found) in parts.items():
-        if found != classes:
-            raise DataNotFoundError(
-                f"image folder {str(path / name)!r} has classes {found}, train/ has {classes}"
-            )
-    pool = [parts[k] for k in ("train", "val") if k in parts]
-    x, y = torch.cat([p[0] for p in pool]), torch.cat([p[1] for p in pool])
-    test = parts.get("test")
-    return RawData(
-        x,
-        y,
-        classes,
-        f"path: {path} ({', '.join(sorted(parts))})",
-        test_images=test[0] if test else None,
-        test_labels=test[1] if test else None,
-    )
-
-
 def resolve_dataset(
     name: str,
     path: str | Path | None = None,
@@ -308,7 +207,7 @@ def resolve_dataset(
 ) -> RawData:
     """Find ``name``: explicit path, local cache, system package, download (if allowed), packaged copy.
 
-    ``imagefolder`` reads ``path`` (see ``_load_imagefolder``), every image converted to
+    ``imagefolder`` reads ``path`` (see :func:`kdutils.folders.load_image_folder`), every image converted to
     ``image_mode`` (``"RGB"``, default, or ``"L"`` for grayscale) and resized to ``image_size``
     pixels square (default 64), 16-bit images scaled to 8 bits; :func:`load_splits` then scales
     them to [0, 1] (no mean/std normalisation: add it in the model or the transform).
@@ -331,7 +230,9 @@ def resolve_dataset(
                 f"data set 'imagefolder': {str(path)!r} {what}. "
                 f"Fix: {FIX_HINT['imagefolder']}"
             )
-        return _load_imagefolder(Path(path), image_size, image_mode)
+        from .folders import load_image_folder  # it reads into this module's RawData
+
+        return load_image_folder(Path(path), image_size, image_mode)
 
     looked: list[str] = []
 

@@ -8,10 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .data import Splits
 from .evaluate import predict_logits
 from .losses import Objective, check_alpha, deit_loss
-from .models import vit_small_images
 
 Heads = Literal["class", "distill", "both"]
 HEADS: tuple[Heads, ...] = ("class", "distill", "both")
@@ -41,9 +39,8 @@ class DistilledViT(nn.Module):
                 "DistilledViT needs a model with a distillation token and head "
                 "(timm VisionTransformerDistilled)"
             )
-        combine_heads(
-            torch.zeros(1, 1), torch.zeros(1, 1), heads
-        )  # validates ``heads``
+        if heads not in HEADS:
+            raise ValueError(f"unknown heads {heads!r}; choose one of {HEADS}")
         self.vit, self.heads = vit, heads
 
     def both_heads(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -102,16 +99,9 @@ def deit_objective(
             ) + alpha * F.cross_entropy(second, targets)
 
         return two_class
-    deit_loss(
-        torch.zeros(1, 2),
-        torch.zeros(1, 2),
-        torch.zeros(1, dtype=torch.long),
-        torch.zeros(1, 2),
-        kind,
-        alpha,
-        tau,
-        soft_reduction,
-    )
+    # settings are checked now, not at the first training step
+    one, label = torch.zeros(1, 2), torch.zeros(1, dtype=torch.long)
+    deit_loss(one, one, label, one, kind, alpha, tau, soft_reduction)
 
     def objective(out, targets: Tensor, teacher_logits: Tensor | None) -> Tensor:
         class_logits, dist_logits = out if isinstance(out, tuple) else (out, out)
@@ -149,14 +139,3 @@ def token_similarity(model: DistilledViT, x: Tensor) -> list[float]:
         )
     vit.train(was_training)
     return sims
-
-
-def student(
-    splits: Splits, distilled: bool, heads: Heads = "both", **arch
-) -> nn.Module:
-    """The DeiT student: a small timm ViT, with a distillation token and head when ``distilled``."""
-    image = splits.train.x.shape[1:]
-    vit = vit_small_images(
-        image[-1], image[0], len(splits.classes), distilled=distilled, **arch
-    )
-    return DistilledViT(vit, heads) if distilled else vit

@@ -1,5 +1,4 @@
-"""Image folders streamed from disk: torchvision ``ImageFolder`` datasets per split, and a split
-written out as an image folder."""
+"""Image folders: one rule for which folders are splits and classes, read into memory or streamed from disk."""
 
 from __future__ import annotations
 
@@ -12,7 +11,107 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
-from .data import IMAGE_MODES, Split, _read_image, split_folders
+from .data import FIX_HINT, DataNotFoundError, RawData
+
+SPLIT_FOLDERS = {
+    "train": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "test": "test",
+}
+IMAGE_MODES = ("RGB", "L")
+
+
+def read_image(file: Path, image_size: int, mode: str) -> Tensor:
+    """One image as uint8 C x H x W in ``mode``, resized; 16-bit images scaled to 8 bits."""
+    from PIL import Image
+
+    with Image.open(file) as image:
+        if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit (or 32-bit) integers
+            array = np.asarray(image, dtype=np.float64)
+            top = (
+                65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
+            )
+            image = Image.fromarray(np.round(array / top * 255.0).astype(np.uint8))
+        image = image.convert(mode).resize((image_size, image_size), Image.BILINEAR)
+        array = np.asarray(image, dtype=np.uint8)
+    return torch.from_numpy(array.reshape(image_size, image_size, -1).copy()).permute(
+        2, 0, 1
+    )
+
+
+def _read_class_folders(
+    root: Path, image_size: int, mode: str
+) -> tuple[Tensor, Tensor, list[str]]:
+    """Every image below ``root/<class>/``: images, labels, class names (sorted)."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir())
+    if not classes:
+        raise DataNotFoundError(
+            f"image folder {str(root)!r} has no class sub-folders. Fix: {FIX_HINT['imagefolder']}"
+        )
+    images, labels = [], []
+    for label, name in enumerate(classes):
+        for file in sorted((root / name).iterdir()):
+            if file.suffix.lower() in IMG_EXTENSIONS:
+                images.append(read_image(file, image_size, mode))
+                labels.append(label)
+    if not images:
+        raise DataNotFoundError(f"image folder {str(root)!r} holds no images")
+    return torch.stack(images), torch.tensor(labels, dtype=torch.int64), classes
+
+
+def split_folders(path: Path) -> dict[str, Path]:
+    """The split folders of an image folder, by split (``train``, ``val``, ``test``): ``train/``,
+    ``val/`` (or ``valid/``, ``validation/``) and ``test/`` in any case; ``{}`` for a folder of
+    class folders only. A folder that mixes split and other folders, or has no ``train/``, is an
+    error: split names are never taken as classes."""
+    folders = sorted(d.name for d in path.iterdir() if d.is_dir())
+    splits = [f for f in folders if f.lower() in SPLIT_FOLDERS]
+    if not splits:
+        return {}
+    if len(splits) != len(folders) or "train" not in [f.lower() for f in splits]:
+        raise DataNotFoundError(
+            f"image folder {str(path)!r} mixes split folders {splits} with other folders "
+            f"{sorted(set(folders) - set(splits))}, or has no train/: use either class "
+            "folders, or train/ (and optional val/, test/) each holding class folders"
+        )
+    return {SPLIT_FOLDERS[f.lower()]: path / f for f in splits}
+
+
+def load_image_folder(path: Path, image_size: int, mode: str = "RGB") -> RawData:
+    """A folder of class sub-folders, or of split folders (:func:`split_folders`) each holding
+    class sub-folders: then ``test/`` becomes the official test split and ``val/`` joins the pool
+    that the validation split is drawn from."""
+    if mode not in IMAGE_MODES:
+        raise ValueError(f"image mode must be one of {IMAGE_MODES}; got {mode!r}")
+    splits = split_folders(path)
+    if not splits:
+        x, y, classes = _read_class_folders(path, image_size, mode)
+        return RawData(x, y, classes, f"path: {path}")
+    parts = {
+        split: _read_class_folders(folder, image_size, mode)
+        for split, folder in splits.items()
+    }
+    classes = parts["train"][2]
+    for name, (_, _, found) in parts.items():
+        if found != classes:
+            raise DataNotFoundError(
+                f"image folder {str(path / name)!r} has classes {found}, train/ has {classes}"
+            )
+    pool = [parts[k] for k in ("train", "val") if k in parts]
+    x, y = torch.cat([p[0] for p in pool]), torch.cat([p[1] for p in pool])
+    test = parts.get("test")
+    return RawData(
+        x,
+        y,
+        classes,
+        f"path: {path} ({', '.join(sorted(parts))})",
+        test_images=test[0] if test else None,
+        test_labels=test[1] if test else None,
+    )
 
 
 @dataclass
@@ -83,7 +182,7 @@ def image_folder_datasets(
             f"image folder {str(root)!r} has no train/ folder; arrange the images as "
             "train/<class>/*.png, with optional val/ and test/"
         )
-    loader = partial(_read_image, image_size=image_size, mode=image_mode)
+    loader = partial(read_image, image_size=image_size, mode=image_mode)
     plain = _ToFloat(mean, std)
 
     def folder(name: str, augment: object | None = None) -> ImageFolder:
@@ -113,33 +212,3 @@ def image_folder_datasets(
         train = Subset(train, np.sort(keep).tolist())
     test = folder("test") if "test" in found else None
     return FolderSplits(train, val, test, classes, root)
-
-
-def write_image_folder(split: Split, root: str | Path, classes: list[str]) -> Path:
-    """Write ``split``'s images (floats in [0, 1], 1 or 3 channels) as 8-bit PNGs under
-    ``root/<class>/<index>.png``; returns ``root``.
-
-    Read back with torchvision's ``ImageFolder``, classes are numbered in the sorted order of
-    their names: to keep ``split``'s labels, give names that sort in label order.
-    """
-    from PIL import Image
-
-    root = Path(root)
-    bad = [c for c in classes if not c or "/" in c or "\\" in c or c in (".", "..")]
-    if bad or len(set(classes)) != len(classes):
-        raise ValueError(
-            f"class folder names must be distinct, non-empty and without path separators; "
-            f"got {classes}"
-        )
-    if split.x.ndim != 4 or split.x.shape[1] not in (1, 3):
-        raise ValueError(
-            f"write_image_folder takes N x C x H x W images with 1 or 3 channels; "
-            f"got {tuple(split.x.shape)}"
-        )
-    pixels = (split.x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
-    for name in classes:
-        (root / name).mkdir(parents=True, exist_ok=True)
-    for index, (image, label) in enumerate(zip(pixels.numpy(), split.y.tolist())):
-        array = image[:, :, 0] if image.shape[2] == 1 else image
-        Image.fromarray(array).save(root / classes[label] / f"{index:05d}.png")
-    return root

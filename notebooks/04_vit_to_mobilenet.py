@@ -113,14 +113,13 @@ run.declare_primary(
 # %%
 guide_results = None
 if cfg.name == "gpu":
-    from kdutils import hf
+    from kdbook import guide
 
-    setup = (
-        hf.load_guide_setup()
-    )  # raises a clear error naming the cpu profile when the hub is unreachable
+    # raises a clear error naming the cpu profile when the hub is unreachable
+    setup = guide.load_guide_setup()
     guide_results = {
         kind: [
-            hf.run_guide(
+            guide.run_guide(
                 setup,
                 f"runs/beans-{kind}-{s}",
                 s,

@@ -5,8 +5,9 @@ import pytest
 import torch
 from PIL import Image
 
+from kdbook.demo import write_image_folder
 from kdutils.data import DataNotFoundError, Split
-from kdutils.folders import image_folder_datasets, write_image_folder
+from kdutils.folders import image_folder_datasets
 
 
 def _folder(root, splits=("train", "test"), classes=("ant", "bee"), n=10, size=12):

@@ -5,6 +5,7 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
+from kdbook import guide  # noqa: E402
 from kdutils import hf, losses  # noqa: E402
 from kdutils.cache import TeacherCache  # noqa: E402
 from kdutils.data import Split  # noqa: E402
@@ -81,7 +82,7 @@ def test_distillation_trainer_compute_loss_is_kdutils_loss(tmp_path):
 
 def test_trainer_route_trains_and_evaluates(tmp_path):
     x, y = generated_images()
-    args = hf.training_arguments(
+    args = guide.training_arguments(
         str(tmp_path),
         epochs=2,
         seed=0,
@@ -155,4 +156,4 @@ def test_offline_hub_gives_a_clear_error(monkeypatch):
     with pytest.raises(
         hf.HubUnavailableError, match=r"needs the Hugging Face Hub .* profile='cpu'"
     ):
-        hf.load_guide_setup()
+        guide.load_guide_setup()
