@@ -26,7 +26,7 @@ def keep_freed_memory() -> bool:
         return False
     mallopt = ctypes.CDLL("libc.so.6").mallopt
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    # setting either ends glibc's own adjustment of both (trim alone made the faults worse)
+    # setting either threshold ends glibc's dynamic adjustment of both, so both are set
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
         mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -16,15 +16,12 @@ class Profile:
     purpose: str
     seeds: tuple[int, ...]  # every arm of a primary claim
     exploratory_seeds: tuple[int, ...]  # the other experiments
-    threads: (
-        int | None
-    )  # torch threads per training run (None: all cores); fixed so that numbers do not
-    # depend on how many notebooks run side by side: parallelism comes from processes
+    # torch threads per training run (None: all cores); fixed so that numbers do not depend on
+    # how many notebooks run side by side: parallelism comes from processes
+    threads: int | None
     per_class_limit: int | None  # cap on training images per class (None: all the data)
-    device: str  # "cpu" or "cuda"
-    amp: bool
+    device: str  # "cpu" or "cuda" (where fit runs the forward pass in bf16 autocast)
     allow_download: bool
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def choose(self, **per_profile: T) -> T:
         """Pick the value given for this profile, e.g. ``cfg.choose(smoke=1, cpu=8, gpu=30)``."""
@@ -37,7 +34,7 @@ class Profile:
 
     def configure_torch(self) -> None:
         """Give torch this profile's thread count (the same numbers whether run alone or beside
-        others), and keep freed tensors' memory in the process (:mod:`kdutils.allocator`)."""
+        others), and keep freed tensors' memory in the process (:mod:`kdbook.allocator`)."""
         import torch
 
         from kdbook.allocator import keep_freed_memory
@@ -56,30 +53,27 @@ PROFILES: dict[str, Profile] = {
         threads=1,
         per_class_limit=40,
         device="cpu",
-        amp=False,
         allow_download=False,
     ),
     "cpu": Profile(
         name="cpu",
-        purpose="the rendered book: real offline data, 5 seeds for primary claims and 3 for exploratory ones, "
-        "one thread per run, whole book from scratch in 23-25 min on 2 cores (goal: 25)",
+        purpose="the rendered book: real offline data, 5 seeds for primary claims and 3 for "
+        "exploratory ones, one thread per run, the whole book from scratch within 25 min on 2 cores",
         seeds=(0, 1, 2, 3, 4),
         exploratory_seeds=(0, 1, 2),
         threads=1,
         per_class_limit=None,
         device="cpu",
-        amp=False,
         allow_download=False,
     ),
     "gpu": Profile(
         name="gpu",
-        purpose="paper scale: full data sets and hub teachers when online; needs CUDA, AMP on",
+        purpose="paper scale: full data sets and hub teachers when online; needs CUDA (bf16 autocast)",
         seeds=(0, 1, 2, 3, 4),
         exploratory_seeds=(0, 1, 2, 3, 4),
         threads=None,
         per_class_limit=None,
         device="cuda",
-        amp=True,
         allow_download=True,
     ),
 }

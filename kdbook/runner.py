@@ -371,7 +371,7 @@ def profiles_table() -> str:
     for p in PROFILES.values():
         lines.append(
             f"| `{p.name}` | {table_cell(p.purpose)} | {len(p.seeds)} | {p.per_class_limit or 'all'} | "
-            f"{p.device} | {'on' if p.amp else 'off'} | {'allowed' if p.allow_download else 'never'} |"
+            f"{p.device} | {'bf16' if p.device == 'cuda' else 'off'} | {'allowed' if p.allow_download else 'never'} |"
         )
     return "\n".join(lines) + "\n"
 

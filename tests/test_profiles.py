@@ -12,7 +12,7 @@ def test_known_profiles():
         not get_profile("cpu").allow_download
         and not get_profile("smoke").allow_download
     )
-    assert get_profile("gpu").device == "cuda" and get_profile("gpu").amp
+    assert get_profile("gpu").device == "cuda"
 
 
 def test_unknown_profile_is_a_clear_error():
