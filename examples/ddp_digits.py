@@ -19,11 +19,12 @@ from kdutils.models import mlp
 from kdutils.runtime import seed_everything
 from kdutils.train import fit
 
+# SAMPLES: a multiple of the global batch, so every step splits evenly
 GLOBAL_BATCH, EPOCHS, SAMPLES = (
     64,
     2,
     1280,
-)  # SAMPLES: a multiple of the global batch, so every step splits evenly
+)
 
 
 def main(out: str) -> None:

@@ -19,9 +19,8 @@ def start(
     """The profile (its threads applied), the device it asks for, and the chapter's results record."""
     cfg = get_profile(profile)
     cfg.configure_torch()  # the profile's thread count: the same numbers alone or beside other notebooks
-    device = pick_device(
-        cfg.device
-    )  # a clear error when the profile wants a GPU and there is none
+    # a clear error when the profile wants a GPU and there is none
+    device = pick_device(cfg.device)
     seed_everything(seed)
     _show_run_settings(cfg, seed)
     return cfg, device, Run(notebook, profile, cfg.seeds)

@@ -47,10 +47,8 @@ from scipy import stats
 
 COMPARATIVE_VERDICTS = ("reproduced", "contradicted", "no effect", "inconclusive")
 NOT_TESTABLE = "not testable here"
-CHECK_VERDICTS = (
-    "reproduced",
-    "not reproduced",
-)  # exact and bound claims: the check passes or it does not
+# exact and bound claims: the check passes or it does not
+CHECK_VERDICTS = ("reproduced", "not reproduced")
 VERDICTS = (*COMPARATIVE_VERDICTS, NOT_TESTABLE, "not reproduced")
 HEADROOM_RATIO = 0.6  # teacher error <= 0.6 x student-alone error: a teacher clearly better than the student
 KINDS = ("exact", "bound", "comparative")
@@ -71,12 +69,10 @@ class Claim:
     numbers: dict = field(default_factory=dict)
     verdict: str = "inconclusive"
     reason: str = ""
-    role: str = (
-        ""  # comparative claims: "primary" (declared before the run) or "exploratory"
-    )
-    protocol: dict = field(
-        default_factory=dict
-    )  # seeds, test images, how the models were scored
+    # comparative claims: "primary" (declared before the run) or "exploratory"
+    role: str = ""
+    # seeds, test images, how the models were scored
+    protocol: dict = field(default_factory=dict)
     section: str = ""  # the label of the chapter section that measured it
 
     def as_dict(self) -> dict:
@@ -84,18 +80,18 @@ class Claim:
 
     def summary(self) -> str:
         """A one-line, deterministic summary: id, verdict and the key numbers."""
-        n = self.numbers
-        if self.kind == "exact":
-            return (
-                f"{self.id}: {self.verdict} (observed {n['observed']:.4g}, expected {n['expected']:.4g} "
-                f"+- {n['tolerance']:.2g})"
-            )
-        if self.kind == "bound":
-            return (
-                f"{self.id}: {self.verdict} (observed {n['observed']:.3g}, target "
-                f"{'<=' if n['at_most'] else '>='} {n['bound']:.3g})"
-            )
+        if self.kind != "comparative":
+            return f"{self.id}: {self.verdict} ({check_numbers(self)})"
         return f"{self.id} [{self.role}]: {self.verdict} ({format_effect(self)})"
+
+
+def check_numbers(claim: Claim | dict) -> str:
+    """``observed 1.02, expected 1 ± 0.05`` (exact) or ``observed 1.3, target ≤ 1.1`` (bound)."""
+    c = claim if isinstance(claim, dict) else claim.as_dict()
+    n = c["numbers"]
+    if c["kind"] == "exact":
+        return f"observed {n['observed']:.4g}, expected {n['expected']:.4g} ± {n['tolerance']:.2g}"
+    return f"observed {n['observed']:.3g}, target {'≤' if n['at_most'] else '≥'} {n['bound']:.3g}"
 
 
 def format_effect(claim: Claim | dict) -> str:
@@ -447,9 +443,8 @@ def apply_holm(primary: Sequence[Claim], alpha: float = ALPHA) -> None:
     interval is reported at that level. Once a step fails, every later claim keeps that step's level, so
     an interval never excludes zero where Holm's procedure does not reject.
     """
-    primary = [
-        c for c in primary if c.verdict != NOT_TESTABLE
-    ]  # not tested, so not in the family
+    # not tested, so not in the family
+    primary = [c for c in primary if c.verdict != NOT_TESTABLE]
     if not primary:
         return
     adjusted = holm([c.numbers["p_value"] for c in primary])

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .claims import COMPARATIVE_VERDICTS, HEADROOM_RATIO, NOT_TESTABLE, format_effect
+from .claims import (
+    COMPARATIVE_VERDICTS,
+    HEADROOM_RATIO,
+    MAX_PRIMARY,
+    NOT_TESTABLE,
+    check_numbers,
+    format_effect,
+)
 
 OUTCOMES = (*COMPARATIVE_VERDICTS, NOT_TESTABLE)  # what a comparative claim can end in
 
@@ -34,10 +41,8 @@ def table_cell(text: object) -> str:
 def numbers_text(claim: dict) -> str:
     """The measured numbers of a claim, for a table cell."""
     n = claim["numbers"]
-    if claim["kind"] == "exact":
-        return f"observed {n['observed']:.4g}; expected {n['expected']:.4g} ± {n['tolerance']:.2g}"
-    if claim["kind"] == "bound":
-        return f"observed {n['observed']:.3g}; target {'≤' if n['at_most'] else '≥'} {n['bound']:.3g}"
+    if claim["kind"] != "comparative":
+        return check_numbers(claim)
     scale, unit = n["scale"], n["unit"]
     mean = lambda values: sum(values) / len(values)  # noqa: E731
     text = (
@@ -205,7 +210,8 @@ def results_page(
         "excludes zero on the claimed side), **contradicted** (it excludes zero on the other side), "
         "**no effect** (the CI lies inside the margin declared before the run) and **inconclusive** "
         "(the run cannot tell). The intervals count two sources of noise: seeds (training randomness) "
-        "and test images (the test set is one sample). Each chapter declares up to three *primary* "
+        "and test images (the test set is one sample). Each chapter declares at most "
+        f"{MAX_PRIMARY} *primary* "
         "claims with their margins before it runs; their intervals are corrected with Holm's method "
         "within the chapter. The other comparative claims are *exploratory*, at 95% without correction: "
         "read them as leads, not findings. A claim about distillation is tested only where its setting "

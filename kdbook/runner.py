@@ -89,9 +89,8 @@ def _imported_modules(tree: ast.AST, package: str | None) -> set[str]:
             else:
                 module = node.module or ""
             found.add(module)
-            found.update(
-                f"{module}.{alias.name}" for alias in node.names
-            )  # ``from kdutils import losses``
+            # ``from kdutils import losses``
+            found.update(f"{module}.{alias.name}" for alias in node.names)
     return found
 
 
@@ -204,9 +203,8 @@ def execute_notebook(
     tic = time.perf_counter()
     key = run_key(name, profile, root, seed)
     key_file = build_dir(profile, root) / "run-keys" / f"{name}.sha256"
-    key_file.unlink(
-        missing_ok=True
-    )  # the executed copy is rewritten as it runs: until it completes, it is stale
+    # the executed copy is rewritten as it runs: until it completes, it is stale
+    key_file.unlink(missing_ok=True)
     papermill.execute_notebook(
         str(source),
         str(out),
@@ -219,12 +217,10 @@ def execute_notebook(
     _tidy_executed_notebook(out)
     key_file.parent.mkdir(parents=True, exist_ok=True)
     seconds = time.perf_counter() - tic
-    (key_file.parent / f"{name}.seconds").write_text(
-        f"{seconds:.1f}"
-    )  # for scheduling the next parallel run
-    key_file.write_text(
-        key
-    )  # written last: an interrupted run is executed again next time
+    # for scheduling the next parallel run
+    (key_file.parent / f"{name}.seconds").write_text(f"{seconds:.1f}")
+    # written last: an interrupted run is executed again next time
+    key_file.write_text(key)
     return seconds
 
 

@@ -65,9 +65,8 @@ def make_cpu_slots(folder: Path, count: int) -> Path:
 
 def _single_threaded(fn: Callable[[dict, dict], Any], job: dict) -> Any:
     previous = torch.get_num_threads()
-    torch.set_num_threads(
-        1
-    )  # one thread per job: the same numbers whether jobs run inline or in parallel
+    # one thread per job: the same numbers whether jobs run inline or in parallel
+    torch.set_num_threads(1)
     try:
         with cpu_slot():
             return fn(job, _SHARED)

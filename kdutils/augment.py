@@ -56,9 +56,8 @@ def random_erasing(
         raise ValueError(f"p must be in [0, 1]; got {p!r}")
     n, _, h, w = x.shape
     area = torch.empty(n).uniform_(*scale, generator=generator) * h * w
-    aspect = torch.exp(
-        torch.empty(n).uniform_(-1.2040, 1.2040, generator=generator)
-    )  # log(0.3), log(1/0.3)
+    # log(0.3), log(1/0.3)
+    aspect = torch.exp(torch.empty(n).uniform_(-1.2040, 1.2040, generator=generator))
     eh = (area * aspect).sqrt().round().clamp(1, h).long()
     ew = (area / aspect).sqrt().round().clamp(1, w).long()
     top = (torch.rand(n, generator=generator) * (h - eh + 1)).long()
@@ -146,7 +145,7 @@ def view_bank(
     """``views`` augmented copies of every image of ``split``, drawn once and fixed: a bank.
 
     Because the bank does not change, a teacher's logits on it can be cached
-    (:class:`kdutils.train.TeacherCache`) and the student still sees new views of each image: an epoch
+    (:class:`kdutils.cache.TeacherCache`) and the student still sees new views of each image: an epoch
     over the bank is ``views`` passes over the data, each image in a different view, with the teacher
     labelling the very view the student sees (Beyer et al. 2022's consistency, at a fixed budget of
     views). Train the no-views control for ``views`` times the epochs to match the steps.

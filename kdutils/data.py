@@ -62,9 +62,8 @@ class RawData:
     labels: Tensor
     classes: list[str]
     source: str
-    test_images: Tensor | None = (
-        None  # the source's official test split, when it has one
-    )
+    # the source's official test split, when it has one
+    test_images: Tensor | None = None
     test_labels: Tensor | None = None
 
 
@@ -152,12 +151,10 @@ def _download_torchvision(name: str, root: Path) -> RawData | str:
     try:
         for train in (True, False):
             cls(root=str(root), train=train, download=True)
-    except (
-        Exception
-    ) as exc:  # no network, a mirror down, a checksum mismatch: all mean "not here"
+    # no network, a mirror down, a checksum mismatch: all mean "not here"
+    except Exception as exc:
         return f"download with torchvision.datasets.{cls.__name__} into {root} failed: {exc}"
-    loaded = _load_idx_folder(name, root, "download")
-    return loaded
+    return _load_idx_folder(name, root, "download")
 
 
 def _packaged_mnist() -> RawData | str:

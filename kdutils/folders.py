@@ -149,7 +149,7 @@ def image_folder_datasets(
     seed: int = 0,
 ) -> FolderSplits:
     """Datasets over ``root/train/<class>/*`` (and ``root/val/``, ``root/test/`` when present; the
-    split folders of :func:`kdutils.data.split_folders`),
+    split folders of :func:`split_folders`),
     decoded one image at a time, for :func:`kdutils.train.fit` to stream.
 
     Every image is converted to ``image_mode`` (``"RGB"`` or ``"L"``, one channel), resized to

@@ -225,13 +225,11 @@ class KDObjective:
         self, student_logits: Tensor, labels: Tensor, teacher_logits: Tensor | None
     ) -> Tensor:
         teacher_logits = _needs_teacher(teacher_logits, "kd_objective")
-        if self.t_squared:
-            return distillation_loss(
-                student_logits, labels, teacher_logits, self.alpha, self.T
-            )
         check_targets(student_logits, labels)
         hard = F.cross_entropy(student_logits, labels)
-        soft = soft_kd_loss(student_logits, teacher_logits, self.T) / self.T**2
+        soft = soft_kd_loss(student_logits, teacher_logits, self.T)
+        if not self.t_squared:
+            soft = soft / self.T**2
         return (1.0 - self.alpha) * hard + self.alpha * soft
 
 

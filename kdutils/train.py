@@ -203,9 +203,8 @@ def fit(
             opt.step()
             scheduler.step()
             total, count = total + value * len(yb), count + len(yb)
-            head = (
-                logits[0] if isinstance(logits, tuple) else logits
-            )  # DeiT: class head
+            # DeiT: class head
+            head = logits[0] if isinstance(logits, tuple) else logits
             hits += (head.detach().argmax(dim=1) == yb).sum()
         if (epoch + 1) % eval_every and epoch + 1 < epochs:
             continue

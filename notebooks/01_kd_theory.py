@@ -59,9 +59,8 @@ splits = load_splits(
     dataset, per_class_limit=cfg.per_class_limit, download=cfg.allow_download
 )
 in_features = splits.train.x[0].numel()
-teacher, _, loaded = get_teacher(
-    "theory-mlp", cfg, splits
-)  # trained once, then from the checkpoint cache
+# trained once, then from the checkpoint cache
+teacher, _, loaded = get_teacher("theory-mlp", cfg, splits)
 teacher_metrics = classification_metrics(teacher, splits.test.x, splits.test.y)
 run.config, run.data_source = (
     {"teacher": teacher_config("theory-mlp", cfg, splits)},
@@ -98,9 +97,8 @@ print(
 # %% mystnb={"figure": {"caption": "The test digit the teacher finds most ambiguous, and its softened output softmax(z / T) at five temperatures: the higher T, the more probability moves to the classes the label does not name."}}
 test_logits = predict_logits(teacher, splits.test.x).double()
 temperatures = [1, 2, 5, 10, 20]
-example = int(
-    torch.argmax(losses.entropy(test_logits, 2.0))
-)  # the test image the teacher finds most ambiguous
+# the test image the teacher finds most ambiguous
+example = int(torch.argmax(losses.entropy(test_logits, 2.0)))
 fig, (ax_img, ax_bar) = plt.subplots(
     1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [1, 4]}
 )
@@ -127,9 +125,8 @@ plots.entropy_vs_temperature(
 )
 plt.show()
 
-entropies = torch.stack(
-    [losses.entropy(test_logits, float(T)) for T in T_grid]
-)  # (temperatures, images)
+# (temperatures, images)
+entropies = torch.stack([losses.entropy(test_logits, float(T)) for T in T_grid])
 monotone = (entropies.diff(dim=0) >= -1e-12).all(dim=0).double().mean().item()
 run.add_claim(
     claims.check_exact(
@@ -219,12 +216,10 @@ run.add_claim(
 T_sweep = np.geomspace(1, 10_000, 41)
 norm_plain, norm_scaled = [], []
 for T in T_sweep:
-    g = grad_wrt_student(
-        losses.soft_kd_loss, student_logits, test_logits, float(T)
-    )  # includes T^2
-    norm_scaled.append(
-        g.norm(dim=1).mean().item() * len(g)
-    )  # per-example gradient norm
+    # includes T^2
+    g = grad_wrt_student(losses.soft_kd_loss, student_logits, test_logits, float(T))
+    # per-example gradient norm
+    norm_scaled.append(g.norm(dim=1).mean().item() * len(g))
     norm_plain.append(norm_scaled[-1] / T**2)
 norm_plain, norm_scaled = np.array(norm_plain), np.array(norm_scaled)
 
@@ -522,10 +517,11 @@ def adam_step_change(scale):
     )
 
 
+# T = 5, as in the Keras example
 step_1, step_T2 = (
     adam_step_change(1.0),
     adam_step_change(25.0),
-)  # T = 5, as in the Keras example
+)
 adam_gap = ((step_T2 - step_1).norm() / step_1.norm()).item()
 print(
     "relative change of two Adam updates when gradients are multiplied by 25: "

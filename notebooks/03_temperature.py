@@ -159,9 +159,8 @@ def confusion_mass(T):
 
 fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
 masses = {T: confusion_mass(T) for T in (1, 4, 20)}
-top = max(
-    np.nanmax(m) for m in masses.values()
-)  # one colour scale for the three panels
+# one colour scale for the three panels
+top = max(np.nanmax(m) for m in masses.values())
 for ax, T in zip(axes, masses):
     image = ax.imshow(masses[T], cmap="viridis", vmin=0.0, vmax=top)
     ax.set_title(f"T = {T}: mean probability on wrong classes")

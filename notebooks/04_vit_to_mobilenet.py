@@ -225,9 +225,8 @@ jobs = [
     for arm, objective in (("alone", None), ("distilled", (ALPHA, T)))
     for s in cfg.seeds
 ]
-jobs.sort(
-    key=lambda j: -j["epochs"]
-)  # the longest first, so the workers finish together
+# the longest first, so the workers finish together
+jobs.sort(key=lambda j: -j["epochs"])
 results = {}
 for r in run_jobs(fashion.mobilenet_job, jobs, shared, desc="students", device=device):
     results.setdefault((r["schedule"], r["arm"]), []).append(r)

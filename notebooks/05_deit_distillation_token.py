@@ -178,9 +178,8 @@ VARIANTS = {  # name: (distillation token?, deit_objective's arguments, teacher)
     "hard + distillation token, CNN with less data": (True, HARD, "CNN, less data"),
     "two class tokens (control)": (True, {"kind": "two-class", "alpha": 0.5}, None),
 }
-EPOCHS = cfg.choose(
-    smoke=1, cpu=3, gpu=60
-)  # over the bank: VIEWS passes over the images each
+# over the bank: VIEWS passes over the images each
+EPOCHS = cfg.choose(smoke=1, cpu=3, gpu=60)
 shared = {
     "splits": splits,
     "train": bank,

@@ -209,9 +209,8 @@ kd = kdutils.kd_objective(alpha=alpha, T=T)
 results = {}
 for s in SEEDS:
     for arm in ("alone", "distilled"):
-        kdutils.seed_everything(
-            s
-        )  # fit's seed orders the batches; this one the weights
+        # fit's seed orders the batches; this one the weights
+        kdutils.seed_everything(s)
         model = torchvision_classifier(student, num_classes, in_chans, **student_kwargs)
         # on the device, its convolutions channels-last (faster on a CPU)
         model.to(device, memory_format=torch.channels_last)

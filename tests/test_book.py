@@ -22,10 +22,11 @@ PROFILE = "smoke"
 SITE = ROOT / "build" / PROFILE / "site"
 HTML = SITE / "_build" / "html"
 CHAPTERS = toc_notebooks()
+# the others: 60 s
 SMOKE_BUDGET_SECONDS = {
     "04_vit_to_mobilenet": 90,
     "05_deit_distillation_token": 90,
-}  # the others: 60 s
+}
 
 
 def kdutils_cli(*args, env):
@@ -116,10 +117,11 @@ def test_results_record_claims_with_verdicts(book, name):
     )
     assert payload["environment"]["versions"]["torch"]
     primary = [c for c in payload["claims"] if c["role"] == "primary"]
+    # no claim from a source to test
     how_to = (
         "01_kd_theory",
         "07_distil_your_own_model",
-    )  # no claim from a source to test
+    )
     assert len(primary) <= MAX_PRIMARY and (primary or name in how_to), (
         f"{name}: no primary claim"
     )
@@ -143,9 +145,8 @@ def test_results_record_claims_with_verdicts(book, name):
             assert (
                 protocol["seeds"] >= 2 and protocol["scoring"] and protocol["interval"]
             )
-            assert (
-                claim["numbers"]["ci_level"] >= 0.95
-            )  # Holm makes a primary claim's interval wider, never narrower
+            # Holm makes a primary claim's interval wider, never narrower
+            assert claim["numbers"]["ci_level"] >= 0.95
         else:  # a target such as a speed-up: its verdict depends on the machine, but it must be measured
             assert claim["kind"] == "bound" and claim["numbers"]["observed"] > 0
     gated = [
@@ -167,9 +168,8 @@ def test_same_numbers_whatever_the_number_of_notebooks_side_by_side(
 ):
     """The same seed gives the same numbers with --jobs 1 and --jobs 3: every run uses the profile's threads."""
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "KD_WORKERS", "KD_RESULTS_DIR"):
-        monkeypatch.setenv(
-            name, ""
-        )  # the runner sets them for its kernels; restored after the test
+        # the runner sets them for its kernels; restored after the test
+        monkeypatch.setenv(name, "")
     names = ["01_kd_theory", "02_mnist_teacher_student"]
     numbers = {}
     for jobs in (1, 3):
@@ -180,9 +180,8 @@ def test_same_numbers_whatever_the_number_of_notebooks_side_by_side(
             (root / "notebooks" / f"{name}.ipynb").write_bytes(
                 (ROOT / "notebooks" / f"{name}.ipynb").read_bytes()
             )
-        monkeypatch.setenv(
-            "KD_CHECKPOINTS", str(root / "checkpoints")
-        )  # each run trains its own teachers
+        # each run trains its own teachers
+        monkeypatch.setenv("KD_CHECKPOINTS", str(root / "checkpoints"))
         runner.run(PROFILE, only=names, jobs=jobs, root=root)
         payload = json.loads(
             (
@@ -288,9 +287,8 @@ def test_html_book_pages(book):
         for p in (ROOT / "build" / PROFILE / "results").glob("*.json")
     ]
     claims = [c for payload in payloads for c in payload["claims"]]
-    verdicts = re.findall(
-        r"<td><p><strong>([a-z ]+)</strong>", results
-    )  # one table row per claim
+    # one table row per claim
+    verdicts = re.findall(r"<td><p><strong>([a-z ]+)</strong>", results)
     assert sorted(verdicts) == sorted(c["verdict"] for c in claims) and set(
         verdicts
     ) <= set(VERDICTS)
@@ -397,7 +395,7 @@ def test_html_api_reference_is_generated_from_the_docstrings(book):
     text = html.unescape(re.sub(r"<[^>]+>", "", page))
     for name in (
         "kdutils.train.fit",
-        "kdutils.train.TeacherCache",
+        "kdutils.cache.TeacherCache",
         "kdutils.losses.kd_objective",
         "kdutils.folders.image_folder_datasets",
         "kdutils.models.load_classifier",

@@ -28,9 +28,8 @@ def test_start_applies_the_profile_and_report_writes_the_results(
         "myst_nb.glue", lambda key, value, display: glued.append((key, value, display))
     )
     chapter.report(run)
-    assert (
-        capsys.readouterr().out == "e: reproduced (observed 1, expected 1 +- 0)\n"
-    )  # bounds not printed
+    # bounds not printed
+    assert capsys.readouterr().out == "e: reproduced (observed 1, expected 1 ± 0)\n"
     assert glued == [("verdict-e", claims.verdict_sentence(run.claims[0]), False)]
     assert [
         c["id"] for c in json.loads((tmp_path / "99_x.json").read_text())["claims"]

@@ -64,9 +64,8 @@ def _slow_teacher(log_path):
     def train(model):
         with open(log_path, "a") as log:
             log.write("trained\n")
-        time.sleep(
-            1.0
-        )  # long enough for the other process to ask for the same teacher meanwhile
+        # long enough for the other process to ask for the same teacher meanwhile
+        time.sleep(1.0)
         nn.init.constant_(model[1].weight, 0.25)
         return {}
 

@@ -81,9 +81,8 @@ def test_each_of_the_four_verdicts_is_reached(effect, margin, verdict):
     rng = np.random.default_rng(0)
     control = scores(rng, 5, 2000, 0.8)
     if effect == 0:
-        treatment = control[
-            [1, 2, 3, 4, 0]
-        ]  # the same models, seeds relabelled: no systematic difference
+        # the same models, seeds relabelled: no systematic difference
+        treatment = control[[1, 2, 3, 4, 0]]
     else:
         treatment = scores(rng, 5, 2000, 0.8 + effect)
     claim = claims.compare(
@@ -303,17 +302,15 @@ def test_check_bound_both_directions():
     )
     claim = claims.check_bound("s", "speed-up", "src", "ratio", 4.0, 5.0, at_most=False)
     assert claim.verdict == "not reproduced" and claim.reason == "observed 4 < 5"
-    assert "target >= 5" in claim.summary()
+    assert "target ≥ 5" in claim.summary()
 
 
 def test_headroom_measures_whether_a_teacher_is_clearly_better():
-    hinton = claims.headroom(
-        1 - 0.0067, [1 - 0.0146], 1.0
-    )  # the paper's MNIST teacher and student
+    # the paper's MNIST teacher and student
+    hinton = claims.headroom(1 - 0.0067, [1 - 0.0146], 1.0)
     assert hinton["testable"] and hinton["ratio"] == pytest.approx(0.0067 / 0.0146)
-    ours = claims.headroom(
-        0.942, [0.943, 0.944], 1.0
-    )  # a teacher no better than the student alone
+    # a teacher no better than the student alone
+    ours = claims.headroom(0.942, [0.943, 0.944], 1.0)
     assert not ours["testable"] and ours["student_error"] == pytest.approx(0.0565)
     with pytest.raises(
         ValueError, match="teacher_accuracy must be a fraction in \\[0, 1\\]; got 94.2"
@@ -333,9 +330,8 @@ def test_a_claim_without_headroom_is_not_testable_and_leaves_holm_alone():
     assert untested.reason.startswith(
         "not testable here: the teacher's test error (19.0%)"
     )
-    assert untested.numbers["effect"] == pytest.approx(
-        0.1, abs=0.02
-    )  # reported, not judged
+    # reported, not judged
+    assert untested.numbers["effect"] == pytest.approx(0.1, abs=0.02)
     room = claims.headroom(0.95, [0.8] * 5, 0.99)
     tested = claims.compare(
         "t", "s", "src", "m", treatment, control, scoring="x", headroom=room

@@ -166,9 +166,8 @@ def test_official_test_split_is_kept_and_capped(isolated_sources):
         val_fraction=0.2,
     )
     assert len(s.train) + len(s.val) == 100 and len(s.val) == 20
-    assert (
-        torch.bincount(s.test.y).tolist() == [3] * 10
-    )  # 10 * 0.2 / 0.8 = 2.5 -> at least 3 per class
+    # 10 * 0.2 / 0.8 = 2.5 -> at least 3 per class
+    assert torch.bincount(s.test.y).tolist() == [3] * 10
     whole = data.load_splits(
         "fashion-mnist",
         path=isolated_sources / "mine",

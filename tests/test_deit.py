@@ -77,9 +77,8 @@ def test_deit_objective_kinds():
     assert hard.item() == pytest.approx(
         losses.deit_loss(c, d, y, t, "hard", 0.5).item()
     )
-    single = deit.deit_objective("soft", alpha=0.1, tau=3.0)(
-        c, y, t
-    )  # a plain ViT: one head does both
+    # a plain ViT: one head does both
+    single = deit.deit_objective("soft", alpha=0.1, tau=3.0)(c, y, t)
     assert single.item() == pytest.approx(
         losses.deit_loss(c, c, y, t, "soft", 0.1, 3.0).item()
     )

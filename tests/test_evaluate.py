@@ -82,9 +82,8 @@ def test_fidelity_metrics_against_hand_computed_values():
     # two images, two classes; the student is sure of class 0 (p = 0.9) on both, right on one
     logit = torch.log(torch.tensor(9.0))
     student = torch.tensor([[logit, 0.0], [logit, 0.0]])
-    teacher = torch.tensor(
-        [[0.0, 0.0], [0.0, 0.0]]
-    )  # uniform: agrees by argmax on class 0
+    # uniform: agrees by argmax on class 0
+    teacher = torch.tensor([[0.0, 0.0], [0.0, 0.0]])
     y = torch.tensor([0, 1])
     m = fidelity_metrics(student, teacher, y)
     # KL(uniform || (0.9, 0.1)) = 0.5 log(0.5 / 0.9) + 0.5 log(0.5 / 0.1)

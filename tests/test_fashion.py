@@ -27,9 +27,8 @@ def test_without_fashion_mnist_the_chapter_says_it_falls_back_to_mnist(
     assert splits.name == "mnist" and note.startswith(
         "FALLBACK: Fashion-MNIST was not found"
     )
-    assert (
-        "fashion-mnist" in note
-    )  # the resolver's message: every place looked and the fix
+    # the resolver's message: every place looked and the fix
+    assert "fashion-mnist" in note
 
 
 def test_mobilenet_job_validates_once_unless_asked_for_curves():

@@ -97,9 +97,8 @@ def test_trainer_route_trains_and_evaluates(tmp_path):
         and args.load_best_model_at_end
         and args.metric_for_best_model == "accuracy"
     )
-    assert (
-        args.dataloader_num_workers == 0 and not args.dataloader_pin_memory
-    )  # workers only pay off beside a GPU
+    # workers only pay off beside a GPU
+    assert args.dataloader_num_workers == 0 and not args.dataloader_pin_memory
     trainer = hf.DistillationTrainer(
         model=tiny_student(),
         args=args,

@@ -56,9 +56,8 @@ def test_run_writes_json_with_environment_and_claims(tmp_path, monkeypatch):
     monkeypatch.setenv("KD_RESULTS_DIR", str(tmp_path))
     run = results.Run("99_test", "smoke", [0, 1, 2])
     run.metrics["accuracy"] = 0.5
-    run.metrics["correct"] = np.array(
-        [1, 0, 1], dtype=np.uint8
-    )  # per-image scores: one compact string
+    # per-image scores: one compact string
+    run.metrics["correct"] = np.array([1, 0, 1], dtype=np.uint8)
     run.data_source = "packaged: test"
     run.add_claim(claims.check_exact("x", "s", "src", "m", 1.0, 1.0, 0.0))
     with pytest.raises(ValueError, match="claim id 'x' is recorded twice"):
@@ -68,5 +67,5 @@ def test_run_writes_json_with_environment_and_claims(tmp_path, monkeypatch):
         payload["claims"][0]["verdict"] == "reproduced"
         and payload["metrics"]["correct"] == "101"
     )
-    assert payload["environment"]["versions"]["torch"] and payload["wall_seconds"] >= 0
+    assert payload["environment"]["versions"]["torch"] and payload["wall_seconds"] > 0
     assert results.load_results("smoke")[0]["notebook"] == "99_test"

@@ -66,13 +66,11 @@ def test_run_key_covers_the_notebook_the_profile_and_only_the_code_it_imports(tm
     assert runner.run_key("01_x", "cpu", tmp_path) != runner.run_key(
         "01_x", "smoke", tmp_path
     )
-    (tmp_path / "kdbook" / "runner.py").write_text(
-        "z = 2"
-    )  # the book machinery no notebook imports
+    # the book machinery no notebook imports
+    (tmp_path / "kdbook" / "runner.py").write_text("z = 2")
     assert runner.is_up_to_date("01_x", "smoke", tmp_path)
-    (tmp_path / "kdutils" / "a.py").write_text(
-        "x = 2"
-    )  # code the notebook imports through kdbook.chapter
+    # code the notebook imports through kdbook.chapter
+    (tmp_path / "kdutils" / "a.py").write_text("x = 2")
     assert not runner.is_up_to_date("01_x", "smoke", tmp_path)
 
 
@@ -172,9 +170,8 @@ def test_runner_executes_notebooks_side_by_side_with_the_profiles_threads(
 def test_an_interrupted_run_is_executed_again(tmp_path, monkeypatch):
     import papermill
 
-    monkeypatch.setenv(
-        "KD_RESULTS_DIR", str(tmp_path)
-    )  # execute_notebook sets it; restored after the test
+    # execute_notebook sets it; restored after the test
+    monkeypatch.setenv("KD_RESULTS_DIR", str(tmp_path))
     _completed_run(tmp_path)
 
     def interrupted(*args, **kwargs):
@@ -182,9 +179,8 @@ def test_an_interrupted_run_is_executed_again(tmp_path, monkeypatch):
 
     monkeypatch.setattr(papermill, "execute_notebook", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        runner.execute_notebook(
-            "01_x", "smoke", tmp_path
-        )  # e.g. a --force run stopped half way
+        # e.g. a --force run stopped half way
+        runner.execute_notebook("01_x", "smoke", tmp_path)
     assert not runner.is_up_to_date("01_x", "smoke", tmp_path)
 
 
@@ -194,9 +190,8 @@ def test_serve_mathjax_points_the_book_at_the_fetched_copy(tmp_path):
     (site / "_config.yml").write_text(
         "title: T\nsphinx:\n  config:\n    nb_output_stderr: remove\n"
     )
-    assert not runner.serve_mathjax(
-        site, root
-    )  # nothing fetched: the configuration's CDN stays
+    # nothing fetched: the configuration's CDN stays
+    assert not runner.serve_mathjax(site, root)
     assert "mathjax_path" not in (site / "_config.yml").read_text()
     vendored = root / "build" / "mathjax"
     (vendored / "output").mkdir(parents=True)

@@ -37,9 +37,8 @@ def test_run_jobs_forks_on_the_cpu_and_stays_in_this_process_for_cuda(monkeypatc
     assert set(run_jobs(_pid_job, jobs, {}, processes=2, progress=False)).isdisjoint(
         {os.getpid()}
     )
-    monkeypatch.setenv(
-        "KD_WORKERS", "1"
-    )  # a notebook given one core when several run side by side: no workers
+    # a notebook given one core when several run side by side: no workers
+    monkeypatch.setenv("KD_WORKERS", "1")
     assert set(run_jobs(_pid_job, jobs, {}, progress=False)) == {os.getpid()}
     monkeypatch.setenv("KD_WORKERS", "")  # set but empty: as if unset, one per core
     assert len(run_jobs(_pid_job, jobs, {}, progress=False)) == 4
