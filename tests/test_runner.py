@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from kdbook import runner
+from kdbook import imports, runner
 
 
 def test_toc_lists_the_chapters():
@@ -55,7 +55,7 @@ def test_run_key_covers_the_notebook_the_profile_and_only_the_code_it_imports(tm
     _completed_run(tmp_path)
     assert [
         p.relative_to(tmp_path).as_posix()
-        for p in runner.imported_sources("01_x", tmp_path)
+        for p in imports.imported_sources("01_x", tmp_path)
     ] == [
         "kdbook/__init__.py",
         "kdbook/chapter.py",
