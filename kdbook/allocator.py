@@ -17,8 +17,8 @@ def keep_freed_memory() -> bool:
 
     A training step frees activations of a few megabytes that the next step allocates again. By
     default glibc hands such blocks back to the operating system, so every step faults their pages
-    back in, zero-filled by the kernel: for the book's small convnets on one thread, about a seventh
-    of the CPU time; with this, none, for a few tens of MB more memory. The setting holds for this
+    back in, zero-filled by the kernel (``tests/test_allocator.py`` counts the faults); with this,
+    none, for a few tens of MB more memory. The setting holds for this
     process and the processes it forks (sweep workers). Returns False, changing nothing, where the
     C library is not glibc.
     """

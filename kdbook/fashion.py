@@ -69,9 +69,8 @@ def student_train_split(splits: Splits, per_class: int, seed: int = 0) -> Split:
 
 
 # The chapter-4 student: torchvision's MobileNetV2 blocks at width 0.35, the first five stages
-# with fewer repeats and expansion 4 (kdutils.models.SHORT_MOBILENET_V2), a 256-wide last
-# convolution (at 512 wide, that one 1x1 convolution and its batch norm took a fifth of a
-# training step on one thread)
+# with fewer repeats and expansion 4 (kdutils.models.SHORT_MOBILENET_V2), and a 256-wide last
+# convolution: on a 2x2 map, a wider one is costly and buys a small student little
 MOBILENET_STUDENT = {
     "width_mult": 0.35,
     "stages": SHORT_MOBILENET_V2,

@@ -175,8 +175,8 @@ def student_job(job: dict, shared: dict) -> dict:
         epochs=job["epochs"],
         teacher_logits=shared.get("teacher_test_logits"),
         device=shared.get("device", "cpu"),
-        # validation once, after the last epoch: a sweep keeps no training curves, and
-        # validating a 36-image student's 300 epochs cost 3.5 times its training
+        # validation once, after the last epoch: a sweep keeps no training curves, and a
+        # tiny training set's epochs are cheaper than validating after each
         eval_every=job["epochs"],
     )
     probes = {

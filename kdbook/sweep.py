@@ -26,8 +26,8 @@ def cpu_slot(slots: str | None = None) -> Iterator[None]:
 
     Several processes that each fork sweep workers (notebooks run side by side) share the cores
     through these slots, one lock file per core: a job computes only while it holds a slot, so
-    no more jobs run than there are cores (time-sharing a core between jobs costs about 10% of
-    the CPU time in cache misses). A slot is released when its job ends, or its process dies.
+    no more jobs run than there are cores (jobs time-sharing a core lose CPU time to cache
+    misses). A slot is released when its job ends, or its process dies.
     """
     slots = slots if slots is not None else os.environ.get("KD_CPU_SLOTS")
     if not slots:

@@ -71,8 +71,7 @@ def vit_small_images(
 # torchvision's MobileNetV2 stages [expansion t, channels c, repeats n, stride s], first five, fewer
 # repeats: the network for 28 px images, where the full 17-block stack is mostly overhead on a CPU.
 # Expansion 4, not 6: Sandler et al. 2018 (sec. 4) find small networks slightly better off with
-# smaller expansion rates, and on one CPU thread, where batch norm and ReLU6 over the expanded
-# maps take nearly half a step, a training step is about a fifth faster (measured at width 0.35)
+# smaller expansion rates, and batch norm and ReLU6 over the expanded maps are much of a CPU step
 SHORT_MOBILENET_V2 = [
     [1, 16, 1, 1],
     [4, 24, 2, 2],
