@@ -3,9 +3,8 @@
 PYTHON ?= python3
 PROFILE ?= cpu
 # Notebooks executed side by side: all of them. Their training runs (sweep jobs, teachers) take
-# turns through one CPU slot per core. Measured on 2 cores with all seven at once: a cold build in
-# 23 min 23 s and, in a slower hour, 25 min 0 s (45-48 CPU-minutes; see the README's timings);
-# three at a time with chapter 6 was not measured to the end.
+# turns through one CPU slot per core, so the cores stay busy without time-sharing (the README's
+# timings table says what a cold build takes and how to measure it).
 JOBS ?= $(words $(wildcard notebooks/*.py))
 VENV := .venv
 BIN := $(VENV)/bin

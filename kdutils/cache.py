@@ -13,17 +13,10 @@ from .evaluate import predict_dataset, predict_logits
 from .loaders import dataset_of
 
 # torchvision transforms that draw anew every time an image is loaded (besides every Random* class)
-_RANDOM_TRANSFORMS = {
-    "AugMix",
-    "AutoAugment",
-    "ColorJitter",
-    "ElasticTransform",
-    "GaussianBlur",
-    "GaussianNoise",
-    "RandAugment",
-    "ScaleJitter",
-    "TrivialAugmentWide",
-}
+_RANDOM_TRANSFORMS = set(
+    "AugMix AutoAugment ColorJitter ElasticTransform GaussianBlur GaussianNoise RandAugment "
+    "ScaleJitter TrivialAugmentWide".split()
+)
 
 
 def _transforms_of(obj: object, depth: int = 0) -> list[object]:

@@ -161,12 +161,8 @@ class ShuffledBatches:
                 "under torchrun fit shards in-memory Splits; load the dataset into a Split "
                 "(kdutils.load_splits) or train it in one process"
             )
-        self.batch_size, self.generator, self.device, self.shard = (
-            batch_size,
-            generator,
-            device,
-            shard,
-        )
+        self.batch_size, self.generator = batch_size, generator
+        self.device, self.shard = device, shard
         if self.in_memory:
             # on a GPU the data moves once, not every batch
             self.x, self.y = data.x.to(device), data.y.to(device)

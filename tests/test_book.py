@@ -402,7 +402,7 @@ def test_html_api_reference_is_generated_from_the_docstrings(book):
     ):
         assert f'id="{name}"' in page, f"the API page does not document {name}"
     # a docstring's own words, not just the names
-    assert "Train model with Adam or AdamW for a fixed number of epochs" in text
+    assert "Train model with AdamW, where it is (CPU or GPU)" in text
     for library in ("Hugging Face", "torchdistill", "Keras"):
         assert library in text
 
