@@ -199,13 +199,16 @@ print(
 TEMPERATURES = cfg.choose(
     smoke=[1, 2, 3, 4, 8, 12, 20],
     cpu=[1, 2, 3, 4, 8, 12, 20],
-    gpu=[1, 2, 3, 4, 6, 8, 12, 20],
+    gpu=[1, 2, 3, 4, 8, 12, 20],
 )
 WIDTHS = cfg.choose(
-    smoke=[10, 30, 300], cpu=[10, 30, 100, 300], gpu=[10, 30, 100, 300, 800]
+    # gpu: the primary claims' widths only (one GPU runs the sweep's jobs one after another)
+    smoke=[10, 30, 300],
+    cpu=[10, 30, 100, 300],
+    gpu=[30, 300],
 )
 ALPHA = 0.9
-EPOCHS = cfg.choose(smoke=3, cpu=20, gpu=60)
+EPOCHS = cfg.choose(smoke=3, cpu=20, gpu=10)
 shared = {
     "splits": splits,
     "caches": {"train": TeacherCache(teacher, splits.train.x)},

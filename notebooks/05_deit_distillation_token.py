@@ -179,7 +179,7 @@ VARIANTS = {  # name: (distillation token?, deit_objective's arguments, teacher)
     "two class tokens (control)": (True, {"kind": "two-class", "alpha": 0.5}, None),
 }
 # over the bank: VIEWS passes over the images each
-EPOCHS = cfg.choose(smoke=1, cpu=3, gpu=60)
+EPOCHS = cfg.choose(smoke=1, cpu=3, gpu=3)
 shared = {
     "splits": splits,
     "train": bank,

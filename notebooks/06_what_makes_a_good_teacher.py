@@ -194,7 +194,7 @@ print(
 
 # %%
 AUGMENT = Augmentation(shift=3, erase=0.5)
-VIEWS = cfg.choose(smoke=4, cpu=12, gpu=32)
+VIEWS = cfg.choose(smoke=4, cpu=12, gpu=8)
 PATIENT_STUDENT = (100, 100)
 MATCH = {"kind": "kd", "alpha": 1.0, "T": 1.0}  # the teacher's outputs only
 bank = view_bank(splits.train, VIEWS, AUGMENT, seed=0)
@@ -296,7 +296,7 @@ jobs += [
 
 # %%
 SMALL_STUDENT = mnist.BLOG_STUDENT
-EPOCHS = cfg.choose(smoke=6, cpu=30, gpu=60)
+EPOCHS = cfg.choose(smoke=6, cpu=30, gpu=30)
 KD = {"kind": "kd", "alpha": 0.9, "T": 4.0}
 ASSISTANT = (100, 100)
 ASSISTANT_LABEL = "assistant (100-100, from the convnet)"

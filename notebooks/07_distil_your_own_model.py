@@ -81,7 +81,7 @@ from kdutils.models import count_parameters, load_classifier, torchvision_classi
 
 cfg, device, run = chapter.start("07_distil_your_own_model", profile, seed)
 TEACHER_EPOCHS = teacher_epochs or cfg.choose(smoke=1, cpu=10, gpu=30)
-STUDENT_EPOCHS = student_epochs or cfg.choose(smoke=2, cpu=10, gpu=60)
+STUDENT_EPOCHS = student_epochs or cfg.choose(smoke=2, cpu=10, gpu=20)
 SEEDS = [seed + i for i in range(seeds)]
 
 # %% [markdown]
