@@ -71,8 +71,8 @@ PROFILES: dict[str, Profile] = {
     "gpu": Profile(
         name="gpu",
         purpose="one CUDA GPU, offline (bf16 autocast): the same data as cpu, Fashion-MNIST in "
-        "full, patient students in chapters 4 and 5, the whole book within 8 min on an "
-        "H100/H200-class GPU; the Hugging Face guide's own run only when the hub is reachable",
+        "full, patient students in chapters 4 and 5; sized by estimate for 8 min, measured on an "
+        "H200 at about twice that (book/gpu.md); the Hugging Face guide only when the hub answers",
         seeds=(0, 1, 2, 3, 4),
         exploratory_seeds=(0, 1, 2),
         threads=None,

@@ -17,6 +17,7 @@ import yaml
 from kdbook.sweep import make_cpu_slots
 from kdutils.checkpoints import checkpoint_dir
 
+from .gpu_record import load_record, record_page
 from .imports import PACKAGES, imported_sources
 from .profiles import PROFILES, get_profile
 from .progress import Progress
@@ -330,6 +331,16 @@ def stage_book(profile: str, root: Path = REPO_ROOT) -> Path:
         )
     (site / "book" / "_profiles.md").write_text(profiles_table())
     results = load_results(profile, build_dir(profile, root) / "results")
+    on_cpu = (
+        results
+        if profile == "cpu"
+        else load_results("cpu", build_dir("cpu", root) / "results")
+    )
+    (site / "book" / "_gpu_record.md").write_text(
+        record_page(
+            load_record(root / "book" / "gpu-record"), on_cpu, toc_notebooks(root)
+        )
+    )
     titles = {
         n: notebook_title(site / "notebooks" / f"{n}.ipynb")
         for n in toc_notebooks(root)

@@ -15,7 +15,7 @@ DATA=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
 # pip download --no-deps: every package named, each at its lock-file version. The papermill
 # runner and its kernel (papermill, nbclient, nbformat, jupyter_client, jupyter_core, ipykernel,
 # ipython) and their dependencies missing there; mlxtend (its 5,000 MNIST digits); myst-nb
-# (kdbook.chapter.glue). Not papermill's aiohttp (never imported) nor anything the machine has.
+# (kdbook.chapter.glue) and docutils, which its glue imports. Not papermill's aiohttp (never imported) nor anything the machine has.
 PACKAGES=(
   papermill entrypoints tenacity requests urllib3 certifi charset-normalizer
   nbclient nbformat fastjsonschema jsonschema jsonschema-specifications referencing rpds-py attrs
@@ -23,7 +23,7 @@ PACKAGES=(
   ipykernel comm debugpy matplotlib-inline nest-asyncio2 psutil
   ipython ipython_pygments_lexers jedi parso pexpect ptyprocess prompt_toolkit wcwidth
   stack-data asttokens executing pure_eval
-  mlxtend myst-nb
+  mlxtend myst-nb docutils
 )
 
 rm -rf "$CARRY/wheels" "$CARRY/data"
