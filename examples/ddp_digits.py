@@ -19,24 +19,26 @@ from kdutils.models import mlp
 from kdutils.runtime import seed_everything
 from kdutils.train import fit
 
-# SAMPLES: a multiple of the global batch, so every step splits evenly
-GLOBAL_BATCH, EPOCHS, SAMPLES = (
-    64,
-    2,
-    1280,
-)
+GLOBAL_BATCH, EPOCHS = 64, 2
+SAMPLES = 1280  # a multiple of the global batch, so every step splits evenly
 
 
 def main(out: str) -> None:
     distributed = "WORLD_SIZE" in os.environ
+    device = torch.device("cpu")
+    if (
+        torch.cuda.is_available()
+    ):  # one GPU per process: fit trains the model where it is
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(device)
     if distributed:
         torch.distributed.init_process_group(
-            "nccl" if torch.cuda.is_available() else "gloo"
+            "nccl" if device.type == "cuda" else "gloo"
         )
     splits = load_splits("digits")
     train = Split(splits.train.x[:SAMPLES], splits.train.y[:SAMPLES])
     seed_everything(0)
-    model = mlp(64, [32], 10)
+    model = mlp(64, [32], 10).to(device)
     fit(
         model,
         train,
@@ -48,7 +50,7 @@ def main(out: str) -> None:
         progress=False,
     )
     if not distributed or torch.distributed.get_rank() == 0:
-        torch.save(model.state_dict(), out)
+        torch.save(model.cpu().state_dict(), out)
     if distributed:
         torch.distributed.destroy_process_group()
 

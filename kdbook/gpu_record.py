@@ -64,8 +64,8 @@ def record_page(
     lines = [
         f"Recorded on one **{env['device']}** (`nvidia-smi`: {env['nvidia_smi']}), torch "
         f"{env['torch']}, CUDA {env['cuda']}, by `scripts/gpu_run.sh`; the files are in "
-        "`book/gpu-record/`. A chapter whose exit status is not 0 failed after writing its "
-        "results (the log is in the commit that added the record).",
+        "`book/gpu-record/` (a chapter's exit status is the runner's: not 0 when the notebook "
+        "failed, before or after writing its results; the GPU page says what happened).",
         "",
         "| chapter | seconds on the GPU | exit | verdicts under `gpu` | verdicts under `cpu` |",
         "|---|---|---|---|---|",

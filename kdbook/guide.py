@@ -19,7 +19,11 @@ GUIDE_TEACHER = "merve/beans-vit-224"
 
 def load_guide_setup(teacher_name: str = GUIDE_TEACHER) -> dict[str, Any]:
     """The guide's data and teacher from the hub: beans processed by the teacher's image processor."""
-    require_hub(f"the guide's setup (beans and {teacher_name})")
+    require_hub(
+        f"the guide's setup (beans and {teacher_name})",
+        "run the chapter with profile='cpu' (Fashion-MNIST and a ViT teacher trained in the "
+        "notebook, no network needed), or connect to the network",
+    )
     from datasets import load_dataset
     from transformers import AutoImageProcessor, AutoModelForImageClassification
 

@@ -62,10 +62,8 @@ def imported_sources(name: str, root: Path = REPO_ROOT) -> list[Path]:
         parents = [
             ".".join(module.split(".")[:i]) for i in range(1, module.count(".") + 1)
         ]
-        for dotted in (
-            *parents,
-            module,
-        ):  # importing kdutils.losses runs kdutils/__init__.py first
+        # importing kdutils.losses runs kdutils/__init__.py first
+        for dotted in (*parents, module):
             path = _module_file(dotted, root)
             if path is None or path in seen:
                 continue

@@ -19,7 +19,7 @@ from kdutils.checkpoints import checkpoint_dir
 
 from .gpu_record import load_record, record_page
 from .imports import PACKAGES, imported_sources
-from .profiles import PROFILES, get_profile
+from .profiles import OVERRIDES_ENV, PROFILES, get_profile
 from .progress import Progress
 from .report import FOREST_FILE, findings, forest_plot, results_page, table_cell
 from .results import REPO_ROOT, load_results
@@ -66,7 +66,9 @@ def run_key(name: str, profile: str, root: Path = REPO_ROOT, seed: int = 0) -> s
     Only the library and book modules the notebook imports count: editing the runner or the results page
     re-executes nothing.
     """
-    digest = hashlib.sha256(f"{profile}\0{seed}\0".encode())
+    # a profile overridden for a dry run is another profile
+    overrides = os.environ.get(OVERRIDES_ENV, "")
+    digest = hashlib.sha256(f"{profile}\0{seed}\0{overrides}\0".encode())
     for path in [root / "notebooks" / f"{name}.ipynb", *imported_sources(name, root)]:
         digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()

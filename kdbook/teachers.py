@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from kdutils.augment import Augmentation
-from kdutils.checkpoints import cached_model, checkpoint_dir, config_hash
+from kdutils.checkpoints import cached_model, checkpoint_path
 from kdutils.data import Split, Splits, stratified_subset
 from kdutils.models import mlp, small_convnet, vit_small_images
 from kdutils.runtime import seed_everything
@@ -213,7 +213,8 @@ def get_teacher(
             model.to(memory_format=torch.channels_last)
         # the marker tells the book's progress line what is training; beside other notebooks,
         # a teacher takes its turn on a core too
-        with training_marker(checkpoint_dir() / f"{key}.training"), cpu_slot():
+        marker = checkpoint_path(checkpoint, config).with_suffix(".training")
+        with training_marker(marker), cpu_slot():
             history = fit(
                 model,
                 _training_images(splits, config),
@@ -226,9 +227,9 @@ def get_teacher(
         return {"history": history.as_dict()}
 
     checkpoint = f"{name}-{splits.name}"
-    key = f"{checkpoint}-{config_hash(config)[:16]}"  # the checkpoint's file name
     model, extra, loaded = cached_model(checkpoint, config, build, train)
-    # a checkpoint loads in the default memory format: so must a teacher trained just now (channels_last),
-    # or its logits differ in the last bits from the cached teacher's, and so would every run after
-    model.to(memory_format=torch.contiguous_format)
+    # a checkpoint loads on the CPU in the default memory format: so must a teacher trained just
+    # now, or its logits differ in the last bits from the cached teacher's, and so would every
+    # run after
+    model.to("cpu", memory_format=torch.contiguous_format)
     return model, extra, loaded

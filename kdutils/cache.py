@@ -92,7 +92,6 @@ class TeacherCache:
         batch_size: int = 1024,
         device: str | torch.device | None = None,
     ) -> None:
-        self.teacher = teacher
         self.labels: Tensor | None = None  # a dataset's labels, read while caching
         if isinstance(x, Tensor):
             self._fingerprint = _fingerprint_of(x)
@@ -102,7 +101,8 @@ class TeacherCache:
         check_deterministic(dataset)
         self._fingerprint = ("dataset", id(dataset), len(dataset))
         self._dataset = dataset  # kept alive, so that its id stays its own
-        self.logits, self.labels = predict_dataset(teacher, x, batch_size, device)
+        # in dataset order, whatever order a given DataLoader would draw
+        self.logits, self.labels = predict_dataset(teacher, dataset, batch_size, device)
 
     @classmethod
     def from_logits(cls, logits: Tensor, x: Tensor) -> TeacherCache:
@@ -114,7 +114,7 @@ class TeacherCache:
                 "give one row per image of x"
             )
         cache = cls.__new__(cls)
-        cache.teacher, cache.logits, cache.labels = None, logits, None
+        cache.logits, cache.labels = logits, None
         cache._fingerprint = _fingerprint_of(x)
         return cache
 

@@ -104,6 +104,13 @@ def checkpoint_dir() -> Path:
     return Path(os.environ.get("KD_CHECKPOINTS", cache_dir() / "checkpoints"))
 
 
+def checkpoint_path(
+    name: str, config: dict[str, Any], folder: str | Path | None = None
+) -> Path:
+    """Where :func:`cached_model` keeps ``name``'s checkpoint for ``config``: ``<folder>/<name>-<hash>.pt``."""
+    return Path(folder or checkpoint_dir()) / f"{name}-{config_hash(config)[:16]}.pt"
+
+
 def cached_model(
     name: str,
     config: dict[str, Any],
@@ -118,7 +125,7 @@ def cached_model(
     the same model train it once: the first holds a file lock while it trains, the others wait
     for it and load the checkpoint.
     """
-    path = Path(folder or checkpoint_dir()) / f"{name}-{config_hash(config)[:16]}.pt"
+    path = checkpoint_path(name, config, folder)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = build()
     rank, world = distributed_context()

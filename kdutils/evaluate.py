@@ -9,6 +9,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from .losses import soft_kd_loss
+
 
 def model_device(model: nn.Module) -> torch.device:
     """The device of the model's first parameter (the CPU for a model without parameters)."""
@@ -131,8 +133,7 @@ def fidelity_metrics(
         )
     student_logits, teacher_logits = student_logits.float(), teacher_logits.float()
     log_p_student = student_logits.log_softmax(dim=1)
-    log_p_teacher = teacher_logits.log_softmax(dim=1)
-    kl = (log_p_teacher.exp() * (log_p_teacher - log_p_student)).sum(dim=1).mean()
+    kl = soft_kd_loss(student_logits, teacher_logits, T=1.0)  # KL(teacher || student)
     ece = multiclass_calibration_error(
         log_p_student.exp(),
         targets,

@@ -36,13 +36,14 @@ def hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def require_hub(what: str) -> None:
-    """Raise :class:`HubUnavailableError` naming ``what`` and the offline profile to use instead."""
+def require_hub(
+    what: str, fix: str = "connect to the network, or use a model and data on disk"
+) -> None:
+    """Raise :class:`HubUnavailableError` naming ``what`` and ``fix`` when the hub is out of reach."""
     if not hub_reachable():
         raise HubUnavailableError(
-            f"{what} needs the Hugging Face Hub ({HUB_HOST}), which cannot be reached from here. "
-            "Run this chapter with profile='cpu' (Fashion-MNIST and a ViT teacher trained in the notebook, "
-            "no network needed), or connect to the network and try the gpu profile again."
+            f"{what} needs the Hugging Face Hub ({HUB_HOST}), which cannot be reached from "
+            f"here: {fix}"
         )
 
 

@@ -38,7 +38,7 @@ def pick_device(preferred: str | torch.device = "cpu") -> torch.device:
     if not torch.cuda.is_available():
         raise RuntimeError(
             f"device {preferred!r} needs a CUDA GPU and none is visible; "
-            "run with profile='cpu' (or 'smoke'), or device='auto'"
+            "use device='cpu', or device='auto' (a GPU when there is one)"
         )
     if device.index is not None and device.index >= torch.cuda.device_count():
         raise ValueError(
@@ -48,8 +48,9 @@ def pick_device(preferred: str | torch.device = "cpu") -> torch.device:
 
 
 def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on a CUDA GPU that supports it (bf16 needs no gradient scaler); else nothing."""
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+    """bf16 autocast on a CUDA GPU with native bf16 (Ampere or newer; bf16 needs no gradient
+    scaler); else nothing."""
+    if device.type == "cuda" and torch.cuda.get_device_capability(device) >= (8, 0):
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 

@@ -98,13 +98,14 @@ def teacher_logits_source(
                 "teacher's logits on that"
             )
         teacher.check(train)
-        return lambda idx, xb: teacher[idx].to(device)
+        logits = teacher.logits.to(device)  # once, not every batch
+        return lambda idx, xb: logits.index_select(0, idx.to(device))
     teacher.to(device).eval()
 
+    # full precision, as a TeacherCache computes its logits: the same targets either way
     @torch.no_grad()
     def live(idx: Tensor, xb: Tensor) -> Tensor:
-        with autocast(device):
-            return logits_of(teacher(xb)).float()
+        return logits_of(teacher(xb)).float()
 
     return live
 
@@ -149,20 +150,23 @@ def fit(
     """Train ``model`` with AdamW, where it is (CPU or GPU), for ``epochs`` epochs; return its :class:`History`.
 
     Each step: a batch (``augment`` applied), the student's logits, ``loss = objective(logits,
-    labels, teacher_logits)``, ``loss.backward()``, an optimizer step. The teacher's logits come
-    from ``teacher``: a :class:`~kdutils.cache.TeacherCache` (looked up by index) or a model (run on
-    the very batch the student sees), or are None. ``train`` and ``val`` are in-memory
-    :class:`~kdutils.data.Split` tensors (the fast path), or a ``Dataset`` of ``(image, label)``
-    pairs, or a ``DataLoader``; in-memory and streamed data draw batches in different orders, so
-    their numbers differ for the same ``seed``.
+    labels, teacher_logits)``, ``loss.backward()``, an optimizer step (AdamW with
+    ``weight_decay=0`` is Adam). The teacher's logits come from ``teacher``: a
+    :class:`~kdutils.cache.TeacherCache` (looked up by index) or a model (moved to the student's
+    device, put in eval mode, and run in full precision on the very batch the student sees), or
+    are None. ``train`` and ``val`` are in-memory :class:`~kdutils.data.Split` tensors (the fast
+    path), or a ``Dataset`` of ``(image, label)`` pairs (read in this process), or a
+    ``DataLoader`` (its own workers and batches); in-memory and streamed data draw batches in
+    different orders, so their numbers differ for the same ``seed``.
 
     The model ends with the weights of the last epoch: validation data chooses hyperparameters,
     never the epoch. It is validated every ``eval_every`` epochs and after the last (a history row
     each; ``train_loss`` and ``train_accuracy`` average the steps since the previous row).
     ``seed`` orders the batches and seeds ``augment``'s draws; seed before building the model to
     fix its initial weights. ``schedule``: ``constant`` or ``cosine`` (:func:`lr_schedule`).
-    On a GPU (move the model there first) the forward pass runs in bf16 autocast. Under torchrun the model is wrapped in DistributedDataParallel and each process
-    trains on its share of every global batch of ``batch_size``.
+    On a GPU (move the model there first) the student's forward pass runs in bf16 autocast. Under
+    torchrun the model is wrapped in DistributedDataParallel and each process trains on its
+    share of every global batch of ``batch_size``.
     """
     if epochs < 1 or eval_every < 1 or not lr > 0:
         raise ValueError(
@@ -186,6 +190,7 @@ def fit(
     scheduler = lr_schedule(opt, schedule, epochs * len(train_batches))
     label = progress if isinstance(progress, str) else "train"
     bar = tqdm(range(epochs), desc=label, disable=not progress or rank > 0, leave=False)
+    mixed_precision = autocast(device)
     history, start = History(), time.perf_counter()
     tic, cpu_tic, total, count = start, time.thread_time(), 0.0, 0
     hits = torch.zeros((), dtype=torch.long, device=device)  # summed without a sync
@@ -194,7 +199,7 @@ def fit(
         for idx, xb, yb in train_batches:
             if augment is not None:
                 xb = augment(xb)
-            with autocast(device):
+            with mixed_precision:
                 logits = _float_logits(step_model(xb))
             loss = objective(logits, yb, teacher_logits(idx, xb))
             value = require_finite(loss.item(), f"{label} epoch {epoch + 1}")

@@ -202,7 +202,7 @@ TEMPERATURES = cfg.choose(
     gpu=[1, 2, 3, 4, 8, 12, 20],
 )
 WIDTHS = cfg.choose(
-    # gpu: the primary claims' widths only (one GPU runs the sweep's jobs one after another)
+    # gpu: the primary claims' widths only (one GPU runs the jobs one after another)
     smoke=[10, 30, 300],
     cpu=[10, 30, 100, 300],
     gpu=[30, 300],

@@ -118,9 +118,9 @@ if cfg.name == "gpu":
     online = hub_reachable()  # False at once when HF_HUB_OFFLINE is set
     if not online:
         print(
-            "The guide's own run (beans and merve/beans-vit-224 from the Hugging Face Hub) "
-            "is skipped: the hub cannot be reached from here. The chapter runs the guide's "
-            "recipe on Fashion-MNIST below."
+            "The guide's own run (beans and merve/beans-vit-224 from the Hugging Face "
+            "Hub) is skipped: the hub cannot be reached from here. The chapter runs "
+            "the guide's recipe on Fashion-MNIST below."
         )
     else:
         from kdbook import guide

@@ -58,6 +58,7 @@ printf 'chapter\tseconds\tstatus\n' > "$OUT/times.tsv"
 start=$SECONDS
 for name in "${names[@]}"; do
   tic=$SECONDS
+  rm -f "build/gpu/results/$name.json"  # a chapter that fails early returns no stale verdicts
   python3 -m kdbook run --profile gpu --only "$name" --force --jobs 1
   status=$?
   printf '%s\t%s\t%s\n' "$name" $((SECONDS - tic)) "$status" >> "$OUT/times.tsv"

@@ -58,6 +58,17 @@ def test_cached_model_trains_once(tmp_path, monkeypatch):
     }
     checkpoints.cached_model("t", {"a": 2}, build, train)
     assert len(calls) == 2
+    assert checkpoints.checkpoint_path("t", {"a": 2}).is_file()
+
+
+def test_cached_model_in_a_folder_given_as_an_argument(tmp_path, monkeypatch):
+    monkeypatch.setenv("KD_CHECKPOINTS", str(tmp_path / "env"))
+    build = lambda: mlp(4, [3], 2)  # noqa: E731
+    _, _, loaded = checkpoints.cached_model(
+        "t", {"a": 1}, build, lambda m: {}, folder=tmp_path / "given"
+    )
+    assert not loaded and not (tmp_path / "env").exists()
+    assert checkpoints.checkpoint_path("t", {"a": 1}, tmp_path / "given").is_file()
 
 
 def _slow_teacher(log_path):

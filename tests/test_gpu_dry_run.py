@@ -3,7 +3,6 @@
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -50,9 +49,7 @@ def test_theory_chapter_runs_under_gpu_on_the_cpu(tmp_path, monkeypatch):
     monkeypatch.setenv(
         "PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     )
-    tic = time.perf_counter()
     runner.run("gpu", only=["01_kd_theory"], force=True, root=tmp_path, quiet=True)
-    assert time.perf_counter() - tic < 90
     results = json.loads(
         (tmp_path / "build" / "gpu" / "results" / "01_kd_theory.json").read_text()
     )

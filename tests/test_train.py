@@ -1,5 +1,7 @@
 """The fit loop: seeding, the teacher-logit cache, errors, devices, torchrun."""
 
+import contextlib
+
 import pytest
 import torch
 from torch import nn
@@ -131,7 +133,7 @@ def test_pick_device():
             pick_device(bad)
     if not torch.cuda.is_available():
         for cuda in ("cuda", "cuda:0"):
-            with pytest.raises(RuntimeError, match="needs a CUDA GPU .* profile='cpu'"):
+            with pytest.raises(RuntimeError, match="needs a CUDA GPU .* device='cpu'"):
                 pick_device(cuda)
 
 
@@ -314,6 +316,32 @@ def test_teacher_cache_on_a_dataset_matches_the_live_teacher(digits):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
     with pytest.raises(ValueError, match="TeacherCache was built on other inputs"):
         distil(PairDataset(digits.train), cache)
+
+
+def test_teacher_cache_on_a_shuffling_dataloader_keeps_dataset_order(digits):
+    teacher, _ = train_small(digits, 3)
+    loader = torch.utils.data.DataLoader(
+        PairDataset(digits.train), batch_size=50, shuffle=True
+    )
+    cache = TeacherCache(teacher, loader)
+    torch.testing.assert_close(
+        cache.logits, TeacherCache(teacher, digits.train.x).logits
+    )
+    assert torch.equal(cache.labels, digits.train.y)
+
+
+def test_autocast_only_on_a_gpu_with_native_bf16(monkeypatch):
+    from kdutils import runtime
+
+    assert isinstance(runtime.autocast(torch.device("cpu")), contextlib.nullcontext)
+    for capability, expected in (
+        ((7, 0), contextlib.nullcontext),
+        ((8, 0), torch.autocast),
+    ):
+        monkeypatch.setattr(
+            torch.cuda, "get_device_capability", lambda d, c=capability: c
+        )
+        assert isinstance(runtime.autocast(torch.device("cuda")), expected)
 
 
 def test_teacher_cache_refuses_a_dataset_with_random_transforms(digits):
