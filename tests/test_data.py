@@ -81,7 +81,7 @@ def test_failed_download_falls_through_to_a_clear_error(isolated_sources, monkey
 
 def test_offline_profile_does_not_download_and_says_so(isolated_sources):
     with pytest.raises(
-        data.DataNotFoundError, match="download: not allowed by this profile"
+        data.DataNotFoundError, match=r"download: not asked for \(download=False\)"
     ):
         data.resolve_dataset("fashion-mnist")
 
