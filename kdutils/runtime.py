@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 
 import numpy as np
@@ -11,13 +10,13 @@ import torch
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
-    """Seed Python, NumPy and torch; with ``deterministic`` also force deterministic torch kernels."""
+    """Seed Python, NumPy and torch; with ``deterministic`` also force deterministic torch kernels
+    (on a GPU, start the process with ``CUBLAS_WORKSPACE_CONFIG=:4096:8``, which cuBLAS needs for
+    that; torch says so if it is missing)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     if deterministic:
-        # cuBLAS is deterministic only with a fixed workspace, which must be set before its first use
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
 
 

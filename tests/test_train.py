@@ -381,3 +381,20 @@ def test_teacher_cache_from_logits_is_looked_up_and_checked():
         cache.check(x + 1)
     with pytest.raises(ValueError, match="5 rows of logits for 6 images"):
         TeacherCache.from_logits(logits[:5], x)
+
+
+def test_seed_everything_can_ask_for_deterministic_kernels():
+    import os
+
+    from kdutils.runtime import seed_everything
+
+    before = dict(os.environ)
+    try:
+        seed_everything(3, deterministic=True)
+        assert torch.are_deterministic_algorithms_enabled()
+        a = torch.rand(3)
+        seed_everything(3)
+        assert torch.equal(a, torch.rand(3))
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert dict(os.environ) == before  # kdutils sets no environment variables
