@@ -8,7 +8,7 @@ import torch
 
 from kdutils.runtime import pick_device, seed_everything
 
-from .claims import verdict_sentence
+from .claims import Planned, verdict_sentence
 from .profiles import Profile, get_profile
 from .results import Run
 
@@ -70,3 +70,33 @@ def report(run: Run, skip_kinds: tuple[str, ...] = ("bound",)) -> None:
             if claim.kind not in skip_kinds
         }
     )
+
+
+def plan(run: Run, planned: list[Planned]) -> None:
+    """Declare the chapter's comparative claims before its runs, and show them as a table."""
+    run.plan(planned)
+    _show_markdown(plan_table(planned))
+
+
+def plan_table(planned: list[Planned]) -> str:
+    """The claims a chapter declares before its runs, as a Markdown table."""
+    rows = [
+        "| claim | treatment vs control | margin | role |",
+        "|---|---|---|---|",
+    ]
+    for p in planned:
+        margin = f"{100 * p.margin:g} points" if p.margin else "none"
+        role = "**primary**" if p.primary else "exploratory"
+        rows.append(
+            f"| {p.statement} <br><small>`{p.id}` · {p.source}</small> "
+            f"| {p.treatment} vs {p.control} | {margin} | {role} |"
+        )
+    return "\n".join(rows)
+
+
+def _show_markdown(text: str) -> None:
+    from IPython import get_ipython
+    from IPython.display import Markdown, display
+
+    if get_ipython() is not None:
+        display(Markdown(text))

@@ -85,6 +85,28 @@ class Claim:
         return f"{self.id} [{self.role}]: {self.verdict} ({format_effect(self)})"
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A comparative claim as declared before its run: what it says, which arms it compares, its
+    margin (the smallest effect that matters, e.g. 0.005 for half a point) and its role."""
+
+    id: str
+    statement: str
+    source: str
+    treatment: str
+    control: str
+    margin: float | None = None
+    primary: bool = False
+    measurement: str = ""
+
+    def described(self) -> str:
+        """What is measured: the declared text, or the two arms' test accuracy, paired."""
+        return self.measurement or (
+            f"test accuracy, {self.treatment} vs {self.control}, paired by seed and "
+            "test image"
+        )
+
+
 def check_numbers(claim: Claim | dict) -> str:
     """``observed 1.02, expected 1 ± 0.05`` (exact) or ``observed 1.3, target ≤ 1.1`` (bound)."""
     c = claim if isinstance(claim, dict) else claim.as_dict()

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .claims import MAX_PRIMARY, Claim, apply_holm
+from .claims import MAX_PRIMARY, Claim, Planned, apply_holm, compare
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VERSIONED = (
@@ -77,6 +77,7 @@ class Run:
         self.metrics: dict[str, Any] = {}
         self.claims: list[Claim] = []
         self.primary: dict[str, float | None] = {}
+        self.planned: dict[str, Planned] = {}
         self.config: dict[str, Any] = {}
         self.data_source: str | None = None
 
@@ -91,6 +92,38 @@ class Run:
                 f"a chapter declares 1 to {MAX_PRIMARY} primary claims; got {len(margins)}"
             )
         self.primary = dict(margins)
+
+    def plan(self, planned: list[Planned]) -> None:
+        """Declare the chapter's comparative claims before any run (the primary ones among them);
+        each is later measured with :meth:`compare`, and :meth:`finish` refuses to drop one."""
+        ids = [p.id for p in planned]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"claims planned twice in {self.notebook}: {duplicates}")
+        self.declare_primary({p.id: p.margin for p in planned if p.primary})
+        self.planned = {p.id: p for p in planned}
+
+    def compare(self, id: str, treatment: Any, control: Any, **kwargs: Any) -> None:
+        """Measure the planned claim ``id`` from the two arms' scores (see
+        :func:`kdbook.claims.compare`, which takes ``kwargs``) and record it."""
+        if id not in self.planned:
+            raise KeyError(
+                f"claim {id!r} was not planned in {self.notebook}; planned: "
+                f"{sorted(self.planned)}"
+            )
+        p = self.planned[id]
+        described = p.described()
+        claim = compare(
+            id,
+            p.statement,
+            p.source,
+            described,
+            treatment,
+            control,
+            margin=p.margin,
+            **kwargs,
+        )
+        self.add_claim(claim)
 
     def add_claim(self, claim: Claim) -> None:
         """Record ``claim`` (a primary one gets its declared margin); returns nothing, so that a
@@ -115,10 +148,12 @@ class Run:
 
     def finish(self) -> list[Claim]:
         """Apply Holm's correction to the primary claims, write the JSON, and return every claim."""
-        missing = sorted(set(self.primary) - {c.id for c in self.claims})
+        missing = sorted(
+            (set(self.primary) | set(self.planned)) - {c.id for c in self.claims}
+        )
         if missing:
             raise RuntimeError(
-                f"{self.notebook}: primary claims declared but never measured: {missing}"
+                f"{self.notebook}: claims declared but never measured: {missing}"
             )
         apply_holm([c for c in self.claims if c.role == "primary"])
         self.save()

@@ -131,3 +131,23 @@ def run_jobs(
     finally:
         bar.close()
         _SHARED.clear()
+
+
+def _call_page_function(call: dict, shared: dict) -> Any:
+    return shared["function"](**call)
+
+
+def sweep(
+    function: Callable[..., Any],
+    calls: list[dict],
+    desc: str = "sweep",
+    device: str | torch.device = "cpu",
+) -> list[Any]:
+    """Return ``[function(**call) for call in calls]``, spread over forked workers like :func:`run_jobs`.
+
+    ``function`` may be defined on the page (a notebook cell): workers are forked, so they find it
+    and everything it reads already in their memory, and nothing but ``call`` is pickled.
+    """
+    return run_jobs(
+        _call_page_function, calls, {"function": function}, desc=desc, device=device
+    )

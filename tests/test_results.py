@@ -52,6 +52,32 @@ def test_a_chapter_declares_its_primary_claims_before_measuring(tmp_path, monkey
         run.declare_primary({"late": None})
 
 
+def test_a_chapter_plans_its_claims_and_measures_each(tmp_path, monkeypatch):
+    monkeypatch.setenv("KD_RESULTS_DIR", str(tmp_path))
+    run = results.Run("99_test", "smoke", [0, 1, 2])
+    plan = [
+        claims.Planned("gain", "KD helps", "src", "kd", "alone", 0.005, primary=True),
+        claims.Planned("lead", "views help", "src", "views", "clean"),
+    ]
+    with pytest.raises(ValueError, match=r"planned twice in 99_test: \['gain'\]"):
+        run.plan(plan + plan[:1])
+    run.plan(plan)
+    with pytest.raises(KeyError, match="'other' was not planned in 99_test"):
+        run.compare("other", [1.0, 2.0], [0.0, 1.0], scoring="x")
+    assert run.compare("gain", [0.9, 0.91, 0.92], [0.8, 0.8, 0.81], scoring="x") is None
+    gain = run.claims[0]
+    assert (gain.role, gain.numbers["margin"], gain.statement) == (
+        "primary",
+        0.005,
+        "KD helps",
+    )
+    assert (
+        gain.measurement == "test accuracy, kd vs alone, paired by seed and test image"
+    )
+    with pytest.raises(RuntimeError, match=r"declared but never measured: \['lead'\]"):
+        run.finish()
+
+
 def test_run_writes_json_with_environment_and_claims(tmp_path, monkeypatch):
     monkeypatch.setenv("KD_RESULTS_DIR", str(tmp_path))
     run = results.Run("99_test", "smoke", [0, 1, 2])

@@ -92,3 +92,14 @@ def test_cpu_slots_cap_how_many_jobs_compute_at_once(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="holds no slot-\\* files"):
         with cpu_slot(str(tmp_path / "empty")):
             pass
+
+
+def test_sweep_runs_a_function_that_could_not_be_pickled(monkeypatch):
+    from kdbook.sweep import sweep
+
+    monkeypatch.setenv("KD_WORKERS", "2")  # forked workers, not the inline path
+    offset = 10
+    # a closure: a sweep must find it through the fork, not by pickling it
+    add = lambda x, y=0: x + y + offset  # noqa: E731
+    calls = [{"x": i, "y": i} for i in range(5)]
+    assert sweep(add, calls) == [2 * i + 10 for i in range(5)]
