@@ -21,7 +21,6 @@ PENDING = (
     set()
     if os.environ.get("KD_CHECK_PENDING")
     else {
-        "02_mnist_teacher_student",
         "03_temperature",
         "04_vit_to_mobilenet",
         "05_deit_distillation_token",
