@@ -559,8 +559,11 @@ chapter.report(run)  # writes the results JSON and prints every claim's verdict
 #
 # * The teacher's knowledge beyond the label lives in the *ratios* of its small probabilities;
 #   temperature makes them large enough to learn from.
-# * KL and soft cross-entropy are interchangeable for training; the $T^2$ factor is not optional
-#   if you want to change $T$ without retuning `alpha` and the learning rate.
+# * KL and soft cross-entropy are interchangeable for training (the same gradient). The $T^2$
+#   factor keeps the soft term's gradient on the hard term's scale as $T$ changes, so `alpha`
+#   keeps its meaning; with the soft term alone, Adam ignores that scale anyway (checked above).
+#   Whether it is worth accuracy in a real run is a question for the runs: chapter 3 measures
+#   it ({ref}`ch3-what-we-measured`).
 # * At one end of the temperature axis distillation is logit matching, at the other it is DeiT's
 #   hard-label distillation. The next chapters measure where in between a student should sit, and
 #   what these choices are worth in accuracy.
