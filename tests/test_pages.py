@@ -24,7 +24,6 @@ PENDING = (
         "03_temperature",
         "04_vit_to_mobilenet",
         "05_deit_distillation_token",
-        "06_what_makes_a_good_teacher",
     }
 )
 HIDDEN = {"remove-input", "remove-cell", "hide-input", "hide-cell"}
