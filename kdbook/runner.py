@@ -17,6 +17,8 @@ import yaml
 from kdbook.sweep import make_cpu_slots
 from kdutils.checkpoints import checkpoint_dir
 
+from .advice import PAGE as ADVICE_PAGE
+from .advice import advice_page, advice_summary
 from .gpu_record import load_record, record_page
 from .imports import PACKAGES, imported_sources
 from .profiles import OVERRIDES_ENV, PROFILES, get_profile
@@ -306,7 +308,8 @@ def profiles_table() -> str:
 
 
 def stage_book(profile: str, root: Path = REPO_ROOT) -> Path:
-    """Copy the book's configuration and prose beside the executed notebooks; write the results page."""
+    """Copy the book's configuration and prose beside the executed notebooks; write the generated
+    pages (results, when to distil) and the intro's closing sections."""
     site = build_dir(profile, root) / "site"
     site.mkdir(parents=True, exist_ok=True)
     for name in BOOK_FILES:
@@ -351,9 +354,14 @@ def stage_book(profile: str, root: Path = REPO_ROOT) -> Path:
     (site / "book" / "results.md").write_text(
         results_page(profile, results, titles, forest=forest)
     )
+    (site / "book" / f"{ADVICE_PAGE}.md").write_text(advice_page(profile, results))
     intro = site / "book" / "intro.md"
     intro.write_text(
-        intro.read_text().rstrip() + "\n\n" + findings(profile, results, titles)
+        intro.read_text().rstrip()
+        + "\n\n"
+        + findings(profile, results, titles)
+        + "\n"
+        + advice_summary(profile, results)
     )
     return site
 

@@ -277,6 +277,7 @@ def test_html_book_pages(book):
         "book/running.html",
         "book/gpu.html",
         "book/results.html",
+        "book/when-to-distil.html",
         "book/references.html",
         "book/api.html",
     ):
