@@ -137,6 +137,31 @@ def deit_student(splits: Splits, distilled: bool, **arch: Any) -> nn.Module:
     return DistilledViT(vit) if distilled else vit
 
 
+class _BothHeads(nn.Module):
+    """A distilled ViT (:class:`kdutils.deit.DistilledViT`) seen as one classifier whose logits
+    are both heads' side by side."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat(self.model.both_heads(x), dim=1)
+
+
+def head_logits(
+    model: nn.Module, x: torch.Tensor, batch_size: int = 256
+) -> dict[str, torch.Tensor]:
+    """Every head's logits on ``x`` (``DistilledViT(model.vit, head)`` in eval mode), on the CPU:
+    one forward pass per batch for all three, not one per head."""
+    from kdutils.deit import HEADS, combine_heads
+
+    # predict_logits restores the wrapper's mode, and with it the model's
+    both = predict_logits(_BothHeads(model).train(model.training), x, batch_size)
+    class_logits, dist_logits = both.chunk(2, dim=1)
+    return {head: combine_heads(class_logits, dist_logits, head) for head in HEADS}
+
+
 def deit_job(job: dict, shared: dict) -> dict:
     """One sweep job of the DeiT ablation: a student built from ``job["seed"]``, trained, then
     scored head by head (and, with a distillation token, its two tokens' similarity).
@@ -164,7 +189,7 @@ def deit_job(job: dict, shared: dict) -> dict:
         **shared["training"],
     )
     logits = (
-        deit.head_logits(model, splits.test.x)
+        head_logits(model, splits.test.x)
         if job["token"]
         else {"class": predict_logits(model, splits.test.x)}
     )

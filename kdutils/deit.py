@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .evaluate import predict_logits
 from .losses import Objective, check_alpha, deit_loss
 
 Heads = Literal["class", "distill", "both"]
@@ -54,33 +53,6 @@ class DistilledViT(nn.Module):
         if self.training:
             return class_logits, dist_logits
         return combine_heads(class_logits, dist_logits, self.heads)
-
-
-def as_classifier(model: DistilledViT, heads: Heads = "both") -> DistilledViT:
-    """A plain classifier for inference from a trained distilled model: one logits tensor from ``heads``."""
-    return DistilledViT(model.vit, heads).eval()
-
-
-class _BothHeads(nn.Module):
-    """A distilled model seen as one classifier whose logits are both heads' side by side."""
-
-    def __init__(self, model: DistilledViT) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.cat(self.model.both_heads(x), dim=1)
-
-
-def head_logits(
-    model: DistilledViT, x: Tensor, batch_size: int = 256
-) -> dict[Heads, Tensor]:
-    """Every head's logits on ``x``, as :func:`as_classifier` gives them, on the CPU: one forward
-    pass per batch for all three, not one per head."""
-    # predict_logits restores the wrapper's mode, and with it the model's
-    both = predict_logits(_BothHeads(model).train(model.training), x, batch_size)
-    class_logits, dist_logits = both.chunk(2, dim=1)
-    return {head: combine_heads(class_logits, dist_logits, head) for head in HEADS}
 
 
 def deit_objective(
