@@ -68,19 +68,6 @@ def vit_small_images(
     )
 
 
-# torchvision's MobileNetV2 stages [expansion t, channels c, repeats n, stride s], first five, fewer
-# repeats: the network for 28 px images, where the full 17-block stack is mostly overhead on a CPU.
-# Expansion 4, not 6: Sandler et al. 2018 (sec. 4) find small networks slightly better off with
-# smaller expansion rates, and batch norm and ReLU6 over the expanded maps are much of a CPU step
-SHORT_MOBILENET_V2 = [
-    [1, 16, 1, 1],
-    [4, 24, 2, 2],
-    [4, 32, 2, 2],
-    [4, 64, 2, 2],
-    [4, 96, 1, 1],
-]
-
-
 def mobilenet_v2_small_images(
     num_classes: int,
     in_chans: int = 1,
@@ -93,7 +80,7 @@ def mobilenet_v2_small_images(
     The stem takes ``in_chans`` channels, and the last downsampling stage keeps stride 1: the standard
     network shrinks its input 32x (224 px -> a 7x7 map), which would leave a 28 px image as a single
     pixel before the last blocks; one halving fewer leaves a 2x2 map. ``stages`` replaces
-    torchvision's inverted-residual setting (e.g. ``SHORT_MOBILENET_V2``) and ``last_channel``
+    torchvision's inverted-residual setting (rows ``[t, c, n, s]``) and ``last_channel``
     its final 1x1 convolution's width (1280).
     """
     from torchvision.models import mobilenet_v2
