@@ -127,12 +127,6 @@ class Mixup:
         weight = weight.view(-1, *([1] * (x.ndim - 1)))
         return weight * x + (1 - weight) * x[partner]
 
-    def describe(self) -> str:
-        base = self.augment.describe() if hasattr(self.augment, "describe") else ""
-        return ", then ".join(
-            p for p in (base, "mixup (weight uniform in [0, 1])") if p
-        )
-
 
 def view_bank(
     split: Split,

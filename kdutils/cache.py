@@ -145,9 +145,3 @@ class TeacherCache:
         other = copy.copy(self)
         other.logits = self.logits.roll(-rows, dims=0)
         return other
-
-    def __getitem__(self, idx: Tensor | slice | int) -> Tensor:
-        if isinstance(idx, Tensor) and idx.ndim == 1:
-            # the fit loop's case: index_select is several times faster than indexing
-            return self.logits.index_select(0, idx)
-        return self.logits[idx]

@@ -62,14 +62,13 @@ def predict_dataset(
     data: Dataset | DataLoader,
     batch_size: int = 256,
     device: str | torch.device | None = None,
-    num_workers: int = 0,
 ) -> tuple[Tensor, Tensor]:
     """Logits of ``model`` on every image of a Dataset of ``(image, label)`` pairs (or of a
     DataLoader, batched as it batches), in eval mode, and the labels, both on the CPU."""
     loader = (
         data
         if isinstance(data, DataLoader)
-        else DataLoader(data, batch_size=batch_size, num_workers=num_workers)
+        else DataLoader(data, batch_size=batch_size)
     )
     device = device or model_device(model)
     was_training = model.training
