@@ -147,14 +147,9 @@ def view_bank(
     if views < 1:
         raise ValueError(f"views must be >= 1; got {views!r}")
     generator = torch.Generator().manual_seed(seed)
-    copies = []
-    for _ in range(views):
-        copies.append(
-            torch.cat(
-                [
-                    augment(split.x[i : i + batch_size], generator)
-                    for i in range(0, len(split), batch_size)
-                ]
-            )
-        )
+    copies = [
+        augment(split.x[i : i + batch_size], generator)
+        for _ in range(views)
+        for i in range(0, len(split), batch_size)
+    ]
     return Split(torch.cat(copies), split.y.repeat(views))

@@ -66,14 +66,14 @@ def deit_objective(
 
         def two_class(out, targets: Tensor, teacher_logits: Tensor | None) -> Tensor:
             class_logits, second = out
-            return (1 - alpha) * F.cross_entropy(
-                class_logits, targets
-            ) + alpha * F.cross_entropy(second, targets)
+            first = F.cross_entropy(class_logits, targets)
+            return (1 - alpha) * first + alpha * F.cross_entropy(second, targets)
 
         return two_class
     # settings are checked now, not at the first training step
+    settings = (kind, alpha, tau, soft_reduction)
     one, label = torch.zeros(1, 2), torch.zeros(1, dtype=torch.long)
-    deit_loss(one, one, label, one, kind, alpha, tau, soft_reduction)
+    deit_loss(one, one, label, one, *settings)
 
     def objective(out, targets: Tensor, teacher_logits: Tensor | None) -> Tensor:
         class_logits, dist_logits = out if isinstance(out, tuple) else (out, out)
@@ -81,16 +81,7 @@ def deit_objective(
             raise ValueError(
                 f"DeiT '{kind}' distillation needs teacher logits: pass teacher= to fit"
             )
-        return deit_loss(
-            class_logits,
-            dist_logits,
-            targets,
-            teacher_logits,
-            kind,
-            alpha,
-            tau,
-            soft_reduction,
-        )
+        return deit_loss(class_logits, dist_logits, targets, teacher_logits, *settings)
 
     return objective
 

@@ -102,12 +102,7 @@ def macro_f1(logits: Tensor, targets: Tensor, num_classes: int | None = None) ->
 
 def agreement(student_logits: Tensor, teacher_logits: Tensor) -> float:
     """Fraction of rows where student and teacher predict the same class."""
-    return (
-        (student_logits.argmax(dim=1) == teacher_logits.argmax(dim=1))
-        .float()
-        .mean()
-        .item()
-    )
+    return accuracy(student_logits, teacher_logits.argmax(dim=1))
 
 
 def fidelity_metrics(
