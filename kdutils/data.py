@@ -304,8 +304,8 @@ def load_splits(
 
     A source with an official test split keeps it as the test set (capped per class like the rest,
     unless ``cap_test`` is False: then all of it); otherwise ``test_fraction`` of the data becomes
-    the test set. The data split does not change
-    with the training seed, so runs with different seeds see the same images.
+    the test set. The split does not change with the training seed: runs with different seeds see
+    the same images.
     """
     from sklearn.model_selection import train_test_split
 

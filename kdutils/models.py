@@ -1,5 +1,4 @@
-"""Model factories: the small MLPs of Hinton's MNIST experiments, torchvision and timm models
-adapted to small images or to a reader's classes, and classifiers loaded from a file."""
+"""Model factories: Hinton's MNIST MLPs, torchvision and timm models for small images or new classes, saved classifiers."""
 
 from __future__ import annotations
 
