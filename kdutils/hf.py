@@ -42,12 +42,11 @@ class DistillationTrainer(Trainer):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        temperature = check_temperature(temperature)
-        alpha = check_alpha(alpha)
+        self.temperature = check_temperature(temperature)
+        self.alpha = check_alpha(alpha)
         self.teacher = teacher_model.to(self.args.device).eval()
         for p in self.teacher.parameters():
             p.requires_grad_(False)
-        self.temperature, self.alpha = temperature, alpha
 
     def compute_loss(
         self,

@@ -103,9 +103,8 @@ def mobilenet_v2_small_images(
             activation_layer=nn.ReLU6,
         )
         model.classifier[-1] = nn.Linear(last_channel, num_classes)
-    last_downsampling = [block for block in model.features[1:-1] if block.stride == 2][
-        -1
-    ]
+    strided = [block for block in model.features[1:-1] if block.stride == 2]
+    last_downsampling = strided[-1]
     depthwise = next(
         m
         for m in last_downsampling.conv.modules()
