@@ -1,4 +1,4 @@
-"""Hugging Face route (extra ``kdutils[hf]``): a ``Trainer`` with kdutils' distillation loss; is the hub reachable."""
+"""Hugging Face route (extra ``kdutils[hf]``): a ``Trainer`` with kdutils' distillation loss, and whether the hub answers."""
 
 from __future__ import annotations
 
