@@ -4,17 +4,54 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
+from torch import nn
 from transformers import Trainer
 
-from kdutils.hf import (
-    DistillationTrainer,
-    compute_metrics,
-    mobilenet_v2_student,
-    require_hub,
-)
+from kdutils.evaluate import accuracy, macro_f1
+from kdutils.hf import HUB_HOST, DistillationTrainer, hub_reachable
 
 GUIDE_TEACHER = "merve/beans-vit-224"
+
+
+class HubUnavailableError(RuntimeError):
+    """The Hugging Face Hub cannot be reached (offline machine, HF_HUB_OFFLINE set, or no network)."""
+
+
+def require_hub(
+    what: str, fix: str = "connect to the network, or use a model and data on disk"
+) -> None:
+    """Raise :class:`HubUnavailableError` naming ``what`` and ``fix`` when the hub is out of reach."""
+    if not hub_reachable():
+        raise HubUnavailableError(
+            f"{what} needs the Hugging Face Hub ({HUB_HOST}), which cannot be reached from "
+            f"here: {fix}"
+        )
+
+
+def compute_metrics(eval_pred: Any) -> dict[str, float]:
+    """Accuracy and macro-F1 for ``Trainer`` evaluation."""
+    logits, labels = eval_pred
+    logits_t, labels_t = (
+        torch.as_tensor(np.asarray(logits)),
+        torch.as_tensor(np.asarray(labels)),
+    )
+    return {
+        "accuracy": accuracy(logits_t, labels_t),
+        "macro_f1": macro_f1(logits_t, labels_t),
+    }
+
+
+def mobilenet_v2_student(
+    num_labels: int, image_size: int = 224, **config: Any
+) -> nn.Module:
+    """A randomly initialised ``MobileNetV2ForImageClassification``, as in the guide."""
+    from transformers import MobileNetV2Config, MobileNetV2ForImageClassification
+
+    return MobileNetV2ForImageClassification(
+        MobileNetV2Config(num_labels=num_labels, image_size=image_size, **config)
+    )
 
 
 def load_guide_setup(teacher_name: str = GUIDE_TEACHER) -> dict[str, Any]:

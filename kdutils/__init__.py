@@ -1,22 +1,13 @@
-"""kdutils: the small library behind the knowledge-distillation book.
-
-The names most programs need are importable from here: ``kdutils.fit``, ``kdutils.distillation_loss``,
-``kdutils.TeacherCache``, ...; each lives in the module that owns its concern.
-"""
+"""kdutils, the library behind the knowledge-distillation book: the names most programs need, from their modules."""
 
 __version__ = "0.1.0"
 
-from .augment import Augmentation, view_bank  # noqa: E402
-from .cache import TeacherCache  # noqa: E402
-from .data import Split, Splits, load_splits, resolve_dataset  # noqa: E402
-from .evaluate import (  # noqa: E402
-    classification_metrics,
-    logits_of,
-    predict_dataset,
-    predict_logits,
-)
-from .folders import image_folder_datasets  # noqa: E402
-from .losses import (  # noqa: E402
+from .augment import Augmentation, view_bank
+from .cache import TeacherCache
+from .data import Split, Splits, load_splits, resolve_dataset
+from .evaluate import classification_metrics, logits_of, predict_dataset, predict_logits
+from .folders import image_folder_datasets
+from .losses import (
     deit_loss,
     distillation_loss,
     hard_distillation_loss,
@@ -24,9 +15,9 @@ from .losses import (  # noqa: E402
     logit_matching_loss,
     soft_kd_loss,
 )
-from .models import load_classifier, torchvision_classifier  # noqa: E402
-from .runtime import pick_device, seed_everything  # noqa: E402
-from .train import History, fit  # noqa: E402
+from .models import load_classifier, torchvision_classifier
+from .runtime import pick_device, seed_everything
+from .train import History, fit
 
 __all__ = [
     "Augmentation",

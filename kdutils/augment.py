@@ -127,12 +127,6 @@ class Mixup:
         weight = weight.view(-1, *([1] * (x.ndim - 1)))
         return weight * x + (1 - weight) * x[partner]
 
-    def describe(self) -> str:
-        base = self.augment.describe() if hasattr(self.augment, "describe") else ""
-        return ", then ".join(
-            p for p in (base, "mixup (weight uniform in [0, 1])") if p
-        )
-
 
 def view_bank(
     split: Split,
@@ -153,14 +147,9 @@ def view_bank(
     if views < 1:
         raise ValueError(f"views must be >= 1; got {views!r}")
     generator = torch.Generator().manual_seed(seed)
-    copies = []
-    for _ in range(views):
-        copies.append(
-            torch.cat(
-                [
-                    augment(split.x[i : i + batch_size], generator)
-                    for i in range(0, len(split), batch_size)
-                ]
-            )
-        )
+    copies = [
+        augment(split.x[i : i + batch_size], generator)
+        for _ in range(views)
+        for i in range(0, len(split), batch_size)
+    ]
     return Split(torch.cat(copies), split.y.repeat(views))

@@ -134,20 +134,9 @@ class TeacherCache:
             )
 
     def rolled(self, rows: int) -> TeacherCache:
-        """A cache for the same inputs in which row ``i`` holds the logits of row ``i + rows``
-        (wrapping round).
-
-        On a bank of views (:func:`kdutils.augment.view_bank`: one block of ``len(split)`` rows per
-        view), rolling by one block gives each view the teacher's logits on *another* view of the
-        same image: Beyer et al. 2022's *independent views*, where teacher and student see
-        different augmentations.
-        """
+        """The same inputs with row ``i`` holding the logits of row ``i + rows`` (wrapping round): on a
+        :func:`~kdutils.augment.view_bank`, rolling by ``len(split)`` gives each view the teacher's
+        logits on *another* view of the same image (Beyer et al. 2022's *independent views*)."""
         other = copy.copy(self)
         other.logits = self.logits.roll(-rows, dims=0)
         return other
-
-    def __getitem__(self, idx: Tensor | slice | int) -> Tensor:
-        if isinstance(idx, Tensor) and idx.ndim == 1:
-            # the fit loop's case: index_select is several times faster than indexing
-            return self.logits.index_select(0, idx)
-        return self.logits[idx]

@@ -174,12 +174,10 @@ def _packaged_digits() -> RawData | str:
         return "packaged copy: scikit-learn is not installed"
     bunch = load_digits()
     # scikit-learn's 8x8 digits hold counts 0..16; scale them to the 0..255 range of the other sets.
-    x = torch.from_numpy(np.round(bunch.images * 255 / 16).astype(np.uint8)).unsqueeze(
-        1
-    )
+    x = torch.from_numpy(np.round(bunch.images * 255 / 16).astype(np.uint8))
     y = torch.from_numpy(bunch.target.astype(np.int64))
     return RawData(
-        x,
+        x.unsqueeze(1),
         y,
         CLASS_NAMES["digits"],
         "packaged: scikit-learn load_digits (1797 8x8 digits)",
@@ -304,8 +302,8 @@ def load_splits(
 
     A source with an official test split keeps it as the test set (capped per class like the rest,
     unless ``cap_test`` is False: then all of it); otherwise ``test_fraction`` of the data becomes
-    the test set. The data split does not change
-    with the training seed, so runs with different seeds see the same images.
+    the test set. The split does not change with the training seed: runs with different seeds see
+    the same images.
     """
     from sklearn.model_selection import train_test_split
 

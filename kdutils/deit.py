@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .evaluate import predict_logits
 from .losses import Objective, check_alpha, deit_loss
 
 Heads = Literal["class", "distill", "both"]
@@ -56,33 +55,6 @@ class DistilledViT(nn.Module):
         return combine_heads(class_logits, dist_logits, self.heads)
 
 
-def as_classifier(model: DistilledViT, heads: Heads = "both") -> DistilledViT:
-    """A plain classifier for inference from a trained distilled model: one logits tensor from ``heads``."""
-    return DistilledViT(model.vit, heads).eval()
-
-
-class _BothHeads(nn.Module):
-    """A distilled model seen as one classifier whose logits are both heads' side by side."""
-
-    def __init__(self, model: DistilledViT) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.cat(self.model.both_heads(x), dim=1)
-
-
-def head_logits(
-    model: DistilledViT, x: Tensor, batch_size: int = 256
-) -> dict[Heads, Tensor]:
-    """Every head's logits on ``x``, as :func:`as_classifier` gives them, on the CPU: one forward
-    pass per batch for all three, not one per head."""
-    # predict_logits restores the wrapper's mode, and with it the model's
-    both = predict_logits(_BothHeads(model).train(model.training), x, batch_size)
-    class_logits, dist_logits = both.chunk(2, dim=1)
-    return {head: combine_heads(class_logits, dist_logits, head) for head in HEADS}
-
-
 def deit_objective(
     kind: str, alpha: float = 0.5, tau: float = 1.0, soft_reduction: str = "numel"
 ) -> Objective:
@@ -94,14 +66,14 @@ def deit_objective(
 
         def two_class(out, targets: Tensor, teacher_logits: Tensor | None) -> Tensor:
             class_logits, second = out
-            return (1 - alpha) * F.cross_entropy(
-                class_logits, targets
-            ) + alpha * F.cross_entropy(second, targets)
+            first = F.cross_entropy(class_logits, targets)
+            return (1 - alpha) * first + alpha * F.cross_entropy(second, targets)
 
         return two_class
     # settings are checked now, not at the first training step
+    settings = (kind, alpha, tau, soft_reduction)
     one, label = torch.zeros(1, 2), torch.zeros(1, dtype=torch.long)
-    deit_loss(one, one, label, one, kind, alpha, tau, soft_reduction)
+    deit_loss(one, one, label, one, *settings)
 
     def objective(out, targets: Tensor, teacher_logits: Tensor | None) -> Tensor:
         class_logits, dist_logits = out if isinstance(out, tuple) else (out, out)
@@ -109,16 +81,7 @@ def deit_objective(
             raise ValueError(
                 f"DeiT '{kind}' distillation needs teacher logits: pass teacher= to fit"
             )
-        return deit_loss(
-            class_logits,
-            dist_logits,
-            targets,
-            teacher_logits,
-            kind,
-            alpha,
-            tau,
-            soft_reduction,
-        )
+        return deit_loss(class_logits, dist_logits, targets, teacher_logits, *settings)
 
     return objective
 

@@ -62,14 +62,13 @@ def predict_dataset(
     data: Dataset | DataLoader,
     batch_size: int = 256,
     device: str | torch.device | None = None,
-    num_workers: int = 0,
 ) -> tuple[Tensor, Tensor]:
     """Logits of ``model`` on every image of a Dataset of ``(image, label)`` pairs (or of a
     DataLoader, batched as it batches), in eval mode, and the labels, both on the CPU."""
     loader = (
         data
         if isinstance(data, DataLoader)
-        else DataLoader(data, batch_size=batch_size, num_workers=num_workers)
+        else DataLoader(data, batch_size=batch_size)
     )
     device = device or model_device(model)
     was_training = model.training
@@ -103,12 +102,7 @@ def macro_f1(logits: Tensor, targets: Tensor, num_classes: int | None = None) ->
 
 def agreement(student_logits: Tensor, teacher_logits: Tensor) -> float:
     """Fraction of rows where student and teacher predict the same class."""
-    return (
-        (student_logits.argmax(dim=1) == teacher_logits.argmax(dim=1))
-        .float()
-        .mean()
-        .item()
-    )
+    return accuracy(student_logits, teacher_logits.argmax(dim=1))
 
 
 def fidelity_metrics(

@@ -148,9 +148,8 @@ def image_folder_datasets(
     val_fraction: float = 0.1,
     seed: int = 0,
 ) -> FolderSplits:
-    """Datasets over ``root/train/<class>/*`` (and ``root/val/``, ``root/test/`` when present; the
-    split folders of :func:`split_folders`),
-    decoded one image at a time, for :func:`kdutils.train.fit` to stream.
+    """Datasets over ``root/train/<class>/*`` (and ``root/val/``, ``root/test/`` when present: see
+    :func:`split_folders`), decoded one image at a time, for :func:`kdutils.train.fit` to stream.
 
     Every image is converted to ``image_mode`` (``"RGB"`` or ``"L"``, one channel), resized to
     ``image_size`` x ``image_size`` (default 64), 16-bit images scaled to 8 bits, then made a

@@ -21,7 +21,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-# objective(student_logits, targets, teacher_logits or None) -> scalar loss
 Objective = Callable[[Tensor, Tensor, Tensor | None], Tensor]
 
 
@@ -81,11 +80,8 @@ def soft_kd_loss(student_logits: Tensor, teacher_logits: Tensor, T: float) -> Te
 def soft_target_cross_entropy(
     student_logits: Tensor, teacher_logits: Tensor, T: float
 ) -> Tensor:
-    """Hinton's formulation: ``-sum softmax(t/T) log softmax(s/T) * T^2``, batch mean.
-
-    It differs from :func:`soft_kd_loss` by the teacher's entropy (times ``T^2``), a constant for
-    the student, so both give the same gradient.
-    """
+    """Hinton's formulation, ``-sum softmax(t/T) log softmax(s/T) * T^2`` (batch mean): :func:`soft_kd_loss`
+    plus the teacher's entropy times ``T^2``, a constant for the student, so the same gradient."""
     T = check_temperature(T)
     check_logits(student_logits, teacher_logits)
     p_teacher = F.softmax(teacher_logits / T, dim=1)

@@ -1,5 +1,4 @@
-"""Model factories: the small MLPs of Hinton's MNIST experiments, torchvision and timm models
-adapted to small images or to a reader's classes, and classifiers loaded from a file."""
+"""Model factories: Hinton's MNIST MLPs, torchvision and timm models for small images or new classes, saved classifiers."""
 
 from __future__ import annotations
 
@@ -68,19 +67,6 @@ def vit_small_images(
     )
 
 
-# torchvision's MobileNetV2 stages [expansion t, channels c, repeats n, stride s], first five, fewer
-# repeats: the network for 28 px images, where the full 17-block stack is mostly overhead on a CPU.
-# Expansion 4, not 6: Sandler et al. 2018 (sec. 4) find small networks slightly better off with
-# smaller expansion rates, and batch norm and ReLU6 over the expanded maps are much of a CPU step
-SHORT_MOBILENET_V2 = [
-    [1, 16, 1, 1],
-    [4, 24, 2, 2],
-    [4, 32, 2, 2],
-    [4, 64, 2, 2],
-    [4, 96, 1, 1],
-]
-
-
 def mobilenet_v2_small_images(
     num_classes: int,
     in_chans: int = 1,
@@ -93,7 +79,7 @@ def mobilenet_v2_small_images(
     The stem takes ``in_chans`` channels, and the last downsampling stage keeps stride 1: the standard
     network shrinks its input 32x (224 px -> a 7x7 map), which would leave a 28 px image as a single
     pixel before the last blocks; one halving fewer leaves a 2x2 map. ``stages`` replaces
-    torchvision's inverted-residual setting (e.g. ``SHORT_MOBILENET_V2``) and ``last_channel``
+    torchvision's inverted-residual setting (rows ``[t, c, n, s]``) and ``last_channel``
     its final 1x1 convolution's width (1280).
     """
     from torchvision.models import mobilenet_v2
@@ -117,9 +103,8 @@ def mobilenet_v2_small_images(
             activation_layer=nn.ReLU6,
         )
         model.classifier[-1] = nn.Linear(last_channel, num_classes)
-    last_downsampling = [block for block in model.features[1:-1] if block.stride == 2][
-        -1
-    ]
+    strided = [block for block in model.features[1:-1] if block.stride == 2]
+    last_downsampling = strided[-1]
     depthwise = next(
         m
         for m in last_downsampling.conv.modules()

@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from kdbook.fashion import head_logits
 from kdutils import deit, losses
 from kdutils.data import Split
 from kdutils.models import vit_small_images
@@ -31,19 +32,20 @@ def test_two_heads_match_timm(tiny):
     torch.testing.assert_close(dist_logits, ref_dist)
 
 
-def test_as_classifier_heads(tiny):
+def test_eval_mode_heads(tiny):
     model, x = tiny
     model.train()
     class_logits, dist_logits = model(x)
-    torch.testing.assert_close(deit.as_classifier(model, "class")(x), class_logits)
-    torch.testing.assert_close(deit.as_classifier(model, "distill")(x), dist_logits)
-    both = deit.as_classifier(model, "both")(x)
+    for head, expected in (("class", class_logits), ("distill", dist_logits)):
+        torch.testing.assert_close(
+            deit.DistilledViT(model.vit, head).eval()(x), expected
+        )
+    both = deit.DistilledViT(model.vit).eval()(x)
     torch.testing.assert_close(
         both.exp(), (F.softmax(class_logits, 1) + F.softmax(dist_logits, 1)) / 2
     )
-    assert deit.as_classifier(model).training is False
     with pytest.raises(ValueError, match="unknown heads 'mean'"):
-        deit.as_classifier(model, "mean")
+        deit.DistilledViT(model.vit, "mean")
 
 
 def test_head_logits_match_each_head_in_one_pass(tiny):
@@ -51,15 +53,16 @@ def test_head_logits_match_each_head_in_one_pass(tiny):
     model.train()
     calls = []
     handle = model.vit.blocks[0].register_forward_hook(lambda *_: calls.append(1))
-    logits = deit.head_logits(model, x, batch_size=3)  # two batches: 3 images, then 2
+    logits = head_logits(model, x, batch_size=3)  # two batches: 3 images, then 2
     handle.remove()
     assert set(logits) == set(deit.HEADS)
     assert len(calls) == -(-len(x) // 3)  # one pass over the data for the three heads
     assert model.training  # the caller's mode is restored, training or not
-    deit.head_logits(model.eval(), x)
+    head_logits(model.eval(), x)
     assert not model.training
     for head in deit.HEADS:
-        torch.testing.assert_close(logits[head], deit.as_classifier(model, head)(x))
+        expected = deit.DistilledViT(model.vit, head).eval()(x)
+        torch.testing.assert_close(logits[head], expected)
 
 
 def test_distilled_vit_refuses_a_plain_vit():

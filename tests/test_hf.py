@@ -31,7 +31,7 @@ def tiny_teacher():
 
 def tiny_student():
     torch.manual_seed(1)
-    return hf.mobilenet_v2_student(
+    return guide.mobilenet_v2_student(
         CLASSES, image_size=IMAGE, depth_multiplier=0.35, finegrained_output=False
     )
 
@@ -104,7 +104,7 @@ def test_trainer_route_trains_and_evaluates(tmp_path):
         args=args,
         train_dataset=DictDataset(x, y),
         eval_dataset=DictDataset(x, y),
-        compute_metrics=hf.compute_metrics,
+        compute_metrics=guide.compute_metrics,
         teacher_model=tiny_teacher(),
         temperature=5.0,
         alpha=0.5,
@@ -145,7 +145,7 @@ def test_kdutils_loop_accepts_hugging_face_models():
 
 def test_compute_metrics():
     logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 2.0, 0.0]])
-    metrics = hf.compute_metrics((logits.numpy(), torch.tensor([0, 1, 2]).numpy()))
+    metrics = guide.compute_metrics((logits.numpy(), torch.tensor([0, 1, 2]).numpy()))
     assert metrics["accuracy"] == pytest.approx(2 / 3)
 
 
@@ -153,6 +153,6 @@ def test_offline_hub_gives_a_clear_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert not hf.hub_reachable()
     with pytest.raises(
-        hf.HubUnavailableError, match=r"needs the Hugging Face Hub .* profile='cpu'"
+        guide.HubUnavailableError, match=r"needs the Hugging Face Hub .* profile='cpu'"
     ):
         guide.load_guide_setup()

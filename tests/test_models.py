@@ -18,7 +18,8 @@ def test_mlp_shapes_and_errors():
 
 
 def test_short_mobilenet_v2_for_small_images():
-    from kdutils.models import SHORT_MOBILENET_V2, mobilenet_v2_small_images
+    from kdbook.fashion import SHORT_MOBILENET_V2
+    from kdutils.models import mobilenet_v2_small_images
 
     full = mobilenet_v2_small_images(10, 1, 0.35)
     short = mobilenet_v2_small_images(
