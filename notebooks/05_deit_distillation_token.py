@@ -50,11 +50,12 @@ import torch.nn.functional as F
 
 from kdbook import chapter, claims, fashion
 from kdbook.claims import Planned
+from kdbook.fashion import head_logits
 from kdbook.sweep import sweep
 from kdbook.teachers import get_teacher, teacher_config
 from kdutils.augment import Augmentation, view_bank
 from kdutils.cache import TeacherCache
-from kdutils.deit import head_logits, token_similarity
+from kdutils.deit import token_similarity
 from kdutils.evaluate import classification_metrics, logits_metrics, predict_logits
 from kdutils.losses import deit_loss
 from kdutils.models import count_parameters

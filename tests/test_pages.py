@@ -23,7 +23,6 @@ PENDING = (
     else {
         "03_temperature",
         "04_vit_to_mobilenet",
-        "05_deit_distillation_token",
     }
 )
 HIDDEN = {"remove-input", "remove-cell", "hide-input", "hide-cell"}
