@@ -61,6 +61,7 @@ import torch
 from IPython.display import display
 
 from kdbook import chapter, claims, fashion
+from kdbook.fashion import SHORT_MOBILENET_V2
 from kdbook.sweep import sweep
 from kdbook.teachers import get_teacher, teacher_config
 from kdutils import plots
@@ -73,11 +74,7 @@ from kdutils.evaluate import (
     predict_logits,
 )
 from kdutils.losses import cross_entropy_objective, kd_objective
-from kdutils.models import (
-    SHORT_MOBILENET_V2,
-    count_parameters,
-    mobilenet_v2_small_images,
-)
+from kdutils.models import count_parameters, mobilenet_v2_small_images
 from kdutils.runtime import seed_everything
 from kdutils.train import fit
 

@@ -22,7 +22,6 @@ PENDING = (
     if os.environ.get("KD_CHECK_PENDING")
     else {
         "03_temperature",
-        "04_vit_to_mobilenet",
     }
 )
 HIDDEN = {"remove-input", "remove-cell", "hide-input", "hide-cell"}
