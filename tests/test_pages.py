@@ -2,7 +2,6 @@
 follows the verdicts."""
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -16,14 +15,6 @@ EXPERIMENTS = [
     "05_deit_distillation_token",
     "06_what_makes_a_good_teacher",
 ]
-# chapters not yet rewritten to the pattern these tests check (KD_CHECK_PENDING=1 checks them too)
-PENDING = (
-    set()
-    if os.environ.get("KD_CHECK_PENDING")
-    else {
-        "03_temperature",
-    }
-)
 HIDDEN = {"remove-input", "remove-cell", "hide-input", "hide-cell"}
 DISTILLATION = re.compile(
     r"\b(kd_objective|distillation_loss|deit_loss|soft_kd_loss)\("
@@ -33,8 +24,6 @@ HELD = re.compile(r"\b(reproduced|confirms?|helps|not optional|always)\b", re.I)
 
 
 def cells(name: str) -> list[dict]:
-    if name in PENDING:
-        pytest.skip(f"{name} is not rewritten yet")
     return json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())["cells"]
 
 
