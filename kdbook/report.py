@@ -183,6 +183,9 @@ def bulk_limits(claims: list[dict]) -> tuple[float, float]:
             for k in ("ci_low", "ci_high")
         ]
     )
+    ends = ends[np.isfinite(ends)]
+    if not ends.size:  # no interval to draw: a unit range around zero
+        return -1.0, 1.0
     q1, q3 = np.percentile(ends, [25, 75])
     fence = 2 * (q3 - q1)
     bulk = ends[(ends >= q1 - fence) & (ends <= q3 + fence)]

@@ -164,6 +164,7 @@ def test_forest_plot_keeps_to_the_bulk_and_shows_the_outlier(tmp_path):
     lo, hi = report.bulk_limits(comparative)
     assert -8 < lo < -5 and 5 < hi < 10  # the bulk spans -6..+5 points; not +78
     assert [c["id"] for c in report.clipped(comparative)] == ["far-away"]
+    assert report.bulk_limits([]) == (-1.0, 1.0)
     alt = report.forest_alt(runs)
     assert "13 comparative claims" in alt and "Far away (+78.00 points)" in alt
 
