@@ -8,8 +8,9 @@ import torch
 
 from kdutils.runtime import pick_device, seed_everything
 
-from .claims import Planned, verdict_sentence
+from .claims import Claim, Planned, short_label, verdict_sentence
 from .profiles import Profile, get_profile
+from .report import role_name, table_cell, verdict_table
 from .results import Run
 
 
@@ -54,21 +55,46 @@ def glue(**values: object) -> None:
 
 
 def report(run: Run, skip_kinds: tuple[str, ...] = ("bound",)) -> None:
-    """Correct the primary claims (Holm), write the results JSON, print one line per claim, and
-    glue its verdict sentence as ``verdict-<claim id>`` for the chapter's prose.
+    """Correct the primary claims (Holm), write the results JSON, show the verdicts as a table,
+    and glue each verdict sentence as ``verdict-<claim id>`` for the chapter's prose.
 
-    Timing bounds are not printed by default: they vary from run to run and are on the results page.
+    Timing bounds are not shown by default: they vary from run to run and are on the results page.
     """
-    for claim in run.finish():
-        if claim.kind not in skip_kinds:
-            print(claim.summary())
-    # timing bounds vary from run to run: their numbers reach the prose from the chapter itself
-    glue(
-        **{
-            f"verdict-{claim.id}": verdict_sentence(claim)
-            for claim in run.claims
-            if claim.kind not in skip_kinds
-        }
+    shown = [claim for claim in run.finish() if claim.kind not in skip_kinds]
+    show_verdicts(shown)
+    glue(**{f"verdict-{claim.id}": verdict_sentence(claim) for claim in shown})
+
+
+def show_verdicts(claims: list[Claim]) -> None:
+    """A table of the claims' verdicts in a notebook; one plain line per claim elsewhere."""
+    from IPython import get_ipython
+    from IPython.display import display
+
+    plain = "\n".join(claim.summary() for claim in claims)
+    if get_ipython() is None:
+        print(plain)
+        return
+    # text/plain too: nbval compares it, and a reader without Markdown rendering sees it
+    display({"text/markdown": verdict_markdown(claims), "text/plain": plain}, raw=True)
+
+
+def verdict_markdown(claims: list[Claim]) -> str:
+    """The verdict table a chapter shows after its runs, and a line on what its numbers mean."""
+    table = verdict_table(
+        [claim.as_dict() for claim in claims],
+        lambda c: f"{table_cell(short_label(c))} *({role_name(c)})*",
+    )
+    meaning = []
+    if any(claim.kind == "comparative" for claim in claims):
+        meaning.append(
+            "the effect on the claimed side and its confidence interval "
+            "(95%; Holm-corrected for primary claims)"
+        )
+    if any(claim.kind != "comparative" for claim in claims):
+        meaning.append("a check's observed value and what it should be")
+    return "\n".join(table) + (
+        f"\n\nNumbers: {'; '.join(meaning)}. Each claim's protocol and raw numbers: "
+        "[the results page](../book/results.html)."
     )
 
 

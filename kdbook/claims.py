@@ -116,13 +116,18 @@ def check_numbers(claim: Claim | dict) -> str:
     return f"observed {n['observed']:.3g}, target {'≤' if n['at_most'] else '≥'} {n['bound']:.3g}"
 
 
+def signed_format(unit: str):
+    """How an effect in ``unit`` prints, with its sign."""
+    # accuracy in points to two decimals; other units (a similarity, a correlation) to 3 significant digits
+    return "{:+.2f}".format if unit == "points" else "{:+.3g}".format
+
+
 def format_effect(claim: Claim | dict) -> str:
     """``effect +1.20 points, 95% CI [+0.40, +2.00], margin 0.50`` in the claim's own unit."""
     c = claim if isinstance(claim, dict) else claim.as_dict()
     n = c["numbers"]
     scale, unit = n["scale"], n["unit"]
-    # accuracy in points to two decimals; other units (a similarity, a correlation) to 3 significant digits
-    number = "{:+.2f}".format if unit == "points" else "{:+.3g}".format
+    number = signed_format(unit)
     text = (
         f"effect {number(scale * n['effect'])} {unit}, {100 * n['ci_level']:.4g}% CI "
         f"[{number(scale * n['ci_low'])}, {number(scale * n['ci_high'])}]"
@@ -130,6 +135,69 @@ def format_effect(claim: Claim | dict) -> str:
     if n["margin"] is not None:
         text += f", margin {number(scale * n['margin']).lstrip('+')}"
     return text
+
+
+# how a word of a claim id reads in a label: acronyms and names as their sources spell them
+LABEL_WORDS = {
+    "kd": "KD",
+    "ce": "CE",
+    "kl": "KL",
+    "cnn": "CNN",
+    "vit": "ViT",
+    "deit": "DeiT",
+    "mobilenet": "MobileNet",
+    "hinton": "Hinton",
+    "T2": "T²",
+    "kdutils": "kdutils",
+}
+
+
+def short_label(claim: Claim | dict) -> str:
+    """A claim's id as a short phrase: ``kd-beats-alone-800-800-T4`` -> ``KD beats alone 800-800 T = 4``."""
+    c = claim if isinstance(claim, dict) else claim.as_dict()
+    words: list[str] = []
+    for part in c["id"].split("-"):
+        # sizes and ranges (800-800, 2.5-4) keep their hyphen
+        if words and _is_number(part) and _is_number(words[-1].rsplit("-")[-1]):
+            words[-1] += f"-{part}"
+            continue
+        if part in LABEL_WORDS:
+            word = LABEL_WORDS[part]
+        elif part[:1] == "T" and part[1:].isdigit():
+            word = f"T = {part[1:]}"
+        elif part.endswith("pct") and _is_number(part[:-3]):
+            word = f"{part[:-3]}%"
+        else:
+            word = part
+        words.append(word)
+    text = " ".join(words)
+    # a sentence starts with a capital, unless it starts with a name spelt in lower case
+    first = c["id"].split("-")[0]
+    return text if first in LABEL_WORDS else text[0].upper() + text[1:]
+
+
+def _is_number(text: str) -> bool:
+    """Whether a word of an id is a number (``800``, ``2.5``)."""
+    return text.replace(".", "", 1).isdigit()
+
+
+def brief_numbers(claim: Claim | dict) -> str:
+    """The key numbers in a table cell: ``+1.30 [+0.40, +2.20] points`` or ``1.02 (1 ± 0.05)``."""
+    c = claim if isinstance(claim, dict) else claim.as_dict()
+    n = c["numbers"]
+    if c["kind"] == "exact":
+        return (
+            f"{n['observed']:.4g} (expected {n['expected']:.4g} ± {n['tolerance']:.2g})"
+        )
+    if c["kind"] == "bound":
+        return f"{n['observed']:.3g} (target {'≤' if n['at_most'] else '≥'} {n['bound']:.3g})"
+    scale, unit = n["scale"], n["unit"]
+    number = signed_format(unit)
+    # a no-break space keeps the interval on one line when a narrow cell wraps
+    return (
+        f"{number(scale * n['effect'])} [{number(scale * n['ci_low'])},\u00a0"
+        f"{number(scale * n['ci_high'])}] {unit}"
+    )
 
 
 def verdict_sentence(claim: Claim | dict) -> str:

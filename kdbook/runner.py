@@ -350,7 +350,7 @@ def stage_book(profile: str, root: Path = REPO_ROOT) -> Path:
         n: notebook_title(site / "notebooks" / f"{n}.ipynb")
         for n in toc_notebooks(root)
     }
-    forest = forest_plot(results, site / "book" / FOREST_FILE)
+    forest = forest_plot(results, site / "book" / FOREST_FILE, titles)
     (site / "book" / "results.md").write_text(
         results_page(profile, results, titles, forest=forest)
     )
