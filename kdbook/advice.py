@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .claims import HEADROOM_RATIO, NOT_TESTABLE, check_numbers, format_effect
+from .claims import (
+    HEADROOM_RATIO,
+    NOT_POWERED,
+    NOT_TESTABLE,
+    check_numbers,
+    format_effect,
+)
 from .report import claim_link
 
 PAGE = "when-to-distil"  # book/<PAGE>.md, as _toc.yml lists it
@@ -68,6 +74,11 @@ def said(lead: Lead, claims: Claims) -> str:
             f"({h['teacher_error']:.1%}) was not at most {HEADROOM_RATIO:g} times the "
             f"student-alone error ({h['student_error']:.1%})."
         )
+    if verdict == NOT_POWERED:
+        return (
+            f"We could not tell whether {lead.whether}: the run was too small to detect the "
+            "effect it looks for (its power plan is on the results page)."
+        )
     return f"We could not tell whether {lead.whether}."
 
 
@@ -103,6 +114,7 @@ DID = {
     "no effect": "made no difference in {}",
     "inconclusive": "in {} we could not tell",
     NOT_TESTABLE: "was not testable in {}",
+    NOT_POWERED: "in {} the run was too small to tell",
 }
 
 

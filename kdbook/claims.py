@@ -47,9 +47,12 @@ from scipy import stats
 
 COMPARATIVE_VERDICTS = ("reproduced", "contradicted", "no effect", "inconclusive")
 NOT_TESTABLE = "not testable here"
+# an exploratory claim whose planned design could not detect the effect it looks for
+# (kdbook.power), and whose interval did not decide it either: reported, not judged
+NOT_POWERED = "not powered here"
 # exact and bound claims: the check passes or it does not
 CHECK_VERDICTS = ("reproduced", "not reproduced")
-VERDICTS = (*COMPARATIVE_VERDICTS, NOT_TESTABLE, "not reproduced")
+VERDICTS = (*COMPARATIVE_VERDICTS, NOT_TESTABLE, NOT_POWERED, "not reproduced")
 HEADROOM_RATIO = 0.6  # teacher error <= 0.6 x student-alone error: a teacher clearly better than the student
 KINDS = ("exact", "bound", "comparative")
 ALPHA = 0.05  # family-wise error rate of a chapter's primary claims; level of every exploratory interval
@@ -98,6 +101,9 @@ class Planned:
     margin: float | None = None
     primary: bool = False
     measurement: str = ""
+    # the effect the source reports, in the scores' units (0.0072: 0.72 points); None: none
+    # that this setting can be compared with. The power plan's target (kdbook.power)
+    source_effect: float | None = None
 
     def described(self) -> str:
         """What is measured: the declared text, or the two arms' test accuracy, paired."""
@@ -212,6 +218,14 @@ def verdict_sentence(claim: Claim | dict) -> str:
             f"{verdict}: the teacher's test error ({h['teacher_error']:.1%}) is not clearly below the "
             f"student-alone error ({h['student_error']:.1%}; needed at most {HEADROOM_RATIO:g} times it), "
             f"so the run cannot test distillation ({format_effect(c)}, reported, not judged)"
+        )
+    if verdict == NOT_POWERED:
+        p, scale = n["plan"], n["scale"]
+        return (
+            f"{verdict}: planned from an earlier build's noise, this design could detect "
+            f"{scale * p['planned_mde']:.2f} {n['unit']}, not the {scale * p['target']:.2f} "
+            f"it looks for, and its interval does not decide ({format_effect(c)}, "
+            "reported, not judged)"
         )
     level = f"{100 * n['ci_level']:.4g}%"
     equivalence = n["expects"] == "equivalent"
@@ -389,7 +403,7 @@ def decide(
     return "inconclusive"
 
 
-def _set_level(claim: Claim, alpha: float) -> Claim:
+def set_level(claim: Claim, alpha: float) -> Claim:
     """Recompute the claim's interval, minimum detectable effect and verdict at two-sided level ``alpha``."""
     n = claim.numbers
     n["ci_level"] = 1 - alpha
@@ -399,6 +413,9 @@ def _set_level(claim: Claim, alpha: float) -> Claim:
         claim.verdict = NOT_TESTABLE
     else:
         claim.verdict = decide(n["ci_low"], n["ci_high"], n["margin"], n["expects"])
+    unpowered = (n.get("plan") or {}).get("powered") is False
+    if claim.verdict == "inconclusive" and claim.role != "primary" and unpowered:
+        claim.verdict = NOT_POWERED
     claim.reason = verdict_sentence(claim)
     return claim
 
@@ -512,7 +529,7 @@ def compare(
         protocol=protocol,
         section=section,
     )
-    return _set_level(claim, ALPHA)
+    return set_level(claim, ALPHA)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -548,4 +565,4 @@ def apply_holm(primary: Sequence[Claim], alpha: float = ALPHA) -> None:
         ):
             stopped_at = step
         claim.numbers["p_holm"] = adjusted[index]
-        _set_level(claim, alpha / (len(primary) - level_step))
+        set_level(claim, alpha / (len(primary) - level_step))

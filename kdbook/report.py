@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import power
 from .claims import (
     COMPARATIVE_VERDICTS,
     HEADROOM_RATIO,
     MAX_PRIMARY,
+    NOT_POWERED,
     NOT_TESTABLE,
     brief_numbers,
     check_numbers,
@@ -21,7 +23,8 @@ from .claims import (
     signed_format,
 )
 
-OUTCOMES = (*COMPARATIVE_VERDICTS, NOT_TESTABLE)  # what a comparative claim can end in
+# what a comparative claim can end in
+OUTCOMES = (*COMPARATIVE_VERDICTS, NOT_TESTABLE, NOT_POWERED)
 
 VERDICT_COLOURS = {
     "reproduced": "#1b7837",
@@ -29,6 +32,7 @@ VERDICT_COLOURS = {
     "no effect": "#4575b4",
     "inconclusive": "#e08214",
     NOT_TESTABLE: "#9e9e9e",
+    NOT_POWERED: "#bdbdbd",
 }
 GROUPS = (  # (column, test on a claim), in the order the summary lists them
     ("maths", lambda c: c["kind"] == "exact"),
@@ -435,7 +439,10 @@ def results_page(
         "within the chapter. The other comparative claims are *exploratory*, at 95% without correction: "
         "read them as leads, not findings. A claim about distillation is tested only where its setting "
         f"holds, a teacher clearly better than the student trained alone (test error at most "
-        f"{HEADROOM_RATIO:g} times the student's); elsewhere it is **{NOT_TESTABLE}**, with its numbers.",
+        f"{HEADROOM_RATIO:g} times the student's); elsewhere it is **{NOT_TESTABLE}**, with its numbers. "
+        "Each accuracy claim also has a power plan (below): where its design could not detect the "
+        "effect it looks for and its interval does not decide, an exploratory claim is "
+        f"**{NOT_POWERED}**.",
         "",
     ]
     if not results:
@@ -458,10 +465,44 @@ def results_page(
     ]
     if forest:
         lines += forest_section(results)
+    lines += power_section(results, titles)
     for r in results:
         lines += chapter_section(r, titles)
     lines += environment_section(results[0]["environment"])
     return "\n".join(lines)
+
+
+def power_section(results: list[dict], titles: dict[str, str]) -> list[str]:
+    """The power plan: per accuracy claim, the effect it must detect, the MDE planned from an
+    earlier build's noise, and the MDE the run achieved."""
+    planned = [c for r in results for c in r["claims"] if c["numbers"].get("plan")]
+    if not planned:
+        return []
+    powered = [c for c in planned if c["numbers"]["plan"]["powered"]]
+    decided = [c for c in planned if c["verdict"] not in ("inconclusive", NOT_POWERED)]
+    lines = [
+        "## Power plan",
+        "",
+        "Before the runs, each accuracy claim got a target: the effect its source reports, at "
+        f"most {100 * power.TARGET_CAP:g} points (or {100 * power.TARGET_CAP:g} where the source "
+        "reports none we can compare). From the noise of an earlier build "
+        f"({power.baseline_build()}), per seed and per test image, the plan predicts the minimum "
+        "detectable effect (MDE, 80% power) of each claim's design: its seeds and test images. "
+        f"{len(powered)} of the {len(planned)} planned claims were powered; "
+        f"{len(decided)} of the {len(planned)} ended decisive.",
+        "",
+        "| claim | target | planned MDE | achieved MDE | seeds × images |",
+        "|---|---|---|---|---|",
+    ]
+    for c in planned:
+        n, p = c["numbers"], c["numbers"]["plan"]
+        mde = "—" if p["planned_mde"] is None else f"{100 * p['planned_mde']:.2f}"
+        mark = "" if p["powered"] is not False else " (not powered)"
+        lines.append(
+            f"| {claim_link(c, short_label(c))} | {100 * p['target']:.2f} | {mde}{mark} | "
+            f"{100 * n['mde']:.2f} | {n['seeds']} × {n['images'] or '—'} |"
+        )
+    return [*lines, ""]
 
 
 def forest_section(results: list[dict]) -> list[str]:

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .claims import MAX_PRIMARY, Claim, Planned, apply_holm, compare
+from . import power
+from .claims import ALPHA, MAX_PRIMARY, Claim, Planned, apply_holm, compare, set_level
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VERSIONED = (
@@ -123,7 +124,21 @@ class Run:
             margin=p.margin,
             **kwargs,
         )
+        self._plan_power(claim, p)
         self.add_claim(claim)
+
+    def _plan_power(self, claim: Claim, planned: Planned) -> None:
+        """Attach the power plan to an accuracy claim: its target, and the MDE this design
+        would have had with the earlier build's noise (kdbook.power)."""
+        n = claim.numbers
+        if n["unit"] != "points":
+            return
+        primary = [p for p in self.planned.values() if p.primary]
+        alpha = ALPHA / len(primary) if planned.primary else ALPHA
+        n["plan"] = power.plan(
+            claim.id, planned.source_effect, n["seeds"], n["images"], alpha
+        )
+        set_level(claim, ALPHA)  # an unpowered exploratory claim may change verdict
 
     def add_claim(self, claim: Claim) -> None:
         """Record ``claim`` (a primary one gets its declared margin); returns nothing, so that a
