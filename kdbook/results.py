@@ -135,9 +135,10 @@ class Run:
             return
         primary = [p for p in self.planned.values() if p.primary]
         alpha = ALPHA / len(primary) if planned.primary else ALPHA
-        n["plan"] = power.plan(
-            claim.id, planned.source_effect, n["seeds"], n["images"], alpha
-        )
+        # an equivalence claim must fit its interval inside the margin: that is its target
+        equivalence = n["expects"] == "equivalent"
+        effect = n["margin"] if equivalence else planned.source_effect
+        n["plan"] = power.plan(claim.id, effect, n["seeds"], n["images"], alpha)
         set_level(claim, ALPHA)  # an unpowered exploratory claim may change verdict
 
     def add_claim(self, claim: Claim) -> None:
