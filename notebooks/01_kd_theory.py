@@ -94,7 +94,7 @@ print(
 # $T$ flattens the distribution and makes those relative sizes visible. As $T \to \infty$ every
 # distribution tends to uniform, whose entropy is $\log C$ for $C$ classes.
 
-# %% mystnb={"figure": {"caption": "The test digit the teacher finds most ambiguous, and its softened output softmax(z / T) at five temperatures: the higher T, the more probability moves to the classes the label does not name."}}
+# %% mystnb={"figure": {"caption": "The test digit the teacher finds most ambiguous, and its softened output softmax(z / T) at five temperatures: the higher T, the more probability moves to the classes the label does not name."}, "image": {"alt": "The most ambiguous test digit beside bar charts of the teacher's softened class probabilities at five temperatures, flattening as T rises."}}
 test_logits = predict_logits(teacher, splits.test.x).double()
 temperatures = [1, 2, 5, 10, 20]
 # the test image the teacher finds most ambiguous
@@ -117,7 +117,7 @@ plots.softened_bars(
 plt.tight_layout()
 plt.show()
 
-# %% mystnb={"figure": {"caption": "Mean entropy of the teacher's softened outputs on the test images [nats] against the temperature: it rises with T for every image."}}
+# %% mystnb={"figure": {"caption": "Mean entropy of the teacher's softened outputs on the test images [nats] against the temperature: it rises with T for every image."}, "image": {"alt": "Line plot of the mean entropy of the teacher's softened outputs, in nats, rising with the temperature."}}
 T_grid = np.linspace(1, 20, 39)
 fig, ax = plt.subplots(figsize=(7, 4))
 plots.entropy_vs_temperature(
@@ -212,7 +212,7 @@ run.add_claim(
 # by $T^2$ keeps its gradient on the same scale whatever $T$ is — which is why the book's
 # `soft_kd_loss` includes it. We measure the gradient norm with autograd.
 
-# %% mystnb={"figure": {"caption": "Per-example gradient norm of the soft loss with respect to the student's logits, with and without the $T^2$ factor, against the temperature (log-log): without it the gradient falls as $1/T^2$; with it, it levels off."}}
+# %% mystnb={"figure": {"caption": "Per-example gradient norm of the soft loss with respect to the student's logits, with and without the $T^2$ factor, against the temperature (log-log): without it the gradient falls as $1/T^2$; with it, it levels off."}, "image": {"alt": "Log-log plot of the soft loss's per-example gradient norm against the temperature: falling as 1/T^2 without the T^2 factor, levelling off with it."}}
 T_sweep = np.geomspace(1, 10_000, 41)
 norm_plain, norm_scaled = [], []
 for T in T_sweep:
@@ -321,7 +321,7 @@ run.add_claim(
 # of the raw logits, which penalises an offset the soft loss never sees.
 
 
-# %% mystnb={"figure": {"caption": "Relative error of the $T^2$-scaled soft-loss gradient against the gradient of logit matching on centred logits (falls to zero as T grows) and against the squared error of the raw logits (does not)."}}
+# %% mystnb={"figure": {"caption": "Relative error of the $T^2$-scaled soft-loss gradient against the gradient of logit matching on centred logits (falls to zero as T grows) and against the squared error of the raw logits (does not)."}, "image": {"alt": "Log-log plot of the relative gap between the T^2-scaled soft-loss gradient and two logit-matching gradients against the temperature: the gap to centred logit matching falls to zero, the gap to raw logit matching does not."}}
 def uncentred_squared_error(z, v):
     return 0.5 * F.mse_loss(z, v)
 

@@ -89,3 +89,16 @@ def test_prose_does_not_contradict_the_verdicts(name):
         and HELD.search(sentence)
     ]
     assert not wrong, f"{name}: prose says a claim held that did not: {wrong}"
+
+
+@pytest.mark.parametrize("name", ["01_kd_theory", *EXPERIMENTS])
+def test_every_figure_has_alt_text(name):
+    figures = [
+        c for c in cells(name) if c["cell_type"] == "code" and "plt.show()" in source(c)
+    ]
+    missing = [
+        source(c).splitlines()[0]
+        for c in figures
+        if not c.get("metadata", {}).get("mystnb", {}).get("image", {}).get("alt")
+    ]
+    assert not missing, f"{name}: figures without alt text, in cells starting {missing}"
