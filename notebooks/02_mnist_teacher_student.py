@@ -88,14 +88,16 @@ PAIRED = "paired by seed and test image"
 PLANNED = [
     claims.Planned(
         claim,
-        f"The distilled {student} student ({arm}) beats the same student trained alone.",
+        f"The distilled {student} student ({arm}) beats the same student trained "
+        "alone.",
         source,
         f"{student}, {arm}",
         f"{student}, alone",
         margin=0.005 if claim in PRIMARY else None,  # half a point
         primary=claim in PRIMARY,
         measurement=f"test accuracy, distilled vs alone, {PAIRED}",
-        # Hinton et al.'s 800-800 student: 146 test errors alone, 74 distilled (of 10,000)
+        # Hinton et al.'s 800-800 student: 146 test errors alone, 74 distilled
+        # (of 10,000)
         source_effect=(146 - 74) / 10_000 if student == "800-800" else None,
     )
     for claim, (student, arm, source) in KD_CLAIMS.items()
@@ -341,7 +343,8 @@ train_sets = {
     "no-threes": Split(splits.train.x[keep], splits.train.y[keep]),
 }
 caches = {name: TeacherCache(teacher, d.x) for name, d in train_sets.items()}
-# every 3 the no-3 students never saw, and the validation images that choose a bias shift
+# every 3 the no-3 students never saw, and the validation images that choose a
+# bias shift
 threes = [
     splits.train.x[splits.train.y == OMITTED],
     splits.test.x[splits.test.y == OMITTED],
@@ -900,8 +903,8 @@ chapter.report(run)
 verdicts = {c.id: c.verdict for c in run.claims}
 # what the blog-bug run means for a reader's own loss, worded by its verdict
 BLOG_FIX_LESSON = {
-    "reproduced": "Here the fix paid off: feed KLDivLoss log-probabilities and multiply "
-    "by T².",
+    "reproduced": "Here the fix paid off: feed KLDivLoss log-probabilities and "
+    "multiply by T².",
     "contradicted": "Here the buggy loss trained this student better: the fix is about "
     "following the teacher (the gradient above), not a promise of accuracy.",
 }

@@ -274,7 +274,7 @@ n_inputs, n_classes = splits.train.x[0].numel(), len(splits.classes)
 
 
 def seeds(primary):
-    """Every seed of the profile for a primary claim's arms, the first three otherwise."""
+    """Every seed of the profile for a primary claim's arms, three otherwise."""
     return cfg.seeds if primary else cfg.exploratory_seeds
 
 
@@ -318,7 +318,7 @@ plt.show()
 # %%
 @dataclass(frozen=True)
 class Arm:
-    """One student setting: its widths, its loss, how long, what it sees, who teaches."""
+    """One student setting: widths, loss, length, what it sees, who teaches."""
 
     hidden: tuple[int, ...]
     alpha: float | None = None  # weight of the soft term; None: the labels alone
@@ -764,8 +764,8 @@ if fm_short < min(fixed_short, alone_short):
         f"Most of that gain is the short run's weakness: after one pass over the bank, "
         f"function matching reached {fm_short:.1f}%, below the fixed teacher "
         f"({fixed_short:.1f}%) and the labels alone ({alone_short:.1f}%). Function "
-        "matching needs patience; whether patience makes it beat a fixed teacher is the "
-        "first claim's question."
+        "matching needs patience; whether patience makes it beat a fixed teacher "
+        "is the first claim's question."
     )
 else:
     patience_reading = (
@@ -775,13 +775,14 @@ else:
 below = [g for g in GAP_TEACHERS if accuracy(("20-20", g)).mean() < alone_small.mean()]
 if len(below) == len(GAP_TEACHERS):
     small_reading = (
-        f"every one of the {len(below)} teachers, the assistant included, left the 20-20 "
-        f"student below the same student trained alone ({alone_small.mean():.1f}%)"
+        f"every one of the {len(below)} teachers, the assistant included, left the "
+        f"20-20 student below the same student trained alone "
+        f"({alone_small.mean():.1f}%)"
     )
 elif below:
     small_reading = (
-        f"{len(below)} of the {len(GAP_TEACHERS)} teachers left the 20-20 student below "
-        f"the same student trained alone ({alone_small.mean():.1f}%)"
+        f"{len(below)} of the {len(GAP_TEACHERS)} teachers left the 20-20 student "
+        f"below the same student trained alone ({alone_small.mean():.1f}%)"
     )
 else:
     small_reading = (
