@@ -479,7 +479,11 @@ def power_section(results: list[dict], titles: dict[str, str]) -> list[str]:
     if not planned:
         return []
     powered = [c for c in planned if c["numbers"]["plan"]["powered"]]
-    decided = [c for c in planned if c["verdict"] not in ("inconclusive", NOT_POWERED)]
+    comparative = [
+        c for r in results for c in r["claims"] if c["kind"] == "comparative"
+    ]
+    judged = [c for c in comparative if c["verdict"] not in (NOT_POWERED, NOT_TESTABLE)]
+    decided = [c for c in judged if c["verdict"] != "inconclusive"]
     lines = [
         "## Power plan",
         "",
@@ -488,8 +492,10 @@ def power_section(results: list[dict], titles: dict[str, str]) -> list[str]:
         "reports none we can compare). From the noise of an earlier build "
         f"({power.baseline_build()}), per seed and per test image, the plan predicts the minimum "
         "detectable effect (MDE, 80% power) of each claim's design: its seeds and test images. "
-        f"{len(powered)} of the {len(planned)} planned claims were powered; "
-        f"{len(decided)} of the {len(planned)} ended decisive.",
+        f"{len(powered)} of the {len(planned)} planned claims were powered. Of the "
+        f"{len(judged)} comparative claims the runs could judge (neither {NOT_POWERED} nor "
+        f"{NOT_TESTABLE}), {len(decided)} ended decisive: reproduced, contradicted or no "
+        "effect.",
         "",
         "| claim | target | planned MDE | achieved MDE | seeds × images |",
         "|---|---|---|---|---|",
