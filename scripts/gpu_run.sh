@@ -56,9 +56,10 @@ THREADS=$(( $(nproc) / JOBS > 0 ? $(nproc) / JOBS : 1 ))
 export JOBS THREADS
 
 python3 - > "$OUT/env.json" <<'PY'
-import json, os, subprocess, torch
+import json, os, shutil, subprocess, torch
 gpu = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version",
-                      "--format=csv,noheader"], capture_output=True, text=True).stdout.strip()
+                      "--format=csv,noheader"], capture_output=True, text=True).stdout.strip() \
+    if shutil.which("nvidia-smi") else None
 print(json.dumps({"nvidia_smi": gpu, "torch": torch.__version__, "cuda": torch.version.cuda,
                   "cudnn": torch.backends.cudnn.version(), "cuda_available": torch.cuda.is_available(),
                   "device": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
