@@ -108,16 +108,16 @@ run_chapter() {
 printf 'chapter\tseconds\tstatus\n' > "$OUT/times.tsv"
 start=$SECONDS
 echo "[gpu_run] ${#names[@]} chapter(s), $JOBS at a time, $THREADS CPU thread(s) each"
-running=0
+# (the chapters' own process ids, polled: a bare `wait` would also wait for the tee above)
+pids=()
 for name in "${names[@]}"; do
-  if [ "$running" -ge "$JOBS" ]; then
-    wait -n
-    running=$((running - 1))
-  fi
+  while [ "$(for pid in "${pids[@]}"; do kill -0 "$pid" 2> /dev/null && echo; done | wc -l)" -ge "$JOBS" ]; do
+    sleep 1
+  done
   run_chapter "$name" &
-  running=$((running + 1))
+  pids+=($!)
 done
-wait
+for pid in "${pids[@]}"; do wait "$pid"; done
 printf 'total\t%s\t\n' $((SECONDS - start)) >> "$OUT/times.tsv"
 [ -f build/gpu/monitor.pid ] && kill "$(cat build/gpu/monitor.pid)"
 cat "$OUT/times.tsv"
