@@ -71,8 +71,9 @@ PROFILES: dict[str, Profile] = {
     "gpu": Profile(
         name="gpu",
         purpose="one CUDA GPU, offline (bf16 autocast): the same data as cpu, Fashion-MNIST in "
-        "full, patient students in chapters 4 and 5; sized by estimate for 8 min, measured on an "
-        "H200 at about twice that (book/gpu.md); the Hugging Face guide only when the hub answers",
+        "full, patient students in chapters 4 and 5; the whole book in one command of at most "
+        "10 min (target 8), its chapters side by side on the GPU; measured on an H200, chapter 6 "
+        "in a second run (book/gpu.md); the Hugging Face guide only when the hub answers",
         seeds=(0, 1, 2, 3, 4),
         exploratory_seeds=(0, 1, 2),
         threads=None,

@@ -63,14 +63,27 @@ def check_deterministic(dataset: Dataset, probes: int = 4) -> None:
         )
 
 
+# the integer type of each element size, to sum a tensor's bits in
+_BITS = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
 def _fingerprint_of(x: Tensor) -> tuple:
-    # Shape, storage and version catch a different or modified tensor; the sum catches a copy edited elsewhere.
+    # Shape, storage and version catch a different or modified tensor; the checksum catches a
+    # copy edited elsewhere. It sums the elements' bits as integers, exactly: a float sum rounds
+    # in an order that depends on torch's thread count, so a cache built with several threads
+    # failed its check in a sweep job, which runs on one (kdbook.sweep).
+    x = x.detach().contiguous()
+    bits = (
+        x.view(_BITS[x.element_size()])
+        if x.element_size() in _BITS
+        else x.view(torch.uint8)
+    )
     return (
         tuple(x.shape),
         x.dtype,
         x.data_ptr(),
         x._version,
-        float(x.sum(dtype=torch.float64)),
+        int(bits.sum(dtype=torch.int64)),
     )
 
 

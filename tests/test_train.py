@@ -369,6 +369,31 @@ def test_teacher_cache_rolled_gives_each_view_another_views_logits(digits):
     other.check(bank)  # the student's inputs are still the bank
 
 
+def test_teacher_cache_check_does_not_depend_on_the_thread_count():
+    """A cache built with several threads passes its check on one, as in a sweep job on a GPU,
+    although a float sum of these inputs rounds differently on one thread and on two."""
+    g = torch.Generator().manual_seed(0)
+    n = 1 << 16
+    x = torch.rand(n, generator=g) * torch.exp2(
+        torch.randint(-30, 30, (n,), generator=g).float()
+    )
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        cache = TeacherCache.from_logits(torch.zeros(n, 2), x)
+        two = float(x.sum(dtype=torch.float64))
+        torch.set_num_threads(1)
+        assert float(x.sum(dtype=torch.float64)) != two, (
+            "these inputs no longer show it"
+        )
+        cache.check(x)
+    finally:
+        torch.set_num_threads(previous)
+    x[0] += 1.0  # an edit in place still fails the check
+    with pytest.raises(ValueError, match="TeacherCache was built on other inputs"):
+        cache.check(x)
+
+
 def test_teacher_cache_from_logits_keeps_them_and_checks_the_images():
     x = torch.rand(6, 1, 4, 4)
     logits = torch.randn(6, 3)
