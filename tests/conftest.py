@@ -1,6 +1,12 @@
-"""Shared fixtures: tiny IDX data sets written on the fly, and an isolated kdutils cache."""
+"""Shared fixtures: tiny IDX data sets written on the fly, an isolated kdutils cache, and a
+headless-Chromium measurement of built pages."""
 
 import gzip
+import html
+import json
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -78,3 +84,38 @@ def train_small(digits, seed, **kwargs):
         **kwargs,
     )
     return model, history
+
+
+CHROMIUM = next(
+    filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))),
+    None,
+)
+
+
+def measure_in_chromium(page: Path, script: str, scratch: Path, window: str) -> dict:
+    """Load a copy of the built ``page`` in headless Chromium at ``window`` (``"1280,900"``)
+    with ``script`` appended; return the JSON it leaves in ``<pre id="kd-measure">``."""
+    harness = scratch / f"measure-{page.stem}.html"
+    text = page.read_text()
+    # the copy's links still resolve against the page's own folder
+    text = text.replace("<head>", f'<head><base href="{page.parent.as_uri()}/">', 1)
+    harness.write_text(text.replace("</body>", f"<script>{script}</script></body>", 1))
+    dom = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",  # root in a container has no sandbox
+            "--disable-gpu",
+            f"--user-data-dir={scratch}/chromium-profile",
+            f"--window-size={window}",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            harness.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    ).stdout
+    found = re.search(r'<pre id="kd-measure"[^>]*>(.*?)</pre>', dom, re.S)
+    assert found, f"the measuring script did not run: {dom[-500:]}"
+    return json.loads(html.unescape(found.group(1)))

@@ -5,7 +5,6 @@ a built book's page, where one is present and newer than its sources, is checked
 measured in headless Chromium at 1280 px where Chromium is installed."""
 
 import html
-import json
 import re
 import shutil
 import subprocess
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.conftest import CHROMIUM, measure_in_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [ROOT / "book" / "api.md", ROOT / "_config.yml"]
@@ -104,7 +105,7 @@ def test_the_built_api_page_is_readable():
         check_tables(page.read_text())
 
 
-MEASURE = """<script>
+MEASURE = """
 window.addEventListener("load", () => {
   const column = document.querySelector("article.bd-article");
   const style = getComputedStyle(column);
@@ -127,43 +128,17 @@ window.addEventListener("load", () => {
   pre.textContent = JSON.stringify(out);
   document.body.appendChild(pre);
 });
-</script>"""
+"""
 
 
-@pytest.mark.skipif(not shutil.which("chromium"), reason="chromium is not installed")
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 def test_the_built_api_page_fits_the_column_at_1280_px():
     pages = fresh_built_pages()
     if not pages:
         pytest.skip("no book built since book/api.md and _config.yml last changed")
     for page in pages:
-        source = page.read_text()
-        base = f'<head><base href="{page.parent.as_uri()}/">'
         with tempfile.TemporaryDirectory() as tmp:
-            probe = Path(tmp) / "api.html"
-            probe.write_text(
-                source.replace("<head>", base, 1).replace(
-                    "</body>", MEASURE + "</body>"
-                )
-            )
-            dom = subprocess.run(
-                [
-                    "chromium",
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    f"--user-data-dir={tmp}/profile",
-                    "--window-size=1280,2000",
-                    "--virtual-time-budget=10000",
-                    "--dump-dom",
-                    probe.as_uri(),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=180,
-            ).stdout
-        found = re.search(r'<pre id="kd-measure"[^>]*>(.*?)</pre>', dom, re.S)
-        assert found, "chromium did not run the measurement"
-        measured = json.loads(html.unescape(found[1]))
+            measured = measure_in_chromium(page, MEASURE, Path(tmp), "1280,2000")
         assert measured["column"] == pytest.approx(COLUMN_PX, abs=40)
         assert not measured["wide"], (
             f"{page}: wider than the column: {measured['wide']}"

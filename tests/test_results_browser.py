@@ -5,10 +5,6 @@ against the article's content box and writes the numbers into the DOM, which ``-
 prints. Skipped where no Chromium is installed (Debian: ``apt-get install chromium``).
 """
 
-import html
-import json
-import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,15 +12,13 @@ from pathlib import Path
 import pytest
 
 from kdbook import report
+from tests.conftest import CHROMIUM, measure_in_chromium
 from tests.test_report import fake_results, with_outlier
 
 ROOT = Path(__file__).resolve().parent.parent
 CPU_HTML = ROOT / "build" / "cpu" / "site" / "_build" / "html"
 WINDOW = "1280,900"
-BROWSER = next(
-    filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))),
-    None,
-)
+BROWSER = CHROMIUM
 pytestmark = pytest.mark.skipif(BROWSER is None, reason="no Chromium installed")
 
 # Runs after the page's own scripts: opens the folds, then measures. Tables inside a fold count.
@@ -60,30 +54,7 @@ window.addEventListener('load', () => setTimeout(() => {
 
 def measure(page: Path, scratch: Path) -> dict:
     """Load ``page`` in headless Chromium at 1280 px; the widths the script above measured."""
-    harness = scratch / f"measure-{page.stem}.html"
-    text = page.read_text()
-    # a copy beside the test, its links still resolved against the page's own folder
-    text = text.replace("<head>", f'<head><base href="{page.parent.as_uri()}/">', 1)
-    text = text.replace("</body>", f"<script>{MEASURE}</script></body>", 1)
-    harness.write_text(text)
-    dom = subprocess.run(
-        [
-            BROWSER,
-            "--headless",
-            "--no-sandbox",  # root in a container has no sandbox
-            "--disable-gpu",
-            f"--window-size={WINDOW}",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-            harness.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
-    found = re.search(r'<pre id="kd-measure"[^>]*>(.*?)</pre>', dom, re.S)
-    assert found, f"the measuring script did not run: {dom[-500:]}"
-    return json.loads(html.unescape(found.group(1)))
+    return measure_in_chromium(page, MEASURE, scratch, WINDOW)
 
 
 def assert_fits(numbers: dict, verdict_tables: int) -> None:
