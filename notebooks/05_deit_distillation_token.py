@@ -339,9 +339,9 @@ RECIPE = fashion.deit_student_training(epochs=EPOCHS, progress=False)
 # labels on the class head, the teacher on the distillation head. Its soft term sums the
 # KL and divides by batch x classes; the usual `batchmean` divides by the batch only.
 # With $\lambda = 0.1$ and 10 classes, DeiT's normalisation weighs the soft term about
-# $0.1 / 10 = 0.01$ against $0.9$ for the labels: against it, "hard beats soft" may mean
-# "hard beats almost nothing", which is what DeiT's own table shows (soft and none both
-# at 72.2% for DeiT-Ti).
+# $0.1 / 10 = 0.01$ against $0.9$ for the labels (on ImageNet's 1,000 classes, 0.0001):
+# "hard beats soft" may then mean "hard beats almost nothing". DeiT's own table puts
+# soft distillation level with none (72.2% for DeiT-Ti).
 #
 # ```{literalinclude} ../_src/kdutils/losses.py
 # :pyobject: deit_loss
