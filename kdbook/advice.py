@@ -503,12 +503,6 @@ LEADS = {
             "Soft distillation as DeiT normalises it beat hard-label distillation.",
         ),
         Lead(
-            "hard-beats-soft-batchmean",
-            "hard-label distillation beats soft distillation with the usual batchmean KL",
-            "Hard-label distillation also beat soft distillation with the usual batchmean KL.",
-            "Soft distillation with the usual batchmean KL beat hard-label distillation.",
-        ),
-        Lead(
             "distillation-token-adds",
             "a separate distillation token adds anything over hard distillation through the class token",
             "A separate distillation token improved on hard distillation through the class token "
@@ -523,15 +517,6 @@ LEADS = {
             "same student: the token does pick up the teacher's view.",
             "The distillation head agreed with the teacher less often than the class head of the "
             "same student.",
-        ),
-        Lead(
-            "cnn-teacher-beats-vit-teacher",
-            "a convnet teacher teaches a transformer student better than a transformer teacher of "
-            "similar accuracy",
-            "A convnet teacher taught the transformer student better than a transformer teacher "
-            "of similar accuracy, as DeiT reports.",
-            "A transformer teacher taught the transformer student better than a convnet teacher "
-            "of similar accuracy, the opposite of what DeiT reports.",
         ),
         Lead(
             "kd-epoch-costs-like-scratch",
@@ -650,9 +635,7 @@ QUESTIONS = (
         pick(
             "distillation-beats-none",
             "hard-beats-soft",
-            "hard-beats-soft-batchmean",
             "distillation-token-adds",
-            "cnn-teacher-beats-vit-teacher",
             "distillation-head-agrees-with-teacher",
         ),
     ),

@@ -1,10 +1,10 @@
-"""Fashion-MNIST setup of chapters 4 and 5: data with its fallback, the students' split, their sweep jobs."""
+"""Fashion-MNIST setup of chapters 4 and 5: data with its fallback, the students' split,
+their models and recipes, chapter 4's sweep job."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -90,6 +90,22 @@ MOBILENET_STUDENT = {
 # The chapter-5 student: a small timm ViT, two thirds of the ViT teacher's width
 # (kdbook.teachers.VIT_TEACHER)
 DEIT_STUDENT = {"embed_dim": 64, "depth": 4, "num_heads": 2, "patch_size": 7}
+# Its batch: half the other students' 128, so that a CPU affords four times the steps
+# (patient students, issue 28) for about twice the images seen
+DEIT_BATCH = 64
+
+
+def deit_student_training(**recipe: Any) -> dict[str, Any]:
+    """Keyword arguments of :func:`kdutils.train.fit` for the chapter-5 students.
+
+    :func:`student_training` at batch :data:`DEIT_BATCH`, with its learning rate scaled
+    linearly with the batch, as DeiT scales it (Touvron et al. 2021, sec. 6:
+    ``lr = 5e-4 x batch / 512``), and DeiT's weight decay 0.05; ``recipe`` adds or
+    overrides (``epochs``, ``progress``, ...).
+    """
+    base = student_training()
+    lr = base["lr"] * DEIT_BATCH / base["batch_size"]
+    return student_training(batch_size=DEIT_BATCH, lr=lr, weight_decay=0.05, **recipe)
 
 
 def mobilenet_student(splits: Splits) -> nn.Module:
@@ -169,58 +185,3 @@ def head_logits(
     both = predict_logits(_BothHeads(model).train(model.training), x, batch_size)
     class_logits, dist_logits = both.chunk(2, dim=1)
     return {head: combine_heads(class_logits, dist_logits, head) for head in HEADS}
-
-
-def deit_job(job: dict, shared: dict) -> dict:
-    """One sweep job of the DeiT ablation: a student built from ``job["seed"]``, trained, then
-    scored head by head (and, with a distillation token, its two tokens' similarity).
-
-    ``job``: ``seed``, ``token`` (a distillation token?), ``objective`` (keyword arguments of
-    :func:`kdutils.deit.deit_objective`), ``teacher`` (a key of ``shared["caches"]`` or ``None``);
-    ``shared``: ``splits``, ``train``, ``caches``, ``training`` (fit's keyword arguments), ``device``,
-    ``arch``, ``teacher_test_logits`` (per teacher: agreement per head) and ``probe`` (images for
-    the token similarity).
-    """
-    from kdutils import deit
-
-    seed_everything(job["seed"])
-    splits = shared["splits"]
-    model = deit_student(splits, distilled=job["token"], **shared["arch"])
-    model.to(shared["device"])
-    history = fit(
-        model,
-        shared["train"],
-        splits.val,
-        objective=deit.deit_objective(**job["objective"]),
-        teacher=shared["caches"].get(job["teacher"]),
-        seed=job["seed"],
-        progress=False,
-        **shared["training"],
-    )
-    logits = (
-        head_logits(model, splits.test.x)
-        if job["token"]
-        else {"class": predict_logits(model, splits.test.x)}
-    )
-    heads = {}
-    for head, out in logits.items():
-        predicted = out.argmax(1)
-        heads[head] = {
-            "accuracy": (predicted == splits.test.y).float().mean().item(),
-            "correct": (predicted == splits.test.y).numpy().astype(np.uint8),
-            "agrees": {  # per teacher, per test image: the same top-1 class?
-                name: (predicted == logits.argmax(1)).numpy().astype(np.uint8)
-                for name, logits in shared["teacher_test_logits"].items()
-            },
-        }
-    similarity = (
-        deit.token_similarity(model.to("cpu"), shared["probe"])
-        if job["token"]
-        else None
-    )
-    return {
-        **job,
-        "heads": heads,
-        "similarity": similarity,
-        "history": history.as_dict(),
-    }

@@ -59,3 +59,31 @@ def test_mobilenet_job_validates_once_unless_asked_for_curves():
     # validating more often changes nothing about the model
     assert once["accuracy"] == curve["accuracy"]
     assert (once["correct"] == curve["correct"]).all()
+
+
+def test_deit_students_recipe_halves_the_batch_and_scales_the_learning_rate_with_it():
+    recipe = fashion.deit_student_training(epochs=4, progress=False)
+    base = fashion.student_training()
+    assert recipe["batch_size"] == fashion.DEIT_BATCH == 64
+    # DeiT's rule: the learning rate linear in the batch
+    assert recipe["lr"] / recipe["batch_size"] == base["lr"] / base["batch_size"]
+    assert recipe["weight_decay"] == 0.05 and recipe["schedule"] == "cosine"
+    assert recipe["epochs"] == 4 and recipe["progress"] is False
+
+
+def test_deit_student_with_a_token_has_two_heads_and_one_without():
+    from kdutils.data import Split, Splits
+    from kdutils.deit import DistilledViT
+
+    def split(n):
+        return Split(torch.randn(n, 1, 28, 28), torch.arange(n) % 10)
+
+    splits = Splits("random", split(20), split(10), split(10), list("0123456789"), "t")
+    plain = fashion.deit_student(splits, distilled=False, **fashion.DEIT_STUDENT)
+    token = fashion.deit_student(splits, distilled=True, **fashion.DEIT_STUDENT)
+    x = splits.train.x[:4]
+    assert plain(x).shape == (4, 10)
+    assert isinstance(token, DistilledViT)
+    cls, dist = token.train()(x)
+    assert cls.shape == dist.shape == (4, 10)
+    assert token.eval()(x).shape == (4, 10)  # both heads, averaged
