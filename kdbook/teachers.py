@@ -11,7 +11,7 @@ from torch import nn
 
 from kdutils.augment import Augmentation
 from kdutils.checkpoints import cached_model, checkpoint_path
-from kdutils.data import Split, Splits, stratified_subset
+from kdutils.data import Split, Splits, resolve_dataset, stratified_subset
 from kdutils.models import mlp, small_convnet, vit_small_images
 from kdutils.runtime import seed_everything
 from kdutils.train import fit
@@ -23,6 +23,12 @@ from .sweep import cpu_slot
 # small enough to train from scratch in a CPU's budget: at this data scale (20,000 images of
 # 28 px) a ViT lacks data, not capacity, so width buys it little
 VIT_TEACHER = {"embed_dim": 96, "depth": 4, "num_heads": 4, "patch_size": 7}
+# chapter 4's ViT teacher: twice the depth and two thirds the width of VIT_TEACHER, at
+# about its training cost per image. The ViT paper's scaling study (Dosovitskiy et al.
+# 2021, appendix D.2) finds depth the dimension that pays most and width the least; and
+# on a CPU one image's forward pass costs about a fixed time per layer, so more layers
+# than the MobileNetV2 student also make the teacher the slower of the two
+VIT_DEEP_TEACHER = {"embed_dim": 64, "depth": 8, "num_heads": 2, "patch_size": 7}
 # Fashion-MNIST teachers: random shifts and horizontal flips, the light augmentation that suits
 # 28 px clothing (at this size, the stand-in for the random crops and flips of ImageNet training)
 FASHION_AUGMENT = {"shift": 2, "hflip": True}
@@ -47,6 +53,9 @@ class TeacherRecipe:
     # per profile, a batch size replacing the training's (None: keep it): on a GPU a step of
     # these small models costs about the same at any batch size, so bigger batches buy epochs
     batch_size: dict[str, int] | None = None
+    # the profiles under which the teacher trains on every training image of the data
+    # set but the splits' validation and test images (they may hold a per-class share)
+    all_training_images: tuple[str, ...] = ()
 
 
 def _adamw_cosine(**extra: Any) -> dict[str, Any]:
@@ -118,6 +127,23 @@ TEACHERS: dict[str, TeacherRecipe] = {
         _adamw_cosine(augment=FASHION_AUGMENT),
         batch_size={"gpu": 512},
     ),
+    "fashion-vit-full": TeacherRecipe(
+        "chapter 4's ViT teacher: a timm ViT eight blocks deep trained from scratch on "
+        "every Fashion-MNIST training image but the validation images, with the "
+        "convnet's shifts and flips, to the end of a cosine schedule; ViTs need data "
+        "(Dosovitskiy et al. 2021): under cpu it gets three times the 20,000 images of "
+        "chapter 5's ViT",
+        _vit,
+        lambda p: p.choose(
+            smoke={"embed_dim": 32, "depth": 2, "num_heads": 2, "patch_size": 7},
+            cpu=dict(VIT_DEEP_TEACHER),
+            gpu=dict(VIT_DEEP_TEACHER),
+        ),
+        {"smoke": 2, "cpu": 7, "gpu": 30},
+        _adamw_cosine(augment=FASHION_AUGMENT),
+        batch_size={"gpu": 512},
+        all_training_images=("cpu", "gpu"),
+    ),
     "fashion-cnn": TeacherRecipe(
         "a small VGG-style convnet trained with shifts and flips to the end of a cosine schedule: "
         "DeiT's convnet teacher at small scale",
@@ -170,13 +196,42 @@ def teacher_config(name: str, profile: Profile, splits: Splits) -> dict:
     }
     if recipe.train_per_class is not None:
         config["train_per_class"] = recipe.train_per_class[profile.name]
+    if profile.name in recipe.all_training_images:
+        config["train_images"] = {
+            "all but validation and test": len(all_training_images(splits))
+        }
     if recipe.batch_size is not None and profile.name in recipe.batch_size:
         config["batch_size"] = recipe.batch_size[profile.name]
     return config
 
 
+def all_training_images(splits: Splits) -> Split:
+    """Every training image of ``splits``' data set, from the source it was read from,
+    but those whose pixels are among its validation or test images: more than
+    ``splits.train`` holds when the splits keep only a per-class share of the data."""
+    raw = resolve_dataset(splits.name)
+    if raw.source != splits.source:
+        raise ValueError(
+            f"the splits of {splits.name!r} were read from {splits.source!r}, but it "
+            f"now resolves to {raw.source!r}: the teacher would train on other images "
+            "than the students'; load the splits and the teacher from the same source"
+        )
+
+    def pixels(x: torch.Tensor) -> list[bytes]:  # [0, 1] floats back to their bytes
+        as_bytes = x.mul(255).round().to(torch.uint8) if x.is_floating_point() else x
+        return [row.tobytes() for row in as_bytes.reshape(len(x), -1).numpy()]
+
+    held_out = set(pixels(splits.val.x)) | set(pixels(splits.test.x))
+    keep = [i for i, p in enumerate(pixels(raw.images)) if p not in held_out]
+    index = torch.tensor(keep, dtype=torch.long)
+    return Split(raw.images[index].float().div_(255.0), raw.labels[index].clone())
+
+
 def _training_images(splits: Splits, config: dict) -> Split:
-    """The teacher's training images: all of ``splits.train``, or its seeded per-class subset."""
+    """The teacher's training images: all of ``splits.train``, its seeded per-class
+    subset, or every training image of the data set but the validation and test ones."""
+    if "train_images" in config:
+        return all_training_images(splits)
     if "train_per_class" not in config:
         return splits.train
     share = config["train_per_class"] * len(splits.classes) / len(splits.train)

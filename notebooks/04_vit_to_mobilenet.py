@@ -37,14 +37,13 @@
 # its fine-tuning on beans). $T = 5$, $\lambda = 0.5$, AdamW on a cosine schedule,
 # scored at the last epoch on the whole 10,000-image test set.
 #
-# **Which teacher.** What the guide's result needs is a teacher far better than the
-# student can become on its own. A Vision Transformer trained from scratch on 20,000 28
-# px images does not get there within a CPU's budget: the small timm ViT of the next
-# chapter, trained on those images with shifts and flips, ends well below the convnet
-# trained the same way (chapter 5 reports both), too close to what a MobileNetV2 learns
-# from 1000 images for distillation from it to be tested. ViTs need pretraining, or
-# distillation, to shine on small data — the next chapter's subject. So the `cpu`
-# teacher is that convnet; the `gpu` profile keeps the guide's pretrained ViT.
+# **Which teacher.** What the guide's result needs from its teacher is *headroom* — a
+# teacher far better than the student can become on its own — and what its premise needs
+# is a student smaller and faster than the teacher. Offline there is no pretrained ViT,
+# so the `cpu` profile trains one from scratch, designed for that headroom before it ran
+# (the design and its reasons are under {ref}`ch4-data-and-teacher`); the `gpu` profile
+# runs the guide's own pretrained ViT when the Hugging Face Hub answers, and otherwise
+# the same from-scratch ViT on all of Fashion-MNIST.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -87,10 +86,11 @@ SCHEDULES = {  # epochs
     "long": cfg.choose(smoke=4, cpu=60, gpu=90),
 }
 CURVE_EVERY = cfg.choose(smoke=1, cpu=10, gpu=10)  # epochs between validations
-LATENCY_REPEATS = {  # batch size: forward passes timed
+LATENCY_REPEATS = {  # batch size: forward passes timed (their median), per round
     1: cfg.choose(smoke=3, cpu=30, gpu=30),
     64: cfg.choose(smoke=3, cpu=15, gpu=15),
 }
+LATENCY_ROUNDS = cfg.choose(smoke=2, cpu=7, gpu=7)  # teacher and student in turn
 
 # %% [markdown]
 # (ch4-what-we-test-declared-before-the-runs)=
@@ -219,14 +219,55 @@ if cfg.name == "gpu":
 # (ch4-data-and-teacher)=
 # ## Data and teacher
 #
-# The teacher, a small convnet, trains once on the large training split (and is cached
-# for the next chapter); the students see only a small stratified sample of it, the same
-# number of images of each class (the sizes are printed below).
+# The students see only a small stratified sample of the training images, the same
+# number of each class; the teacher, a Vision Transformer, sees far more. Its design was
+# fixed from the sources and the headroom rule before it was trained, and it was trained
+# once:
+#
+# * **Data: all of it.** Transformers lack a convnet's built-in locality and translation
+#   equivariance, and trained on too little data they trail convnets of their size
+#   ({cite:t}`dosovitskiy2021vit`, sections 1 and 4.3). An earlier version of this
+#   chapter trained a ViT on the 20,000 images that the `cpu` profile gives the book's
+#   Fashion-MNIST teachers (chapter 5's ViT teacher still trains on them) and found its
+#   error too close to the 0.6 x student-alone bound to test distillation with. So this
+#   teacher trains on every Fashion-MNIST training image except the chapter's validation
+#   images: 59,000 under `cpu`, three times as many (the number is printed below; the
+#   10,000 test images are the official test set, never trained on).
+# * **Shape: deeper, not wider.** timm's `VisionTransformer` with 7 x 7 patches (16
+#   tokens and a class token), width 64, two heads, MLP ratio 2, eight blocks: twice the
+#   depth and two thirds the width of chapter 5's ViT, at about its training cost per
+#   image. The ViT paper's scaling study finds depth the dimension that pays most and
+#   width the one that pays least ({cite:t}`dosovitskiy2021vit`, appendix D.2); smaller
+#   patches help too, but 4 x 4 patches (49 tokens) cost more than twice as much per
+#   image. On a CPU one image's forward pass costs about a fixed time per layer, so a
+#   teacher with more layers than the MobileNetV2 is also the slower of the two, as the
+#   guide's ViT is.
+# * **Augmentation and schedule: the convnet teacher's** (chapter 5's). Shifts of up to
+#   2 pixels and horizontal flips, AdamW with DeiT's weight decay of 0.05
+#   {cite:p}`touvron2021deit`, learning rate 2e-3, batch 128, a cosine schedule with
+#   warm-up, scored at its last epoch; 7 epochs under `cpu`, what about five CPU-minutes
+#   on one thread pay for (30 epochs at batch 512 under `gpu`). DeiT's heavier
+#   regularisation (RandAugment, Mixup, CutMix, random erasing, stochastic depth, label
+#   smoothing) serves 300 epochs; seven passes over the images are too few to memorise
+#   them, and a teacher trained with label smoothing passes on less in its soft targets.
+# * **Not taken: a ViT distilled from the convnet.** DeiT trains its ViT from a convnet
+#   teacher, the next chapter's subject, and that would lift it too. Here the teacher's
+#   knowledge should be a ViT's own, not the convnet's passed through a ViT, and
+#   labelling every augmented batch with the convnet would add over a quarter to each
+#   step's cost.
+#
+# Whether it has the headroom the claims need is measured, not assumed: each claim below
+# records the teacher's error against the student-alone error, and is reported as *not
+# testable here* if the teacher misses the bound.
 
 # %% tags=["remove-input"]
 splits, data_note = fashion.load_fashion(cfg)
 student_train = fashion.student_train_split(splits, STUDENT_IMAGES_PER_CLASS)
-TEACHER = "fashion-cnn"
+TEACHER = "fashion-vit-full"
+teacher_cfg = teacher_config(TEACHER, cfg, splits)
+teacher_images = teacher_cfg.get("train_images", {}).get(
+    "all but validation and test", len(splits.train)
+)
 teacher, teacher_extra, loaded = get_teacher(TEACHER, cfg, splits)
 teacher.to(device)
 teacher_test_logits = predict_logits(teacher, splits.test.x, device=device)
@@ -238,17 +279,19 @@ run.data_source = splits.source
 run.config = {
     "data": splits.summary(),
     "student_train": len(student_train),
-    "teacher": teacher_config(TEACHER, cfg, splits),
+    "teacher": teacher_cfg,
 }
 run.metrics["teacher_test"] = teacher_test
+run.metrics["teacher_history"] = teacher_extra["history"]
 print(data_note)
 print(
-    f"teacher trains on {len(splits.train)} images, students on {len(student_train)}; "
+    f"teacher trains on {teacher_images} images, students on {len(student_train)}; "
     f"validation {len(splits.val)}, test {len(splits.test)}"
 )
 print(
     f"teacher {'loaded from the checkpoint cache' if loaded else 'trained'}: "
-    f"{TEACHER}, {count_parameters(teacher) / 1e6:.2f} M parameters"
+    f"{TEACHER}, {count_parameters(teacher) / 1e6:.2f} M parameters, "
+    f"{teacher_cfg['epochs']} epochs"
 )
 
 # %% tags=["nbval-check-output", "remove-input"]
@@ -399,7 +442,7 @@ gains = {
 
 # %% tags=["remove-input"]
 table = {
-    "teacher": {
+    "ViT teacher": {
         "steps": "",
         "test accuracy [%]": f"{100 * teacher_test['accuracy']:.2f}",
         "macro-F1 [%]": f"{100 * teacher_test['macro_f1']:.2f}",
@@ -501,29 +544,40 @@ run.compare(
 # (ch4-what-the-student-costs-to-run)=
 # ## What the student costs to run
 #
-# What the student costs to run, next to the teacher: parameters, floating-point
+# What the student costs to run, next to the ViT teacher: parameters, floating-point
 # operations of one forward pass (counted by PyTorch's `FlopCounterMode`), and CPU
-# latency — the median of repeated forward passes — for one image and for a batch of 64.
+# latency for one image and for a batch of 64, on one thread: the median of repeated
+# forward passes (`kdutils.evaluate.latency_ms`), taken for the teacher and the student in
+# turn over several rounds, and the median over the rounds (on a machine shared with
+# other work, one network timed after the other can meet another load). The two students
+# share one architecture, so one cost.
 
 # %% tags=["remove-input"]
 image_shape = tuple(splits.train.x.shape[1:])
-student_model = mobilenet().eval()  # the cost is the architecture's
+student_model = mobilenet().eval()  # the cost is the architecture's: timed once
+networks = {"ViT teacher": teacher.to("cpu"), "MobileNetV2": student_model}
+# each network in turn, round after round, then the median over the rounds: a change in
+# the load of a shared machine falls on both networks alike
+timings = {name: {batch: [] for batch in LATENCY_REPEATS} for name in networks}
+for _ in range(LATENCY_ROUNDS):
+    for name, model in networks.items():
+        for batch, repeats in LATENCY_REPEATS.items():
+            example = torch.zeros(batch, *image_shape)
+            timings[name][batch].append(latency_ms(model, example, repeats=repeats))
 models = {
-    "teacher": (teacher, teacher_test["accuracy"]),
-    "MobileNetV2 alone": (student_model, mean_std("long", "alone")[0] / 100),
-    "MobileNetV2 distilled": (student_model, mean_std("long", "distilled")[0] / 100),
+    "ViT teacher": ("ViT teacher", teacher_test["accuracy"]),
+    "MobileNetV2 alone": ("MobileNetV2", mean_std("long", "alone")[0] / 100),
+    "MobileNetV2 distilled": ("MobileNetV2", mean_std("long", "distilled")[0] / 100),
 }
 cost = {}
-for name, (model, accuracy) in models.items():
-    model.to("cpu")
+for name, (network, accuracy) in models.items():
+    model = networks[network]
     cost[name] = {
         "parameters": count_parameters(model),
         "mflops": count_flops(model, torch.zeros(1, *image_shape)) / 1e6,
         **{
-            f"latency_ms_b{batch}": latency_ms(
-                model, torch.zeros(batch, *image_shape), repeats=repeats
-            )
-            for batch, repeats in LATENCY_REPEATS.items()
+            f"latency_ms_b{batch}": float(np.median(times))
+            for batch, times in timings[network].items()
         },
         "accuracy": accuracy,
     }
@@ -582,7 +636,47 @@ pd.DataFrame(
 ).transpose()
 
 # %% tags=["remove-cell"]
-t_cost, s_cost = cost["teacher"], cost["MobileNetV2 distilled"]
+t_cost, s_cost = cost["ViT teacher"], cost["MobileNetV2 distilled"]
+room = headroom("long")  # what the primary claims recorded
+HEADROOM = (
+    f"within the bound of {claims.HEADROOM_RATIO:g}, so the distillation claims are "
+    "tested"
+    if room["testable"]
+    else f"above the bound of {claims.HEADROOM_RATIO:g}: the teacher is not clearly "
+    "better than the student, and the distillation claims are reported as not "
+    "testable here, with their numbers"
+)
+# what the cost measurements say, in words: smaller and faster, or which of them not
+student_is = {
+    "smaller": s_cost["parameters"] < t_cost["parameters"],
+    "faster for one image": s_cost["latency_ms_b1"] < t_cost["latency_ms_b1"],
+    "faster for a batch of 64": s_cost["latency_ms_b64"] < t_cost["latency_ms_b64"],
+}
+held, missed = (
+    [k for k, v in student_is.items() if v],
+    [k for k, v in student_is.items() if not v],
+)
+COST = (
+    "The student is smaller than its ViT teacher and faster at both batch sizes."
+    if not missed
+    else f"Measured against its ViT teacher, the student is {' and '.join(held)}, "
+    f"but not {' nor '.join(missed)}."
+    if held
+    else "The student is neither smaller nor faster than its ViT teacher."
+)
+# one image's latency gap against the FLOP gap: per-layer overhead, if it is far smaller
+slower_b1 = t_cost["latency_ms_b1"] / s_cost["latency_ms_b1"]
+more_flops = t_cost["mflops"] / s_cost["mflops"]
+LAYERS_NOTE = (
+    f"For one image the teacher takes {slower_b1:.1f}x the student's time for "
+    f"{more_flops:.1f}x its operations"
+    + (
+        ": a forward pass of networks this small costs about a fixed time per layer, "
+        "and the MobileNetV2 has many small layers."
+        if slower_b1 < 0.5 * more_flops
+        else "."
+    )
+)
 # what the patience claim's verdict means for the advice to distil longer
 PATIENCE = {
     "reproduced": "Here patience paid: the gain was larger at the long schedule, as "
@@ -602,6 +696,12 @@ PATIENCE = {
 verdicts = {c.id: c.verdict for c in run.claims}
 chapter.glue(
     teacher_acc=100 * teacher_test["accuracy"],
+    teacher_images=teacher_images,
+    teacher_epochs=teacher_cfg["epochs"],
+    teacher_error=100 * room["teacher_error"],
+    alone_error=100 * room["student_error"],
+    headroom_ratio=room["ratio"],
+    headroom=HEADROOM,
     long_epochs=SCHEDULES["long"],
     short_epochs=SCHEDULES["short"],
     seeds=len(cfg.seeds),
@@ -612,8 +712,11 @@ chapter.glue(
     },
     **{f"gain_{schedule}": gain.mean() for schedule, gain in gains.items()},
     patience=PATIENCE[verdicts["distillation-gain-grows-with-length"]],
+    cost=COST,
+    layers_note=LAYERS_NOTE,
     teacher_kparams=t_cost["parameters"] / 1e3,
     student_kparams=s_cost["parameters"] / 1e3,
+    fewer_params=t_cost["parameters"] / s_cost["parameters"],
     fewer_flops=t_cost["mflops"] / s_cost["mflops"],
     student_ms64=s_cost["latency_ms_b64"],
     teacher_ms64=t_cost["latency_ms_b64"],
@@ -625,8 +728,12 @@ chapter.glue(
 # (ch4-what-it-means)=
 # ## What it means
 #
-# * **Headroom.** The teacher reaches {glue:text}`teacher_acc:.1f`% on the test set; the
-#   student trained alone {glue:text}`acc_long_alone:.1f`% at the long schedule.
+# * **Headroom.** The ViT teacher, trained on {glue:text}`teacher_images:,.0f` images
+#   for {glue:text}`teacher_epochs` epochs, reaches {glue:text}`teacher_acc:.1f`% on the
+#   test set; the student trained alone {glue:text}`acc_long_alone:.1f`% at the long
+#   schedule. The teacher's error, {glue:text}`teacher_error:.1f`%, is
+#   {glue:text}`headroom_ratio:.2f` times the student-alone error of
+#   {glue:text}`alone_error:.1f`%: {glue:text}`headroom`.
 # * **Distilled vs alone, long schedule ({glue:text}`long_epochs` epochs):**
 #   {glue:text}`acc_long_distilled:.1f`% vs {glue:text}`acc_long_alone:.1f`% (mean of
 #   {glue:text}`seeds` seeds; the guide: 72% vs 63% on beans). Verdict:
@@ -640,13 +747,13 @@ chapter.glue(
 #   {glue:text}`patience` Longer training moved both arms: alone from
 #   {glue:text}`acc_short_alone:.1f`% to {glue:text}`acc_long_alone:.1f`%, distilled
 #   from {glue:text}`acc_short_distilled:.1f`% to {glue:text}`acc_long_distilled:.1f`%.
-# * **Cost:** the student needs {glue:text}`fewer_flops:.1f`x fewer FLOPs per image than
-#   the teacher, with {glue:text}`student_kparams:.0f` thousand parameters against the
-#   teacher's {glue:text}`teacher_kparams:.0f` thousand; on this CPU it runs a batch of
-#   64 in {glue:text}`student_ms64:.1f` ms against {glue:text}`teacher_ms64:.1f` ms, and
-#   one image in {glue:text}`student_ms1:.2f` ms against {glue:text}`teacher_ms1:.2f`
-#   ms: a small network's many small layers cost more time than their operation count
-#   suggests.
+# * **Cost.** {glue:text}`cost` It has {glue:text}`student_kparams:.0f` thousand
+#   parameters against the teacher's {glue:text}`teacher_kparams:.0f` thousand (the
+#   teacher has {glue:text}`fewer_params:.1f` times as many, and
+#   {glue:text}`fewer_flops:.1f` times the FLOPs per image); on this CPU it runs one
+#   image in {glue:text}`student_ms1:.2f` ms against {glue:text}`teacher_ms1:.2f` ms,
+#   and a batch of 64 in {glue:text}`student_ms64:.1f` ms against
+#   {glue:text}`teacher_ms64:.1f` ms. {glue:text}`layers_note`
 # * kdutils' loss and loop take torchvision, timm and Hugging Face classifiers alike
 #   (outputs as tensors or as objects with `.logits`); `tests/test_hf.py` trains tiny
 #   random Hugging Face models through both routes offline.
