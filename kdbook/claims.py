@@ -347,6 +347,7 @@ def paired_effect(treatment: Sequence, control: Sequence) -> dict:
         denominator = v_seed**2 / (seeds - 1) + v_image**2 / (images - 1)
         df = (v_seed + v_image) ** 2 / denominator if denominator > 0 else seeds - 1.0
     return {
+        **noise_components(d),
         "effect": float(d.mean()),
         "se": math.sqrt(v_seed + v_image),
         "df": float(df),
@@ -357,6 +358,23 @@ def paired_effect(treatment: Sequence, control: Sequence) -> dict:
         "seed_sd": float(per_seed.std(ddof=1)),
         "treatment_per_seed": (t.mean(axis=1) if t.ndim == 2 else t).tolist(),
         "control_per_seed": (c.mean(axis=1) if c.ndim == 2 else c).tolist(),
+    }
+
+
+def noise_components(d: np.ndarray) -> dict:
+    """Per-seed x per-image differences split into the variance of seeds, of images and of
+    their interaction (two-way, one observation per cell): what a power plan needs to predict
+    the noise of a design with other numbers of seeds and images."""
+    if d.ndim != 2:
+        return {}
+    seeds, images = d.shape
+    per_seed, per_image = d.mean(axis=1), d.mean(axis=0)
+    residual = d - per_seed[:, None] - per_image[None, :] + d.mean()
+    interaction = float((residual**2).sum() / ((seeds - 1) * (images - 1)))
+    return {
+        "var_seed": max(float(per_seed.var(ddof=1)) - interaction / images, 0.0),
+        "var_image": max(float(per_image.var(ddof=1)) - interaction / seeds, 0.0),
+        "var_interaction": interaction,
     }
 
 

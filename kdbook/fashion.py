@@ -15,11 +15,8 @@ from kdutils.data import (
     load_splits,
     stratified_subset,
 )
-from kdutils.evaluate import classification_metrics, predict_logits
-from kdutils.losses import cross_entropy_objective, kd_objective
+from kdutils.evaluate import predict_logits
 from kdutils.models import mobilenet_v2_small_images, vit_small_images
-from kdutils.runtime import seed_everything
-from kdutils.train import fit
 
 from .profiles import Profile
 
@@ -87,8 +84,8 @@ MOBILENET_STUDENT = {
 }
 
 
-# The chapter-5 student: a small timm ViT, two thirds of the ViT teacher's width
-# (kdbook.teachers.VIT_TEACHER)
+# The chapter-5 student: a small timm ViT, chapter 4's ViT teacher's width at half its
+# depth (kdbook.teachers.VIT_TEACHER)
 DEIT_STUDENT = {"embed_dim": 64, "depth": 4, "num_heads": 2, "patch_size": 7}
 # Its batch: half the other students' 128, so that a CPU affords four times the steps
 # (patient students, issue 28) for about twice the images seen
@@ -115,41 +112,6 @@ def mobilenet_student(splits: Splits) -> nn.Module:
         len(splits.classes), in_chans=splits.train.x.shape[1], **MOBILENET_STUDENT
     )
     return model.to(memory_format=torch.channels_last)
-
-
-def mobilenet_job(job: dict, shared: dict) -> dict:
-    """One sweep job: a MobileNetV2 student built from ``job["seed"]``, trained and tested once.
-
-    ``job``: ``seed``, ``epochs``, ``objective`` (``None``: alone; else ``(alpha, T)``) and
-    optionally ``eval_every`` (validation every so many epochs; default: once, after the last);
-    ``shared``: ``splits``, ``train`` (the students' split), ``cache`` (the teacher's logits on
-    it), ``training`` (:func:`student_training`'s keyword arguments), ``device`` and
-    ``teacher_test_logits``.
-    """
-    seed_everything(job["seed"])
-    student = mobilenet_student(shared["splits"]).to(shared["device"])
-    distill = job["objective"] is not None
-    history = fit(
-        student,
-        shared["train"],
-        shared["splits"].val,
-        epochs=job["epochs"],
-        seed=job["seed"],
-        progress=False,
-        objective=kd_objective(*job["objective"])
-        if distill
-        else cross_entropy_objective,
-        teacher=shared["cache"] if distill else None,
-        **shared["training"] | {"eval_every": job.get("eval_every", job["epochs"])},
-    )
-    test = shared["splits"].test
-    metrics = classification_metrics(
-        student,
-        test.x,
-        test.y,
-        teacher_logits=shared["teacher_test_logits"],
-    )
-    return {**job, **metrics, "history": history.as_dict()}
 
 
 def deit_student(splits: Splits, distilled: bool, **arch: Any) -> nn.Module:

@@ -20,11 +20,23 @@ NOT_POWERED = "not powered here"
 
 
 def noise(numbers: dict) -> dict:
-    """A claim's noise per seed and per test image (variances), from its recorded numbers."""
+    """A claim's noise (variances) per seed, per test image and of their interaction.
+
+    Claims record the three (kdbook.claims.noise_components); for older records, the noise of
+    the per-seed and per-image means stands in, the interaction left inside both: an upper
+    bound for a design with more seeds.
+    """
     images = numbers["images"] or 0
+    if "var_interaction" in numbers:
+        seed, image = numbers["var_seed"], numbers["var_image"]
+        interaction = numbers["var_interaction"]
+    else:
+        seed, image = numbers["seed_sd"] ** 2, numbers["se_images"] ** 2 * images
+        interaction = 0.0
     return {
-        "seed_var": numbers["seed_sd"] ** 2,
-        "image_var": numbers["se_images"] ** 2 * images,
+        "seed_var": seed,
+        "image_var": image,
+        "interaction_var": interaction,
         "seeds": numbers["seeds"],
         "images": images,
     }
@@ -37,13 +49,17 @@ def minimum_detectable_effect(
     images: int,
     alpha: float = ALPHA,
     power: float = POWER,
+    interaction_var: float = 0.0,
 ) -> float:
     """The effect a paired design of ``seeds`` x ``images`` detects with probability ``power``
     (two-sided level ``alpha``; Welch-Satterthwaite degrees of freedom, as the claims use)."""
     if seeds < 2:
         raise ValueError(f"a design needs at least 2 seeds; got {seeds}")
-    v_seed = seed_var / seeds
-    v_image = image_var / images if images else 0.0
+    if images:
+        v_seed = (seed_var + interaction_var / images) / seeds
+        v_image = (image_var + interaction_var / seeds) / images
+    else:
+        v_seed, v_image = seed_var / seeds, 0.0
     denominator = v_seed**2 / (seeds - 1) + (
         v_image**2 / (images - 1) if images > 1 else 0.0
     )
@@ -87,7 +103,12 @@ def plan(
     if earlier is None:
         return {"target": goal, "planned_mde": None, "powered": None}
     mde = minimum_detectable_effect(
-        earlier["seed_var"], earlier["image_var"], seeds, images or 0, alpha
+        earlier["seed_var"],
+        earlier["image_var"],
+        seeds,
+        images or 0,
+        alpha,
+        interaction_var=earlier.get("interaction_var", 0.0),
     )
     return {"target": goal, "planned_mde": mde, "powered": mde <= goal}
 

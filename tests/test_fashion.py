@@ -31,36 +31,6 @@ def test_without_fashion_mnist_the_chapter_says_it_falls_back_to_mnist(
     assert "fashion-mnist" in note
 
 
-def test_mobilenet_job_validates_once_unless_asked_for_curves():
-    from kdutils.cache import TeacherCache
-    from kdutils.data import Split, Splits
-
-    torch.manual_seed(0)
-
-    def split(n):
-        return Split(torch.randn(n, 1, 28, 28), torch.arange(n) % 10)
-
-    splits = Splits(
-        "random", split(40), split(20), split(20), list("0123456789"), "test"
-    )
-    shared = {
-        "splits": splits,
-        "train": splits.train,
-        "cache": TeacherCache(torch.nn.Flatten(), splits.train.x[:, :, 0, :10]),
-        "training": fashion.student_training(),
-        "device": torch.device("cpu"),
-        "teacher_test_logits": torch.randn(20, 10),
-    }
-    job = {"seed": 0, "epochs": 2, "objective": None}
-    once = fashion.mobilenet_job(job, shared)
-    curve = fashion.mobilenet_job(job | {"eval_every": 1}, shared)
-    assert [row["epoch"] for row in once["history"]["epochs"]] == [2]
-    assert [row["epoch"] for row in curve["history"]["epochs"]] == [1, 2]
-    # validating more often changes nothing about the model
-    assert once["accuracy"] == curve["accuracy"]
-    assert (once["correct"] == curve["correct"]).all()
-
-
 def test_deit_students_recipe_halves_the_batch_and_scales_the_learning_rate_with_it():
     recipe = fashion.deit_student_training(epochs=4, progress=False)
     base = fashion.student_training()

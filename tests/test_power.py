@@ -14,9 +14,30 @@ def test_planned_mde_matches_the_claims_own_mde_on_the_same_noise():
     n = claim.numbers
     noise = power.noise(n)
     predicted = power.minimum_detectable_effect(
-        noise["seed_var"], noise["image_var"], n["seeds"], n["images"]
+        noise["seed_var"],
+        noise["image_var"],
+        n["seeds"],
+        n["images"],
+        interaction_var=noise["interaction_var"],
     )
     assert predicted == pytest.approx(n["mde"], rel=1e-9)
+    # the older records' stand-in (no interaction term) gives the same MDE for the same design
+    del n["var_interaction"]
+    old = power.noise(n)
+    assert power.minimum_detectable_effect(
+        old["seed_var"], old["image_var"], n["seeds"], n["images"]
+    ) == pytest.approx(n["mde"], rel=1e-9)
+
+
+def test_the_interaction_noise_shrinks_with_seeds_in_the_image_term():
+    # seeds x images differences: a per-image effect, per-seed shifts, and noise in each cell
+    rng = np.random.default_rng(0)
+    per_image = rng.normal(0, 0.1, 500)
+    d = per_image[None, :] + rng.normal(0, 0.01, (6, 1)) + rng.normal(0, 0.3, (6, 500))
+    parts = claims.noise_components(d)
+    assert parts["var_interaction"] == pytest.approx(0.09, rel=0.1)
+    assert parts["var_image"] == pytest.approx(0.01, rel=0.3)
+    assert parts["var_seed"] < 0.002  # six seeds: known only roughly
 
 
 def test_more_seeds_and_images_shrink_the_planned_mde():

@@ -48,7 +48,7 @@ def test_teachers_train_with_their_sources_augmentation_to_the_last_epoch():
     assert teachers.teacher_config("mnist-cnn", smoke, splits)["augment"] == {
         "shift": 2
     }
-    for name in ("fashion-cnn", "fashion-vit", "fashion-vit-full"):
+    for name in ("fashion-cnn", "fashion-vit-full"):
         config = teachers.teacher_config(name, smoke, splits)
         assert config["augment"] == {"shift": 2, "hflip": True}
         assert config["schedule"] == "cosine"
@@ -89,7 +89,7 @@ def test_the_full_data_teacher_trains_on_every_image_but_validation_and_test(
     cpu, smoke = get_profile("cpu"), get_profile("smoke")
     config = teachers.teacher_config("fashion-vit-full", cpu, splits)
     assert config["train_images"] == {"all but validation and test": len(images)}
-    assert config["arch"] == teachers.VIT_DEEP_TEACHER
+    assert config["arch"] == teachers.VIT_TEACHER
     # under smoke it trains on the splits' few training images, as the other teachers do
     assert "train_images" not in teachers.teacher_config(
         "fashion-vit-full", smoke, splits
