@@ -53,6 +53,20 @@ def environment() -> dict[str, Any]:
     }
 
 
+def _compact(value: Any) -> Any:
+    """``value`` with every list of per-image 0/1 scores (``correct``, ``agrees``) as a string."""
+    if isinstance(value, dict):
+        return {
+            k: "".join(map(str, v))
+            if k in ("correct", "agrees") and isinstance(v, list)
+            else _compact(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [_compact(v) for v in value]
+    return value
+
+
 def _jsonable(value: Any) -> Any:
     """JSON for numpy values; per-image 0/1 scores become one compact string of digits."""
     if isinstance(value, np.ndarray):
@@ -184,7 +198,7 @@ class Run:
             "seeds": self.seeds,
             "config": self.config,
             "data_source": self.data_source,
-            "metrics": self.metrics,
+            "metrics": _compact(self.metrics),
             "claims": [c.as_dict() for c in self.claims],
             "environment": environment(),
             "wall_seconds": time.perf_counter() - self.started,

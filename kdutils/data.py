@@ -61,9 +61,11 @@ class RawData:
     labels: Tensor
     classes: list[str]
     source: str
-    # the source's official test split, when it has one
+    # the source's official test (and validation) split, when it has one
     test_images: Tensor | None = None
     test_labels: Tensor | None = None
+    val_images: Tensor | None = None
+    val_labels: Tensor | None = None
 
 
 @dataclass
@@ -233,15 +235,16 @@ def resolve_dataset(
     name: str,
     path: str | Path | None = None,
     download: bool = False,
-    image_size: int = 64,
+    image_size: int | None = None,
     image_mode: str = "RGB",
 ) -> RawData:
     """Find ``name``: explicit path, local cache, system package, download (if allowed), packaged copy.
 
     ``imagefolder`` reads ``path`` (see :func:`kdutils.folders.load_image_folder`), every image converted to
     ``image_mode`` (``"RGB"``, default, or ``"L"`` for grayscale) and resized to ``image_size``
-    pixels square (default 64), 16-bit images scaled to 8 bits; :func:`load_splits` then scales
-    them to [0, 1] (no mean/std normalisation: add it in the model or the transform).
+    pixels square (default: kept at their own size, which they must share), 16-bit images scaled
+    to 8 bits; :func:`load_splits` then scales them to [0, 1] (no mean/std normalisation: add it
+    in the model or the transform).
 
     The first source that works wins; ``RawData.source`` says which. When none works the error
     lists every place looked and the command that fixes it.
@@ -317,19 +320,38 @@ def _to_split(images: Tensor, labels: Tensor, idx: np.ndarray) -> Split:
     return Split(images[index].float().div_(255.0), labels[index].clone())
 
 
-def _smallest_per_class(
-    classes: int, val_fraction: float, test_fraction: float, test_from_pool: bool
-) -> int:
-    """The smallest images-per-class cap whose stratified splits hold every class."""
-    per_class = 1
-    while True:
-        pool = classes * per_class
-        test = math.ceil(pool * test_fraction) if test_from_pool else 0
-        if (not test_from_pool or test >= classes) and math.ceil(
-            (pool - test) * val_fraction
-        ) >= classes:
-            return per_class
-        per_class += 1
+def check_fractions(val_fraction: float, test_fraction: float) -> None:
+    """A ValueError unless 0 < val_fraction < 1 and 0 <= test_fraction < 1."""
+    if not (0 < val_fraction < 1 and 0 <= test_fraction < 1):
+        raise ValueError(
+            "val_fraction must be in (0, 1) and test_fraction in [0, 1) (0: only with a "
+            f"test split of its own); got {val_fraction!r} and {test_fraction!r}"
+        )
+
+
+def held_out(
+    labels: np.ndarray, fraction: float, seed: int, split: str, classes: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``(kept, held out)`` of a stratified split holding out ``fraction`` of ``labels``
+    (scikit-learn's ``train_test_split``, seeded, in its order); a ValueError naming the smallest
+    class when there are too few images for every class to be in both parts."""
+    from sklearn.model_selection import train_test_split
+
+    counts = np.bincount(labels, minlength=len(classes))
+    n, present = len(labels), int((counts > 0).sum())
+    out = math.ceil(fraction * n)
+    if counts[counts > 0].min() < 2 or min(out, n - out) < present:
+        small = int(np.argmin(np.where(counts > 0, counts, n + 1)))
+        raise ValueError(
+            f"too few images to hold out a {split} split ({fraction:g} of {n} images, "
+            f"{out} for {present} classes): each class needs 2 images or more, each part "
+            f"one image per class; the smallest class, {classes[small]!r}, has "
+            f"{counts[small]}. Add "
+            f"images, give the {split} images a {split}/ folder, or change {split}_fraction"
+        )
+    return train_test_split(
+        np.arange(n), test_size=fraction, random_state=seed, stratify=labels
+    )
 
 
 def load_splits(
@@ -341,25 +363,19 @@ def load_splits(
     val_fraction: float = 0.1,
     test_fraction: float = 0.2,
     split_seed: int = 0,
-    image_size: int = 64,
+    image_size: int | None = None,
     image_mode: str = "RGB",
     cap_test: bool = True,
 ) -> Splits:
     """Resolve ``name`` and split it into stratified train / val / test tensors, seeded by ``split_seed``.
 
-    A source with an official test split keeps it as the test set (capped per class like the rest,
-    unless ``cap_test`` is False: then all of it); otherwise ``test_fraction`` of the data becomes
-    the test set. The split does not change with the training seed: runs with different seeds see
-    the same images.
+    A source with an official test split (an image folder's ``test/``) keeps it as the test set
+    (capped per class like the rest, unless ``cap_test`` is False or ``test_fraction`` is 0: then
+    all of it); otherwise ``test_fraction`` of the data becomes the test set. An image folder's
+    ``val/`` is the validation set; otherwise ``val_fraction`` of the rest is. The split does not
+    change with the training seed: runs with different seeds see the same images.
     """
-    from sklearn.model_selection import train_test_split
-
-    for label, value in (
-        ("val_fraction", val_fraction),
-        ("test_fraction", test_fraction),
-    ):
-        if not 0.0 < value < 1.0:
-            raise ValueError(f"{label} must be in (0, 1); got {value!r}")
+    check_fractions(val_fraction, test_fraction)
     if per_class_limit is not None and per_class_limit < 3:
         raise ValueError(
             f"per_class_limit must be None or >= 3; got {per_class_limit!r}"
@@ -367,22 +383,13 @@ def load_splits(
     raw = resolve_dataset(
         name, path=path, download=download, image_size=image_size, image_mode=image_mode
     )
-    if per_class_limit is not None:
-        smallest = _smallest_per_class(
-            len(raw.classes), val_fraction, test_fraction, raw.test_images is None
-        )
-        if per_class_limit < smallest:
-            raise ValueError(
-                f"per_class_limit {per_class_limit} leaves fewer validation or test images "
-                f"than the {len(raw.classes)} classes (val_fraction {val_fraction}, "
-                f"test_fraction {test_fraction}); use at least {smallest}, or None"
-            )
     rng = np.random.default_rng(split_seed)
     pool = _cap_per_class(raw.labels, per_class_limit, rng)
+    labels = raw.labels.numpy()
     if raw.test_images is not None:
         test_limit = (
             None
-            if per_class_limit is None or not cap_test
+            if per_class_limit is None or not cap_test or not test_fraction
             else max(3, int(per_class_limit * test_fraction / (1 - test_fraction)))
         )
         test = _to_split(
@@ -390,24 +397,25 @@ def load_splits(
             raw.test_labels,
             _cap_per_class(raw.test_labels, test_limit, rng),
         )
-    else:
-        pool, test_idx = train_test_split(
-            pool,
-            test_size=test_fraction,
-            random_state=split_seed,
-            stratify=raw.labels[pool].numpy(),
+    elif not test_fraction:
+        raise ValueError(
+            f"test_fraction=0 needs a test split of the data set's own; {name!r} has none "
+            "(an image folder: put the test images in test/<class>/)"
         )
-        test = _to_split(raw.images, raw.labels, np.sort(test_idx))
-    train_idx, val_idx = train_test_split(
-        pool,
-        test_size=val_fraction,
-        random_state=split_seed,
-        stratify=raw.labels[pool].numpy(),
-    )
+    else:
+        keep, out = held_out(
+            labels[pool], test_fraction, split_seed, "test", raw.classes
+        )
+        test, pool = _to_split(raw.images, raw.labels, np.sort(pool[out])), pool[keep]
+    if raw.val_images is not None:
+        val = _to_split(raw.val_images, raw.val_labels, np.arange(len(raw.val_labels)))
+    else:
+        keep, out = held_out(labels[pool], val_fraction, split_seed, "val", raw.classes)
+        val, pool = _to_split(raw.images, raw.labels, np.sort(pool[out])), pool[keep]
     return Splits(
         name,
-        _to_split(raw.images, raw.labels, np.sort(train_idx)),
-        _to_split(raw.images, raw.labels, np.sort(val_idx)),
+        _to_split(raw.images, raw.labels, np.sort(pool)),
+        val,
         test,
         raw.classes,
         raw.source,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from .data import Split
 from .losses import soft_kd_loss
 
 
@@ -65,6 +65,8 @@ def predict_dataset(
 ) -> tuple[Tensor, Tensor]:
     """Logits of ``model`` on every image of a Dataset of ``(image, label)`` pairs (or of a
     DataLoader, batched as it batches), in eval mode, and the labels, both on the CPU."""
+    from .loaders import as_pair, check_batch
+
     loader = (
         data
         if isinstance(data, DataLoader)
@@ -74,11 +76,23 @@ def predict_dataset(
     was_training = model.training
     model.eval()
     logits, labels = [], []
-    for x, y in loader:
+    for batch in loader:
+        x, y = as_pair(batch, "the dataset")
+        check_batch("the dataset", x, y)
         logits.append(logits_of(model(x.to(device))).float().cpu())
-        labels.append(torch.as_tensor(y))
+        labels.append(y)
     model.train(was_training)
     return torch.cat(logits), torch.cat(labels)
+
+
+def predict(
+    model: nn.Module, data: object, device: str | torch.device | None = None
+) -> tuple[Tensor, Tensor]:
+    """``(logits, labels)`` of ``model`` on a :class:`~kdutils.data.Split`, a Dataset of
+    ``(image, label)`` pairs or a DataLoader, on the CPU."""
+    if isinstance(data, Split):
+        return predict_logits(model, data.x, device=device), data.y
+    return predict_dataset(model, data, device=device)
 
 
 def accuracy(logits: Tensor, targets: Tensor) -> float:
@@ -146,35 +160,39 @@ def fidelity_metrics(
 
 def classification_metrics(
     model: nn.Module,
-    x: Tensor,
-    y: Tensor,
+    x: Tensor | Split | Dataset | DataLoader,
+    y: Tensor | None = None,
     device: str | torch.device | None = None,
     teacher_logits: Tensor | None = None,
 ) -> dict:
-    """Accuracy, macro-F1, error count and ``correct`` (per image, 0/1 as uint8) of ``model`` on ``(x, y)``.
+    """Accuracy, macro-F1, error count and ``correct`` (per image, 0 or 1) of ``model`` on images
+    ``x`` with labels ``y``, or on a Split, Dataset or DataLoader of ``(image, label)`` pairs.
 
-    The per-image scores are what a claim's interval needs to count test-set noise
-    (``kdbook.claims.compare``). With ``teacher_logits`` (the teacher's on ``x``), also
-    ``agreement`` (top-1, :func:`agreement`) and ``agrees`` (per image, 0/1 as uint8).
+    Plain Python values, for ``json.dumps``. The per-image scores are what a claim's interval
+    needs to count test-set noise (``kdbook.claims.compare``). With ``teacher_logits`` (the
+    teacher's on the same images), also ``agreement`` (top-1, :func:`agreement`) and ``agrees``
+    (per image, 0 or 1).
     """
-    return logits_metrics(predict_logits(model, x, device=device), y, teacher_logits)
+    if isinstance(x, Tensor):
+        x = Split(x, y)
+    return logits_metrics(*predict(model, x, device), teacher_logits)
 
 
 def logits_metrics(
     logits: Tensor, y: Tensor, teacher_logits: Tensor | None = None
 ) -> dict:
     """:func:`classification_metrics` from logits already computed (a model run once per image set)."""
-    correct = (logits.argmax(dim=1) == y).numpy().astype(np.uint8)
+    correct = (logits.argmax(dim=1) == y).int()
     metrics = {
         "accuracy": accuracy(logits, y),
         "macro_f1": macro_f1(logits, y),
         "errors": int(len(correct) - correct.sum()),
-        "correct": correct,
+        "correct": correct.tolist(),
     }
     if teacher_logits is not None:
-        agrees = logits.argmax(dim=1) == teacher_logits.argmax(dim=1)
+        agrees = (logits.argmax(dim=1) == teacher_logits.argmax(dim=1)).int()
         metrics["agreement"] = agrees.float().mean().item()
-        metrics["agrees"] = agrees.numpy().astype(np.uint8)
+        metrics["agrees"] = agrees.tolist()
     return metrics
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, IterableDataset
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
 
 from .data import Split
 
@@ -56,19 +56,49 @@ def dataset_of(data: Dataset | DataLoader) -> Dataset:
     return dataset
 
 
-def check_float(name: str, x: Tensor) -> None:
-    """Raise a ValueError unless ``x`` holds floating-point images."""
-    if not x.is_floating_point():
+def as_pair(batch: object, where: str) -> tuple[Tensor, Tensor]:
+    """A batch or item as ``(images, labels)``; a TypeError saying what it is otherwise."""
+    if isinstance(batch, Mapping):
+        raise TypeError(
+            f"{where} yields dicts with keys {sorted(batch)}; kdutils expects (image, "
+            "label) pairs: have the dataset return a tuple, e.g. (item['pixel_values'], "
+            "item['labels']), or give the DataLoader a collate_fn that does"
+        )
+    if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+        raise TypeError(
+            f"{where} yields a {type(batch).__name__}; kdutils expects (image, label) pairs"
+        )
+    return batch[0], batch[1]
+
+
+def check_batch(name: str, x: Tensor, y: Tensor) -> None:
+    """A clear error unless ``x`` holds floating-point images with a channel axis and ``y``
+    integer class indices, one per image."""
+    if not isinstance(x, Tensor) or not x.is_floating_point():
         raise ValueError(
-            f"{name} holds {x.dtype} images; fit expects floating-point "
-            "images (in [0, 1] for kdutils' loaders): convert them, e.g. x.float() / 255"
+            f"{name} holds {getattr(x, 'dtype', type(x).__name__)} images; kdutils expects "
+            "floating-point images (in [0, 1] for kdutils' loaders): convert them, e.g. "
+            "x.float() / 255"
+        )
+    if x.ndim == 3:
+        raise ValueError(
+            f"{name} images have shape {tuple(x.shape)}: N x H x W, no channel axis, so a "
+            "convolution would read the batch as channels; kdutils expects N x C x H x W: "
+            "add the axis with x.unsqueeze(1)"
+        )
+    y = torch.as_tensor(y)
+    if y.ndim != 1 or y.is_floating_point() or len(y) != len(x):
+        raise ValueError(
+            f"{name} labels have shape {tuple(y.shape)} and dtype {y.dtype} for "
+            f"{len(x)} images; kdutils expects one integer class index per image (int64): "
+            "one-hot labels become indices with y.argmax(1)"
         )
 
 
 def check_training_data(name: str, data: object) -> None:
     """Raise a clear error unless ``data`` is something fit can train or validate on."""
     if isinstance(data, Split):
-        check_float(f"{name}.x", data.x)
+        check_batch(name, data.x, data.y)
     elif not isinstance(data, (Dataset, DataLoader)):
         raise TypeError(
             f"{name} must be a kdutils Split, a torch Dataset of (image, label) pairs or a "
@@ -87,13 +117,7 @@ class _Indexed(Dataset):
         return len(self.dataset)
 
     def __getitem__(self, index: int) -> tuple[int, Tensor, Tensor]:
-        item = self.dataset[index]
-        if not isinstance(item, (tuple, list)) or len(item) < 2:
-            raise TypeError(
-                f"fit expects a dataset of (image, label) pairs; item {index} is a "
-                f"{type(item).__name__}"
-            )
-        return index, item[0], item[1]
+        return index, *as_pair(self.dataset[index], "the dataset")
 
 
 class _CollateWithIndex:
@@ -104,7 +128,7 @@ class _CollateWithIndex:
 
     def __call__(self, items: list) -> tuple[Tensor, Tensor, Tensor]:
         indices = torch.tensor([index for index, _, _ in items])
-        x, y = self.collate([(x, y) for _, x, y in items])
+        x, y = as_pair(self.collate([(x, y) for _, x, y in items]), "the DataLoader")
         return indices, x, y
 
 
@@ -130,9 +154,27 @@ def indexed_loader(
             worker_init_fn=data.worker_init_fn,
             generator=data.generator,
         )
-    return DataLoader(
-        dataset, batch_size=batch_size, shuffle=shuffle, generator=generator
-    )
+    if not shuffle:
+        return DataLoader(dataset, batch_size=batch_size)
+    # the order of in-memory batches (batches()), so that streaming changes no number; the
+    # loader's own generator (the workers' seeds) is another, so as to leave this one alone
+    order = _PermutedBatches(len(dataset), batch_size, generator)
+    return DataLoader(dataset, batch_sampler=order, generator=torch.Generator())
+
+
+class _PermutedBatches(Sampler):
+    """Each epoch, a fresh permutation of ``range(n)`` cut into batches, as :func:`batches` cuts it."""
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator | None):
+        self.n, self.batch_size, self.generator = n, batch_size, generator
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = torch.randperm(self.n, generator=self.generator).tolist()
+        for start in range(0, self.n, self.batch_size):
+            yield order[start : start + self.batch_size]
 
 
 class ShuffledBatches:
@@ -186,5 +228,5 @@ class ShuffledBatches:
             )
             return
         for idx, x, y in self.loader:
-            check_float("train", x)
+            check_batch("train", x, y)
             yield idx, x.to(self.device, non_blocking=True), y.to(self.device)

@@ -155,13 +155,15 @@ def fit(
     :class:`~kdutils.cache.TeacherCache` (looked up by index) or a model (moved to the student's
     device, put in eval mode, and run in full precision on the very batch the student sees), or
     are None. ``train`` and ``val`` are in-memory :class:`~kdutils.data.Split` tensors (the fast
-    path), or a ``Dataset`` of ``(image, label)`` pairs (read in this process), or a
-    ``DataLoader`` (its own workers and batches); in-memory and streamed data draw batches in
-    different orders, so their numbers differ for the same ``seed``.
+    path), or a ``Dataset`` of ``(image, label)`` pairs (read in this process, in the batches the
+    same images in a Split would give: the same numbers), or a ``DataLoader`` (its own workers,
+    batches and order, so other numbers than a Split's for the same ``seed``).
 
     The model ends with the weights of the last epoch: validation data chooses hyperparameters,
     never the epoch. It is validated every ``eval_every`` epochs and after the last (a history row
-    each; ``train_loss`` and ``train_accuracy`` average the steps since the previous row).
+    each; ``train_loss``, ``train_ce`` and ``train_accuracy`` average the steps since the previous
+    row). ``train_loss`` is the objective's value (under ``kd_objective`` mostly ``T^2`` times a
+    KL divergence); ``train_ce``, the labels' cross-entropy, compares runs with any objectives.
     ``seed`` orders the batches and seeds ``augment``'s draws; seed before building the model to
     fix its initial weights. ``schedule``: ``constant`` or ``cosine`` (:func:`lr_schedule`).
     On a GPU (move the model there first) the student's forward pass runs in bf16 autocast. Under
@@ -193,7 +195,9 @@ def fit(
     mixed_precision = autocast(device)
     history, start = History(), time.perf_counter()
     tic, cpu_tic, total, count = start, time.thread_time(), 0.0, 0
-    hits = torch.zeros((), dtype=torch.long, device=device)  # summed without a sync
+    # summed without a sync: right answers, and the labels' cross-entropy under any objective
+    hits = torch.zeros((), dtype=torch.long, device=device)
+    ce = torch.zeros((), dtype=torch.float64, device=device)
     for epoch in bar:
         model.train()
         for idx, xb, yb in train_batches:
@@ -211,12 +215,16 @@ def fit(
             # DeiT: class head
             head = logits[0] if isinstance(logits, tuple) else logits
             hits += (head.detach().argmax(dim=1) == yb).sum()
+            ce += F.cross_entropy(head.detach().float(), yb, reduction="sum")
         if (epoch + 1) % eval_every and epoch + 1 < epochs:
             continue
-        total, count, correct = all_ranks_sum([total, count, hits.item()], device)
+        total, count, correct, ce_sum = all_ranks_sum(
+            [total, count, hits.item(), ce.item()], device
+        )
         row = {
             "epoch": epoch + 1,
             "train_loss": total / count,
+            "train_ce": ce_sum / count,
             "train_accuracy": correct / count,
             **validate(model, val, batch_size, device),
             "seconds": time.perf_counter() - tic,
@@ -228,7 +236,7 @@ def fit(
             loss=f"{row['train_loss']:.3f}", val=f"{row['val_accuracy']:.3f}"
         )
         tic, cpu_tic, total, count = time.perf_counter(), time.thread_time(), 0.0, 0
-        hits.zero_()
+        hits.zero_(), ce.zero_()
     model.eval()
     history.seconds = time.perf_counter() - start
     return history

@@ -229,7 +229,8 @@ def test_imagefolder(tmp_path):
         (tmp_path / cls).mkdir()
         for i in range(3):
             Image.new("RGB", (20, 30), colour).save(tmp_path / cls / f"{i}.png")
-    raw = data.resolve_dataset("imagefolder", path=tmp_path, image_size=16)
+    with pytest.warns(UserWarning, match=r"blue/0.png is 20 x 30 px, not square"):
+        raw = data.resolve_dataset("imagefolder", path=tmp_path, image_size=16)
     assert raw.images.shape == (6, 3, 16, 16) and raw.classes == ["blue", "red"]
     with pytest.raises(data.DataNotFoundError, match="needs path= to a folder"):
         data.resolve_dataset("imagefolder")
@@ -294,12 +295,13 @@ def test_official_test_split_is_kept_and_capped(isolated_sources):
     "kwargs, message",
     [
         ({"val_fraction": 0.0}, "val_fraction must be in"),
-        ({"test_fraction": 1.5}, "test_fraction must be in"),
+        ({"test_fraction": 1.5}, r"test_fraction in \[0, 1\)"),
         ({"per_class_limit": 1}, "per_class_limit must be None or >= 3"),
         (
             {"per_class_limit": 7},
-            r"per_class_limit 7 leaves fewer validation or test images than the 10 "
-            r"classes .* use at least 12, or None",
+            r"too few images to hold out a val split \(0.1 of 56 images, 6 for 10 "
+            r"classes\).* Add images, give the val images a val/ folder, or change "
+            r"val_fraction",
         ),
     ],
 )
@@ -371,7 +373,7 @@ def test_imagefolder_with_split_folders_is_never_read_as_classes(tmp_path):
     (tmp_path / "extra").mkdir()
     with pytest.raises(data.DataNotFoundError, match="mixes split folders"):
         data.resolve_dataset("imagefolder", path=tmp_path)
-    with pytest.raises(ValueError, match=r"image mode must be one of \('RGB', 'L'\)"):
+    with pytest.raises(ValueError, match=r"image_mode must be one of \('RGB', 'L'\)"):
         data.resolve_dataset("imagefolder", path=tmp_path / "train", image_mode="CMYK")
 
 

@@ -84,6 +84,10 @@ def test_run_writes_json_with_environment_and_claims(tmp_path, monkeypatch):
     run.metrics["accuracy"] = 0.5
     # per-image scores: one compact string
     run.metrics["correct"] = np.array([1, 0, 1], dtype=np.uint8)
+    # as kdutils' metrics give them (lists), nested
+    run.metrics["students"] = {
+        "alone": [{"seed": 0, "correct": [0, 1], "agrees": [1, 1]}]
+    }
     run.data_source = "packaged: test"
     run.add_claim(claims.check_exact("x", "s", "src", "m", 1.0, 1.0, 0.0))
     with pytest.raises(ValueError, match="claim id 'x' is recorded twice"):
@@ -93,5 +97,8 @@ def test_run_writes_json_with_environment_and_claims(tmp_path, monkeypatch):
         payload["claims"][0]["verdict"] == "reproduced"
         and payload["metrics"]["correct"] == "101"
     )
+    assert payload["metrics"]["students"]["alone"] == [
+        {"seed": 0, "correct": "01", "agrees": "11"}
+    ]
     assert payload["environment"]["versions"]["torch"] and payload["wall_seconds"] > 0
     assert results.load_results("smoke")[0]["notebook"] == "99_test"

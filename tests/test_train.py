@@ -4,10 +4,12 @@ import contextlib
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from kdutils import losses
 from kdutils.cache import TeacherCache
+from kdutils.data import Split
 from kdutils.evaluate import classification_metrics
 from kdutils.models import mlp
 from kdutils.runtime import pick_device
@@ -143,7 +145,9 @@ def test_models_and_data_follow_the_device_they_are_given(digits):
     model, _ = train_small(digits, 0)
     metrics = classification_metrics(model, digits.test.x, digits.test.y)
     assert model_device(model) == torch.device("cpu")
-    assert metrics["accuracy"] == pytest.approx(metrics["correct"].mean())
+    assert metrics["accuracy"] == pytest.approx(
+        sum(metrics["correct"]) / len(digits.test)
+    )
 
     class OnMeta(
         nn.Module
@@ -235,7 +239,7 @@ def test_fit_refuses_integer_images_and_non_finite_validation(digits):
     from kdutils.data import Split
 
     as_bytes = Split((digits.train.x * 255).to(torch.uint8), digits.train.y)
-    with pytest.raises(ValueError, match=r"train.x holds torch.uint8 images; .*/ 255"):
+    with pytest.raises(ValueError, match=r"train holds torch.uint8 images; .*/ 255"):
         fit(mlp(64, [8], 10), as_bytes, digits.val, epochs=1, lr=1e-3, progress=False)
     broken = Split(torch.full_like(digits.val.x, float("nan")), digits.val.y)
     with pytest.raises(FloatingPointError, match="non-finite logits on the validation"):
@@ -257,8 +261,8 @@ class PairDataset(torch.utils.data.Dataset):
 
 
 def test_fit_trains_from_a_dataset_or_a_dataloader_like_from_tensors(digits):
-    """Same seed, same model: streamed batches give the numbers of the in-memory path's
-    training at the same batch size (the order differs, the result is as good)."""
+    """Same seed, same model: a streamed Dataset gives the very numbers of the in-memory path
+    (the same batches); a DataLoader's own sampler another order, and as good a result."""
     from torch.utils.data import DataLoader
 
     common = dict(epochs=3, lr=1e-2, batch_size=64, progress=False)
@@ -278,6 +282,7 @@ def test_fit_trains_from_a_dataset_or_a_dataloader_like_from_tensors(digits):
         results[name] = history.epochs[-1]["val_accuracy"]
         assert history.epochs[-1]["train_accuracy"] > 0.8, name
     assert min(results.values()) > 0.85, results
+    assert results["dataset"] == results["tensors"]
     # the dataset path's shuffling follows fit's seed
     torch.manual_seed(0)
     a = fit(mlp(64, [32], 10), PairDataset(digits.train), digits.val, seed=5, **common)
@@ -422,3 +427,73 @@ def test_seed_everything_can_ask_for_deterministic_kernels():
         torch.use_deterministic_algorithms(False)
     # kdutils sets no environment variables (torch itself may set its own)
     assert os.environ.get("CUBLAS_WORKSPACE_CONFIG") == before
+
+
+def test_train_ce_compares_runs_under_any_objective(digits):
+    """train_loss is the objective's value; train_ce the labels' cross-entropy, under any."""
+    teacher, _ = train_small(digits, 3)
+    cache = TeacherCache(teacher, digits.train.x)
+    common = dict(epochs=2, lr=1e-2, progress=False)
+    torch.manual_seed(0)
+    alone = fit(mlp(64, [16], 10), digits.train, digits.val, **common).epochs[-1]
+    torch.manual_seed(0)
+    kd = losses.kd_objective(alpha=0.9, T=4.0)
+    taught = fit(
+        mlp(64, [16], 10),
+        digits.train,
+        digits.val,
+        objective=kd,
+        teacher=cache,
+        **common,
+    ).epochs[-1]
+    assert alone["train_ce"] == pytest.approx(alone["train_loss"])
+    assert taught["train_loss"] > 2 * taught["train_ce"]  # T^2 times a KL divergence
+    assert 0 < taught["train_ce"] < 2.5
+
+
+class DictDataset(torch.utils.data.Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        return {"pixel_values": torch.zeros(1, 8, 8), "labels": index % 2}
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (
+            lambda d: DictDataset(),
+            r"yields dicts with keys \['labels', 'pixel_values'\]; .*return a tuple",
+        ),
+        (
+            lambda d: torch.utils.data.DataLoader(
+                PairDataset(d.train), batch_size=8, collate_fn=lambda items: {"x": 0}
+            ),
+            r"the DataLoader yields dicts with keys \['x'\]; .*collate_fn",
+        ),
+        (
+            lambda d: Split(d.train.x[:, 0], d.train.y),
+            r"shape \(\d+, 8, 8\): N x H x W, no channel axis.*x.unsqueeze\(1\)",
+        ),
+        (
+            lambda d: PairDataset(Split(d.train.x[:, 0], d.train.y)),
+            r"no channel axis",
+        ),
+        (
+            lambda d: Split(d.train.x, F.one_hot(d.train.y, 10)),
+            r"labels have shape \(\d+, 10\).*one-hot labels become indices with "
+            r"y.argmax\(1\)",
+        ),
+    ],
+)
+def test_unclear_inputs_get_errors_that_name_the_fix(digits, make, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        fit(
+            mlp(64, [8], 10),
+            make(digits),
+            digits.val,
+            epochs=1,
+            lr=1e-2,
+            progress=False,
+        )
