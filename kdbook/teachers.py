@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from kdutils.augment import Augmentation
-from kdutils.checkpoints import cached_model, checkpoint_path
+from kdutils.checkpoints import cached_model, checkpoint_path, data_fingerprint
 from kdutils.data import Split, Splits, resolve_dataset, stratified_subset
 from kdutils.models import mlp, small_convnet, vit_small_images
 from kdutils.runtime import seed_everything
@@ -167,6 +167,8 @@ def teacher_config(name: str, profile: Profile, splits: Splits) -> dict:
         **recipe.training,
         "channels_last": recipe.channels_last,
         "seed": 0,
+        # the images and labels themselves: a teacher is reused only for the same data
+        "data": data_fingerprint([splits.train, splits.val]),
     }
     if recipe.train_per_class is not None:
         config["train_per_class"] = recipe.train_per_class[profile.name]

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from filelock import FileLock
 from torch import nn
+from torch.utils.data import Dataset, Subset
 
 from . import __version__
 from .runtime import distributed_context
@@ -97,6 +98,44 @@ def load_checkpoint(path: str | Path, model: nn.Module, config: dict[str, Any]) 
     return payload.get("extra", {})
 
 
+def data_fingerprint(data: object) -> str:
+    """SHA-256 of the images and labels in ``data``: tensors (or a list of them), a Split or
+    splits (their ``x``, ``y``, ``train``, ``val``, ``test``), a dataset of image files (torchvision's ``ImageFolder``, a
+    ``Subset`` of one: the files' bytes, names and labels), another Dataset (its items), or a
+    file or folder (every file's name and bytes). One changed image or label changes it."""
+    digest = hashlib.sha256()
+
+    def add(obj: object) -> None:
+        if isinstance(obj, torch.Tensor):
+            obj = obj.detach().cpu().contiguous()
+            digest.update(f"{tuple(obj.shape)} {obj.dtype}".encode())
+            digest.update(obj.flatten().view(torch.uint8).numpy())
+        elif isinstance(obj, (str, Path)):
+            root = Path(obj)
+            files = sorted(root.rglob("*")) if root.is_dir() else [root]
+            for f in (f for f in files if f.is_file()):
+                digest.update(f"{f.relative_to(root) if f != root else ''}".encode())
+                digest.update(f.read_bytes())
+        elif isinstance(obj, Subset):
+            add(torch.as_tensor(obj.indices)), add(obj.dataset)
+        elif hasattr(obj, "samples") and hasattr(obj, "root"):  # ImageFolder
+            for file, label in obj.samples:
+                digest.update(f"{os.path.relpath(file, obj.root)} {label}".encode())
+                digest.update(Path(file).read_bytes())
+        elif isinstance(obj, Dataset):
+            for i in range(len(obj)):
+                [add(torch.as_tensor(part)) for part in obj[i][:2]]
+        elif isinstance(obj, (list, tuple)):
+            [add(part) for part in obj]
+        elif any(hasattr(obj, k) for k in ("x", "train")):  # a Split, splits
+            [add(getattr(obj, k, None)) for k in ("x", "y", "train", "val", "test")]
+        elif obj is not None:
+            raise TypeError(f"cannot fingerprint a {type(obj).__name__} as data")
+
+    add(data)
+    return digest.hexdigest()
+
+
 def checkpoint_dir() -> Path:
     """Where shared checkpoints live: ``$KD_CHECKPOINTS`` or ``<data cache>/checkpoints``."""
     from .data import cache_dir
@@ -117,14 +156,19 @@ def cached_model(
     build: Callable[[], nn.Module],
     train: Callable[[nn.Module], dict],
     folder: str | Path | None = None,
+    data: object = None,
 ) -> tuple[nn.Module, dict, bool]:
     """Return ``(model, extra, loaded)``: loaded from the cache when a checkpoint of this config exists,
     otherwise built, trained by ``train(model) -> extra`` and saved. Teachers are shared this way.
 
-    ``folder``: where the checkpoints live (default :func:`checkpoint_dir`). Processes that need
-    the same model train it once: the first holds a file lock while it trains, the others wait
-    for it and load the checkpoint.
+    ``data``: what the model is trained on; its :func:`data_fingerprint` joins the config, so
+    that a model is reused only for the same images and labels (after one changes, it is
+    trained again). ``folder``: where the checkpoints live (default :func:`checkpoint_dir`).
+    Processes that need the same model train it once: the first holds a file lock while it
+    trains, the others wait for it and load the checkpoint.
     """
+    if data is not None:
+        config = {**config, "data": data_fingerprint(data)}
     path = checkpoint_path(name, config, folder)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = build()

@@ -133,3 +133,47 @@ def test_unreadable_files_are_named_and_a_cached_teacher_is_retrained(
     assert not loaded and extra == {"trained": True} and len(calls) == 2
     assert list((tmp_path / "cache").glob("t-*.pt.unreadable-*"))
     assert checkpoints.cached_model("t", config, build, train)[2]  # the new one loads
+
+
+def test_a_cached_teacher_is_retrained_after_an_image_of_its_folder_changes(tmp_path):
+    """The cache key holds a fingerprint of the data: the same folder is served from the
+    cache, a folder with one image changed trains the teacher again."""
+    from PIL import Image
+
+    from kdutils.folders import image_folder_datasets
+
+    for label, name in enumerate(("ant", "bee")):
+        (tmp_path / "images" / "train" / name).mkdir(parents=True)
+        for i in range(10):
+            Image.new("L", (8, 8), 40 + 150 * label + i).save(
+                tmp_path / "images" / "train" / name / f"{i}.png"
+            )
+    trained = []
+
+    def teacher():
+        data = image_folder_datasets(tmp_path / "images", image_mode="L")
+        return checkpoints.cached_model(
+            "teacher",
+            {"arch": "mlp"},
+            lambda: mlp(64, [4], 2),
+            lambda model: trained.append(1) or {},
+            folder=tmp_path / "cache",
+            data=data,
+        )[2]
+
+    assert [teacher(), teacher()] == [False, True]
+    Image.new("L", (8, 8), 255).save(tmp_path / "images" / "train" / "bee" / "3.png")
+    assert teacher() is False and len(trained) == 2
+    assert teacher() is True
+
+
+def test_data_fingerprints_see_every_image_and_label():
+    from kdutils.data import Split
+
+    x, y = torch.rand(6, 1, 4, 4), torch.tensor([0, 1, 0, 1, 0, 1])
+    same = checkpoints.data_fingerprint(Split(x.clone(), y.clone()))
+    assert checkpoints.data_fingerprint(Split(x, y)) == same
+    for other in (Split(x, 1 - y), Split(x.index_fill(0, torch.tensor([2]), 0.5), y)):
+        assert checkpoints.data_fingerprint(other) != same
+    with pytest.raises(TypeError, match="cannot fingerprint a object as data"):
+        checkpoints.data_fingerprint(object())
