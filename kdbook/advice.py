@@ -5,13 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .claims import (
-    HEADROOM_RATIO,
-    NOT_POWERED,
-    NOT_TESTABLE,
-    check_numbers,
-    format_effect,
-)
+from kdutils.headroom import HEADROOM_RATIO, has_headroom
+
+from .claims import NOT_POWERED, NOT_TESTABLE, check_numbers, format_effect
 from .report import claim_link
 
 PAGE = "when-to-distil"  # book/<PAGE>.md, as _toc.yml lists it
@@ -239,7 +235,7 @@ def rule_passed(teacher: dict | None, student_accuracy: float) -> bool | None:
     """The book's headroom rule on a teacher's recorded accuracy; None when none is recorded."""
     if not teacher or "accuracy" not in teacher:
         return None
-    return (1 - teacher["accuracy"]) <= HEADROOM_RATIO * (1 - student_accuracy)
+    return has_headroom(teacher["accuracy"], student_accuracy)
 
 
 # --- how small may the student be? ---------------------------------------------------------------

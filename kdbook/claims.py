@@ -45,6 +45,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats
 
+# the rule lives in the library, where a reader's own check (kdutils.check_teacher) uses it too
+from kdutils.headroom import HEADROOM_RATIO, has_headroom
+
 COMPARATIVE_VERDICTS = ("reproduced", "contradicted", "no effect", "inconclusive")
 NOT_TESTABLE = "not testable here"
 # an exploratory claim whose planned design could not detect the effect it looks for
@@ -53,7 +56,6 @@ NOT_POWERED = "not powered here"
 # exact and bound claims: the check passes or it does not
 CHECK_VERDICTS = ("reproduced", "not reproduced")
 VERDICTS = (*COMPARATIVE_VERDICTS, NOT_TESTABLE, NOT_POWERED, "not reproduced")
-HEADROOM_RATIO = 0.6  # teacher error <= 0.6 x student-alone error: a teacher clearly better than the student
 KINDS = ("exact", "bound", "comparative")
 ALPHA = 0.05  # family-wise error rate of a chapter's primary claims; level of every exploratory interval
 POWER = 0.80  # for the minimum detectable effect
@@ -466,7 +468,7 @@ def headroom(
         "ratio": float(teacher_error / student_error)
         if student_error
         else float("inf"),
-        "testable": bool(teacher_error <= HEADROOM_RATIO * student_error),
+        "testable": has_headroom(teacher_accuracy, student_accuracy),
     }
 
 

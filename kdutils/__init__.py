@@ -4,9 +4,11 @@ __version__ = "0.1.0"
 
 from .augment import Augmentation, view_bank
 from .cache import TeacherCache
+from .checkpoints import cached_model
 from .data import Split, Splits, load_splits, resolve_dataset
 from .evaluate import classification_metrics, logits_of, predict_dataset, predict_logits
 from .folders import image_folder_datasets
+from .headroom import TeacherCheck, check_teacher
 from .losses import (
     deit_loss,
     distillation_loss,
@@ -25,6 +27,9 @@ __all__ = [
     "Split",
     "Splits",
     "TeacherCache",
+    "TeacherCheck",
+    "cached_model",
+    "check_teacher",
     "classification_metrics",
     "deit_loss",
     "distillation_loss",
