@@ -23,10 +23,11 @@ from torch import nn
 
 from kdbook.fashion import DEIT_STUDENT, deit_student, mobilenet_student
 from kdbook.mnist import BLOG_STUDENT, HINTON_STUDENT
+from kdbook.models import small_convnet, vit_small_images
 from kdbook.teachers import VIT_TEACHER
 from kdutils.data import Split, Splits
 from kdutils.evaluate import count_flops
-from kdutils.models import mlp, small_convnet, vit_small_images
+from kdutils.models import mlp
 
 
 def fake_splits(channels: int = 1, size: int = 28, classes: int = 10) -> Splits:

@@ -16,14 +16,10 @@ import torch.nn.functional as F
 from kdbook.baseline import BLOG_TEACHER
 from kdbook.fashion import DEIT_STUDENT, MOBILENET_STUDENT
 from kdbook.mnist import BLOG_STUDENT, HINTON_STUDENT
+from kdbook.models import small_convnet, vit_small_images
 from kdbook.teachers import VIT_TEACHER
 from kdutils.evaluate import count_flops
-from kdutils.models import (
-    mlp,
-    mobilenet_v2_small_images,
-    small_convnet,
-    vit_small_images,
-)
+from kdutils.models import mlp, mobilenet_v2_small_images
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:

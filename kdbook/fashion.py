@@ -16,8 +16,9 @@ from kdutils.data import (
     stratified_subset,
 )
 from kdutils.evaluate import predict_logits
-from kdutils.models import mobilenet_v2_small_images, vit_small_images
+from kdutils.models import mobilenet_v2_small_images
 
+from .models import vit_small_images
 from .profiles import Profile
 
 

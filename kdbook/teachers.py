@@ -12,10 +12,11 @@ from torch import nn
 from kdutils.augment import Augmentation
 from kdutils.checkpoints import cached_model, checkpoint_path, data_fingerprint
 from kdutils.data import Split, Splits, resolve_dataset, stratified_subset
-from kdutils.models import mlp, small_convnet, vit_small_images
+from kdutils.models import mlp
 from kdutils.runtime import seed_everything
 from kdutils.train import fit
 
+from .models import small_convnet, vit_small_images
 from .profiles import Profile
 from .progress import training_marker
 from .sweep import cpu_slot

@@ -15,8 +15,9 @@ from .data import Split
 def random_shift(
     x: Tensor, max_shift: int, generator: torch.Generator | None = None
 ) -> Tensor:
-    """Each image of ``x`` (N x C x H x W) moved by its own random offset of up to ``max_shift`` pixels
-    in each direction, the uncovered border filled with zeros (Hinton et al. 2015's "jitter")."""
+    """Each image of ``x`` (N x C x H x W) moved by its own random offset of up to ``max_shift``
+    pixels in each direction, the uncovered border filled with zeros (Hinton et al. 2015's
+    "jitter")."""
     if max_shift < 0:
         raise ValueError(f"max_shift must be >= 0; got {max_shift!r}")
     if max_shift == 0:
@@ -50,8 +51,8 @@ def random_erasing(
     scale: tuple[float, float] = (0.02, 0.33),
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """Each image of ``x``, with probability ``p``, gets one random rectangle of ``scale`` of its area
-    set to zero (Zhong et al. 2020; DeiT uses it with p = 0.25)."""
+    """Each image of ``x``, with probability ``p``, gets one random rectangle of ``scale`` of its
+    area set to zero (Zhong et al. 2020; DeiT uses it with p = 0.25)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"p must be in [0, 1]; got {p!r}")
     n, _, h, w = x.shape
@@ -86,8 +87,7 @@ class Augmentation:
 
     Every image gets its own random draw (a torchvision transform applied to a whole batch tensor
     makes one draw for all of it). Draws come from ``generator``, else from torch's global generator
-    (which :func:`kdutils.train.fit` seeds).
-    """
+    (which :func:`kdutils.train.fit` seeds)."""
 
     shift: int = 0
     hflip: bool = False
@@ -110,12 +110,11 @@ class Augmentation:
 
 @dataclass(frozen=True)
 class Mixup:
-    """``augment`` (if any), then each image of the batch blended with another image of it, with its own
-    mixing weight drawn uniformly from [0, 1] (mixup, Zhang et al. 2018).
+    """``augment`` (if any), then each image of the batch blended with another image of it, with its
+    own mixing weight drawn uniformly from [0, 1] (mixup, Zhang et al. 2018).
 
-    The labels are not mixed: this is for distillation by function matching (Beyer et al. 2022), where
-    the student learns the teacher's outputs on the blended images and no labels are used.
-    """
+    The labels are not mixed: this is for distillation by function matching (Beyer et al. 2022),
+    where the student learns the teacher's outputs on the blended images and no labels are used."""
 
     augment: Callable[..., Tensor] | None = None
 
@@ -139,10 +138,10 @@ def view_bank(
     """``views`` augmented copies of every image of ``split``, drawn once and fixed: a bank.
 
     Because the bank does not change, a teacher's logits on it can be cached
-    (:class:`kdutils.cache.TeacherCache`) and the student still sees new views of each image: an epoch
-    over the bank is ``views`` passes over the data, each image in a different view, with the teacher
-    labelling the very view the student sees (Beyer et al. 2022's consistency, at a fixed budget of
-    views). Train the no-views control for ``views`` times the epochs to match the steps.
+    (:class:`kdutils.cache.TeacherCache`) and the student still sees new views of each image: an
+    epoch over the bank is ``views`` passes over the data, each image in a different view, with the
+    teacher labelling the very view the student sees (Beyer et al. 2022's consistency, at a fixed
+    budget of views). Train the no-views control for ``views`` times the epochs to match the steps.
     """
     if views < 1:
         raise ValueError(f"views must be >= 1; got {views!r}")

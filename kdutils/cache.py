@@ -36,15 +36,11 @@ def _transforms_of(obj: object, depth: int = 0) -> list[object]:
 
 
 def check_deterministic(dataset: Dataset, probes: int = 4) -> None:
-    """Raise a ValueError when loading the same image twice can give two different tensors: a
-    random transform (by its class, or caught by loading the first ``probes`` images twice)."""
+    """Raise a ValueError when loading the same image twice can give two different tensors: a random
+    transform (by its class, or caught by loading the first ``probes`` images twice)."""
+    names = {type(t).__name__ for t in _transforms_of(dataset)}
     random_ones = sorted(
-        {
-            type(t).__name__
-            for t in _transforms_of(dataset)
-            if type(t).__name__.startswith("Random")
-            or type(t).__name__ in _RANDOM_TRANSFORMS
-        }
+        n for n in names if n.startswith("Random") or n in _RANDOM_TRANSFORMS
     )
     if not random_ones:
         for index in range(min(probes, len(dataset))):
@@ -67,24 +63,18 @@ def check_deterministic(dataset: Dataset, probes: int = 4) -> None:
 _BITS = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
-def _fingerprint_of(x: Tensor) -> tuple:
-    # Shape, storage and version catch a different or modified tensor; the checksum catches a
-    # copy edited elsewhere. It sums the elements' bits as integers, exactly: a float sum rounds
-    # in an order that depends on torch's thread count, so a cache built with several threads
-    # failed its check in a sweep job, which runs on one (kdbook.sweep).
-    x = x.detach().contiguous()
-    bits = (
-        x.view(_BITS[x.element_size()])
-        if x.element_size() in _BITS
-        else x.view(torch.uint8)
-    )
-    return (
-        tuple(x.shape),
-        x.dtype,
-        x.data_ptr(),
-        x._version,
-        int(bits.sum(dtype=torch.int64)),
-    )
+def _key(data: Tensor | Split | Dataset | DataLoader) -> tuple:
+    """What identifies the inputs: a tensor's shape, storage and version (a different or modified
+    tensor) and checksum (a copy edited elsewhere); a dataset's identity and length. The checksum
+    sums the elements' bits as integers, exactly: a float sum rounds in an order that depends on
+    torch's thread count, so a cache built with several threads failed its check in a sweep job,
+    which runs on one (kdbook.sweep)."""
+    x = data.x if isinstance(data, Split) else data
+    if not isinstance(x, Tensor):
+        return ("dataset", id(dataset_of(x)), len(dataset_of(x)))
+    bits = x.detach().contiguous().view(_BITS.get(x.element_size(), torch.uint8))
+    where = (tuple(x.shape), x.dtype, x.data_ptr(), x._version)
+    return (*where, int(bits.sum(dtype=torch.int64)))
 
 
 class TeacherCache:
@@ -92,11 +82,10 @@ class TeacherCache:
 
     The inputs are an image tensor (rows are the indices) or a Dataset of ``(image, label)`` pairs
     (dataset indices; a DataLoader's dataset), whose transforms must be deterministic
-    (:func:`check_deterministic`). Valid only while the inputs do not change: :meth:`check`
-    refuses other inputs, and :func:`kdutils.train.fit` refuses a cache together with ``augment``
-    (the inputs would change every step and the cached logits would be stale). To cache logits on
-    augmented images, cache them on a fixed bank of views (:func:`kdutils.augment.view_bank`).
-    """
+    (:func:`check_deterministic`). Valid only while the inputs do not change: :meth:`check` refuses
+    other inputs, and :func:`kdutils.train.fit` refuses a cache together with ``augment`` (the
+    inputs would change every step and the cached logits would be stale). To cache logits on
+    augmented images, cache them on a fixed bank of views (:func:`kdutils.augment.view_bank`)."""
 
     def __init__(
         self,
@@ -107,40 +96,30 @@ class TeacherCache:
     ) -> None:
         self.labels: Tensor | None = None  # a dataset's labels, read while caching
         if isinstance(x, Tensor):
-            self._fingerprint = _fingerprint_of(x)
+            self._key = _key(x)
             self.logits = predict_logits(teacher, x, batch_size, device)
             return
         dataset = dataset_of(x)
         check_deterministic(dataset)
-        self._fingerprint = ("dataset", id(dataset), len(dataset))
-        self._dataset = dataset  # kept alive, so that its id stays its own
+        self._key, self._dataset = _key(dataset), dataset  # kept alive: its id stays
         # in dataset order, whatever order a given DataLoader would draw
         self.logits, self.labels = predict_dataset(teacher, dataset, batch_size, device)
 
     @classmethod
     def from_logits(cls, logits: Tensor, x: Tensor) -> TeacherCache:
-        """A cache of logits computed elsewhere (a sweep job, a hub model) on the image tensor ``x``,
-        row ``i`` on image ``i``."""
+        """A cache of logits computed elsewhere (a sweep job, a hub model) on the image tensor
+        ``x``, row ``i`` on image ``i``."""
         if len(logits) != len(x):
             raise ValueError(
-                f"{len(logits)} rows of logits for {len(x)} images: "
-                "give one row per image of x"
+                f"{len(logits)} rows of logits for {len(x)} images: give one row per image of x"
             )
         cache = cls.__new__(cls)
-        cache.logits, cache.labels = logits, None
-        cache._fingerprint = _fingerprint_of(x)
+        cache.logits, cache.labels, cache._key = logits, None, _key(x)
         return cache
 
     def check(self, data: Tensor | Split | Dataset | DataLoader) -> None:
         """Raise a ValueError unless ``data`` is what these logits were computed on."""
-        if isinstance(data, Split):
-            data = data.x
-        if isinstance(data, Tensor):
-            same = self._fingerprint == _fingerprint_of(data)
-        else:
-            dataset = dataset_of(data)
-            same = self._fingerprint == ("dataset", id(dataset), len(dataset))
-        if not same:
+        if self._key != _key(data):
             raise ValueError(
                 "TeacherCache was built on other inputs than the ones being trained on; "
                 "rebuild it for this data (stale teacher logits would be silently wrong)"

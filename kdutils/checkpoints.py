@@ -32,10 +32,9 @@ class UnreadableCheckpointError(RuntimeError):
 
 def config_hash(config: dict[str, Any]) -> str:
     """SHA-256 of the config as canonical JSON, with the kdutils version folded in."""
-    payload = json.dumps(
-        {"config": config, "kdutils": __version__}, sort_keys=True, default=str
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
+    payload = {"config": config, "kdutils": __version__}
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def save_checkpoint(
@@ -47,12 +46,8 @@ def save_checkpoint(
     """Write ``model``'s weights with its config hash; a crash mid-write leaves the old file intact."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "config_hash": config_hash(config),
-        "config": config,
-        "state_dict": model.state_dict(),
-        "extra": extra or {},
-    }
+    payload = {"config_hash": config_hash(config), "config": config}
+    payload |= {"state_dict": model.state_dict(), "extra": extra or {}}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -68,11 +63,8 @@ def save_checkpoint(
 
 def load_checkpoint(path: str | Path, model: nn.Module, config: dict[str, Any]) -> dict:
     """Load weights into ``model`` if the file was saved with ``config``; return its ``extra`` dict.
-
-    A file torch cannot read, or one that :func:`save_checkpoint` did not write, raises
-    :class:`UnreadableCheckpointError` naming it; another config's checkpoint raises
-    :class:`CheckpointMismatchError`.
-    """
+    A file torch cannot read, or not written by :func:`save_checkpoint`, raises
+    :class:`UnreadableCheckpointError`; another config's, :class:`CheckpointMismatchError`."""
     try:
         payload = torch.load(Path(path), map_location="cpu", weights_only=True)
     except Exception as err:  # pickle, zip and EOF errors alike: the file is damaged
@@ -80,9 +72,7 @@ def load_checkpoint(path: str | Path, model: nn.Module, config: dict[str, Any]) 
             f"checkpoint {path} cannot be read ({type(err).__name__}); it is corrupt or "
             "truncated: delete it (cached_model sets it aside and retrains)"
         ) from err
-    if not isinstance(payload, dict) or not {"config_hash", "state_dict"} <= set(
-        payload
-    ):
+    if not isinstance(payload, dict) or not {"config_hash", "state_dict"} <= {*payload}:
         raise UnreadableCheckpointError(
             f"{path} is not a kdutils checkpoint (no config hash and state dict): it was not "
             "written by kdutils.checkpoints.save_checkpoint; load it with torch.load instead"
@@ -100,9 +90,10 @@ def load_checkpoint(path: str | Path, model: nn.Module, config: dict[str, Any]) 
 
 def data_fingerprint(data: object) -> str:
     """SHA-256 of the images and labels in ``data``: tensors (or a list of them), a Split or
-    splits (their ``x``, ``y``, ``train``, ``val``, ``test``), a dataset of image files (torchvision's ``ImageFolder``, a
-    ``Subset`` of one: the files' bytes, names and labels), another Dataset (its items), or a
-    file or folder (every file's name and bytes). One changed image or label changes it."""
+    splits (``x``, ``y``, ``train``, ``val``, ``test``), a dataset of image files (a
+    :class:`~kdutils.folders.FolderDataset` or ``ImageFolder``, or a ``Subset`` of one: the
+    files' names, bytes and labels), another Dataset (its items), or a file or folder (every
+    file's name and bytes). One changed image or label changes it."""
     digest = hashlib.sha256()
 
     def add(obj: object) -> None:
@@ -112,13 +103,12 @@ def data_fingerprint(data: object) -> str:
             digest.update(obj.flatten().view(torch.uint8).numpy())
         elif isinstance(obj, (str, Path)):
             root = Path(obj)
-            files = sorted(root.rglob("*")) if root.is_dir() else [root]
-            for f in (f for f in files if f.is_file()):
-                digest.update(f"{f.relative_to(root) if f != root else ''}".encode())
-                digest.update(f.read_bytes())
+            for f in sorted(root.rglob("*")) if root.is_dir() else [root]:
+                digest.update(f"{f.relative_to(root)}".encode())
+                digest.update(f.read_bytes() if f.is_file() else b"")
         elif isinstance(obj, Subset):
             add(torch.as_tensor(obj.indices)), add(obj.dataset)
-        elif hasattr(obj, "samples") and hasattr(obj, "root"):  # ImageFolder
+        elif hasattr(obj, "samples") and hasattr(obj, "root"):  # image files
             for file, label in obj.samples:
                 digest.update(f"{os.path.relpath(file, obj.root)} {label}".encode())
                 digest.update(Path(file).read_bytes())
@@ -158,15 +148,15 @@ def cached_model(
     folder: str | Path | None = None,
     data: object = None,
 ) -> tuple[nn.Module, dict, bool]:
-    """Return ``(model, extra, loaded)``: loaded from the cache when a checkpoint of this config exists,
-    otherwise built, trained by ``train(model) -> extra`` and saved. Teachers are shared this way.
+    """Return ``(model, extra, loaded)``: loaded from the cache when a checkpoint of this config
+    exists, otherwise built, trained by ``train(model) -> extra`` and saved. Teachers are shared
+    this way.
 
-    ``data``: what the model is trained on; its :func:`data_fingerprint` joins the config, so
-    that a model is reused only for the same images and labels (after one changes, it is
-    trained again). ``folder``: where the checkpoints live (default :func:`checkpoint_dir`).
-    Processes that need the same model train it once: the first holds a file lock while it
-    trains, the others wait for it and load the checkpoint.
-    """
+    ``data``: what the model is trained on; its :func:`data_fingerprint` joins the config, so that a
+    model is reused only for the same images and labels (after one changes, it is trained again).
+    ``folder``: where the checkpoints live (default :func:`checkpoint_dir`). Processes that need the
+    same model train it once: the first holds a file lock while it trains, the others wait for it
+    and load the checkpoint."""
     if data is not None:
         config = {**config, "data": data_fingerprint(data)}
     path = checkpoint_path(name, config, folder)
@@ -174,10 +164,7 @@ def cached_model(
     model = build()
     rank, world = distributed_context()
     # under torchrun every rank trains together (a rank waiting on a lock would deadlock the others)
-    lock = (
-        contextlib.nullcontext() if world > 1 else FileLock(path.with_suffix(".lock"))
-    )
-    with lock:
+    with contextlib.nullcontext() if world > 1 else FileLock(path.with_suffix(".lock")):
         if path.is_file():
             try:
                 return model, load_checkpoint(path, model, config), True
@@ -185,7 +172,7 @@ def cached_model(
                 aside = path.with_name(f"{path.name}.unreadable-{int(time.time())}")
                 os.replace(path, aside)
                 warnings.warn(
-                    f"{err}; moved it to {aside} and training again", stacklevel=2
+                    f"{err}; moved it to {aside}, training again", stacklevel=2
                 )
                 model = build()
         extra = train(model)

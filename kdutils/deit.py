@@ -21,15 +21,13 @@ def combine_heads(class_logits: Tensor, dist_logits: Tensor, heads: Heads) -> Te
     if heads == "distill":
         return dist_logits
     if heads == "both":
-        return torch.log(
-            (F.softmax(class_logits, dim=1) + F.softmax(dist_logits, dim=1)) / 2
-        )
+        return ((class_logits.softmax(1) + dist_logits.softmax(1)) / 2).log()
     raise ValueError(f"unknown heads {heads!r}; choose one of {HEADS}")
 
 
 class DistilledViT(nn.Module):
-    """timm's ``VisionTransformerDistilled`` with explicit heads: training returns ``(class, distill)`` logits,
-    evaluation returns the logits of ``heads`` (see :func:`combine_heads`)."""
+    """timm's ``VisionTransformerDistilled`` with explicit heads: training returns ``(class,
+    distill)`` logits, evaluation returns the logits of ``heads`` (see :func:`combine_heads`)."""
 
     def __init__(self, vit: nn.Module, heads: Heads = "both") -> None:
         super().__init__()
@@ -88,14 +86,13 @@ def deit_objective(
 
 @torch.no_grad()
 def token_similarity(model: DistilledViT, x: Tensor) -> list[float]:
-    """Mean cosine similarity between the class and distillation tokens: at the input (token embeddings plus
-    position embeddings) and after every transformer block."""
+    """Mean cosine similarity between the class and distillation tokens: at the input (token
+    embeddings plus position embeddings) and after every transformer block."""
     vit = model.vit
     was_training = vit.training
     vit.eval()
-    tokens = vit.norm_pre(vit._pos_embed(vit.patch_embed(x)))
-    sims = [F.cosine_similarity(tokens[:, 0], tokens[:, 1], dim=1).mean().item()]
-    for block in vit.blocks:
+    tokens, sims = vit.norm_pre(vit._pos_embed(vit.patch_embed(x))), []
+    for block in [nn.Identity(), *vit.blocks]:
         tokens = block(tokens)
         sims.append(
             F.cosine_similarity(tokens[:, 0], tokens[:, 1], dim=1).mean().item()

@@ -33,7 +33,6 @@ def logits_of(output: object) -> Tensor:
     )
 
 
-@torch.no_grad()
 def predict_logits(
     model: nn.Module,
     x: Tensor,
@@ -43,17 +42,9 @@ def predict_logits(
     """Logits of ``model`` on every row of ``x``, in eval mode, returned on the CPU.
 
     ``device``: where the batches go; by default the device the model's weights are on. Batches of
-    256 keep a small convnet's activations in the CPU's cache.
-    """
-    device = device or model_device(model)
-    was_training = model.training
-    model.eval()
-    out = []
-    for start in range(0, len(x), batch_size):
-        logits = model(x[start : start + batch_size].to(device))
-        out.append(logits_of(logits).float().cpu())
-    model.train(was_training)
-    return torch.cat(out)
+    256 keep a small convnet's activations in the CPU's cache."""
+    batches = [(x[i : i + batch_size], None) for i in range(0, len(x), batch_size)]
+    return predict_dataset(model, batches, device=device, labels=False)
 
 
 @torch.no_grad()
@@ -62,34 +53,33 @@ def predict_dataset(
     data: Dataset | DataLoader,
     batch_size: int = 256,
     device: str | torch.device | None = None,
+    labels: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """Logits of ``model`` on every image of a Dataset of ``(image, label)`` pairs (or of a
     DataLoader, batched as it batches), in eval mode, and the labels, both on the CPU."""
     from .loaders import as_pair, check_batch
 
     loader = (
-        data
-        if isinstance(data, DataLoader)
-        else DataLoader(data, batch_size=batch_size)
+        data if isinstance(data, (DataLoader, list)) else DataLoader(data, batch_size)
     )
-    device = device or model_device(model)
-    was_training = model.training
+    device, was_training = device or model_device(model), model.training
     model.eval()
-    logits, labels = [], []
+    logits, ys = [], []
     for batch in loader:
         x, y = as_pair(batch, "the dataset")
-        check_batch("the dataset", x, y)
+        if labels:
+            check_batch("the dataset", x, y)
+            ys.append(y)
         logits.append(logits_of(model(x.to(device))).float().cpu())
-        labels.append(y)
     model.train(was_training)
-    return torch.cat(logits), torch.cat(labels)
+    return (torch.cat(logits), torch.cat(ys)) if labels else torch.cat(logits)
 
 
 def predict(
     model: nn.Module, data: object, device: str | torch.device | None = None
 ) -> tuple[Tensor, Tensor]:
-    """``(logits, labels)`` of ``model`` on a :class:`~kdutils.data.Split`, a Dataset of
-    ``(image, label)`` pairs or a DataLoader, on the CPU."""
+    """``(logits, labels)`` of ``model`` on a :class:`~kdutils.data.Split`, a Dataset of ``(image,
+    label)`` pairs or a DataLoader, on the CPU."""
     if isinstance(data, Split):
         return predict_logits(model, data.x, device=device), data.y
     return predict_dataset(model, data, device=device)
@@ -102,16 +92,13 @@ def accuracy(logits: Tensor, targets: Tensor) -> float:
 
 def macro_f1(logits: Tensor, targets: Tensor, num_classes: int | None = None) -> float:
     """F1 score averaged over classes (each class counts equally; a class never seen nor predicted is skipped)."""
-    num_classes = num_classes or logits.shape[1]
-    pred = logits.argmax(dim=1)
-    scores = []
-    for c in range(num_classes):
-        tp = ((pred == c) & (targets == c)).sum().item()
-        fp = ((pred == c) & (targets != c)).sum().item()
-        fn = ((pred != c) & (targets == c)).sum().item()
-        if tp + fp + fn:
-            scores.append(2 * tp / (2 * tp + fp + fn))
-    return sum(scores) / len(scores)
+    pred, k = logits.argmax(dim=1), num_classes or logits.shape[1]
+    tp = torch.bincount(targets[pred == targets], minlength=k).double()
+    # 2 tp / (2 tp + fp + fn), where tp + fp are the predictions of a class, tp + fn its images
+    both = (
+        torch.bincount(pred, minlength=k) + torch.bincount(targets, minlength=k)
+    ).double()
+    return (2 * tp[both > 0] / both[both > 0]).mean().item()
 
 
 def agreement(student_logits: Tensor, teacher_logits: Tensor) -> float:
@@ -127,12 +114,11 @@ def fidelity_metrics(
     Fidelity: ``agreement`` (top-1, :func:`agreement`) and ``kl`` (KL(teacher || student) at T = 1,
     averaged over images, in nats). Generalisation on ``targets``: ``accuracy``, ``nll`` (mean
     cross-entropy, nats) and ``ece`` (expected calibration error over ``bins`` equal-width bins of
-    confidence, torchmetrics' implementation).
-    """
+    confidence, torchmetrics' implementation)."""
     from torchmetrics.functional.classification import multiclass_calibration_error
 
     if student_logits.shape != teacher_logits.shape or len(targets) != len(
-        student_logits
+        teacher_logits
     ):
         raise ValueError(
             f"student logits {tuple(student_logits.shape)}, teacher logits "
@@ -142,12 +128,9 @@ def fidelity_metrics(
     student_logits, teacher_logits = student_logits.float(), teacher_logits.float()
     log_p_student = student_logits.log_softmax(dim=1)
     kl = soft_kd_loss(student_logits, teacher_logits, T=1.0)  # KL(teacher || student)
+    classes = student_logits.shape[1]
     ece = multiclass_calibration_error(
-        log_p_student.exp(),
-        targets,
-        num_classes=student_logits.shape[1],
-        n_bins=bins,
-        norm="l1",
+        log_p_student.exp(), targets, classes, bins, "l1"
     )
     return {
         "agreement": agreement(student_logits, teacher_logits),
@@ -168,11 +151,10 @@ def classification_metrics(
     """Accuracy, macro-F1, error count and ``correct`` (per image, 0 or 1) of ``model`` on images
     ``x`` with labels ``y``, or on a Split, Dataset or DataLoader of ``(image, label)`` pairs.
 
-    Plain Python values, for ``json.dumps``. The per-image scores are what a claim's interval
-    needs to count test-set noise (``kdbook.claims.compare``). With ``teacher_logits`` (the
-    teacher's on the same images), also ``agreement`` (top-1, :func:`agreement`) and ``agrees``
-    (per image, 0 or 1).
-    """
+    Plain Python values, for ``json.dumps``. The per-image scores are what a claim's interval needs
+    to count test-set noise (``kdbook.claims.compare``). With ``teacher_logits`` (the teacher's on
+    the same images), also ``agreement`` (top-1, :func:`agreement`) and ``agrees`` (per image, 0 or
+    1)."""
     if isinstance(x, Tensor):
         x = Split(x, y)
     return logits_metrics(*predict(model, x, device), teacher_logits)
@@ -218,14 +200,11 @@ def latency_ms(
 
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1; got {repeats!r}")
-    was_training = model.training
+    was_training, times = model.training, []
     model.eval()
-    for _ in range(warmup):
-        model(example)
-    times = []
-    for _ in range(repeats):
+    for i in range(warmup + repeats):
         tic = time.perf_counter()
         model(example)
-        times.append((time.perf_counter() - tic) * 1000)
+        times += [(time.perf_counter() - tic) * 1000] if i >= warmup else []
     model.train(was_training)
     return statistics.median(times)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +14,8 @@ from torch.utils.data import Dataset, Subset
 
 from .data import FIX_HINT, DataNotFoundError, RawData, check_fractions, held_out
 
-SPLIT_FOLDERS = {
-    "train": "train",
-    "val": "val",
-    "valid": "val",
-    "validation": "val",
-    "test": "test",
-}
+SPLIT_FOLDERS = {"train": "train", "val": "val", "valid": "val", "validation": "val"}
+SPLIT_FOLDERS["test"] = "test"
 IMAGE_MODES = ("RGB", "L")
 
 
@@ -32,24 +28,20 @@ def image_files(folder: Path) -> list[Path]:
     """The image files of ``folder`` (torchvision's image extensions, hidden files skipped), sorted."""
     from torchvision.datasets.folder import IMG_EXTENSIONS
 
-    return sorted(
-        f
-        for f in folder.iterdir()
-        if f.is_file() and not hidden(f) and f.suffix.lower() in IMG_EXTENSIONS
-    )
+    is_image = lambda f: f.suffix.lower() in IMG_EXTENSIONS and not hidden(f)  # noqa: E731
+    return sorted(f for f in folder.iterdir() if f.is_file() and is_image(f))
 
 
 def class_folders(root: Path) -> list[str]:
     """The classes under ``root``, one rule for both readers: every sub-folder but hidden ones,
-    sorted (torchvision's ``ImageFolder`` numbering); a folder without images is an error, since
-    it would shift the label of every class after it."""
+    sorted (torchvision's ``ImageFolder`` numbering); one without images is an error, since it would
+    shift the label of every class after it."""
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not hidden(d))
     if not classes:
         raise DataNotFoundError(
             f"image folder {str(root)!r} has no class sub-folders. Fix: {FIX_HINT['imagefolder']}"
         )
-    empty = [c for c in classes if not image_files(root / c)]
-    if empty:
+    if empty := [c for c in classes if not image_files(root / c)]:
         raise DataNotFoundError(
             f"class folder(s) {empty} under {str(root)!r} hold no images; a class without "
             "images would shift every label after it: add images, or remove the folder"
@@ -58,10 +50,9 @@ def class_folders(root: Path) -> list[str]:
 
 
 class ImageReader:
-    """Reads an image file as uint8 C x H x W in ``mode``: resized to ``image_size`` x
-    ``image_size`` (a warning, once, for an image that is not square: it is squashed), or at its
-    own size (``image_size=None``), which every image read must share; 16-bit images are scaled
-    to 8 bits. A file that cannot be decoded is an error naming it."""
+    """An image file as uint8 C x H x W in ``mode`` (16-bit images scaled to 8 bits), resized to
+    ``image_size`` square (a warning, once, when that squashes an image) or (``None``) at its own
+    size, which every image read must share; a file it cannot decode is named."""
 
     def __init__(self, image_size: int | None, mode: str) -> None:
         if mode not in IMAGE_MODES:
@@ -71,10 +62,7 @@ class ImageReader:
                 f"image_size must be None or >= 1 pixel; got {image_size!r}"
             )
         self.image_size, self.mode = image_size, mode
-        self.size: tuple[int, int] | None = (
-            None  # the first image's, without image_size
-        )
-        self.warned = False
+        self.size, self.warned = None, False  # the first image's size; squashing said
 
     def __call__(self, file: str | Path) -> Tensor:
         from PIL import Image
@@ -84,59 +72,58 @@ class ImageReader:
                 if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16- or 32-bit
                     array = np.asarray(image, dtype=np.float64)
                     big = image.mode.startswith("I;16") or array.max() > 255
-                    top = 65535.0 if big else 255.0
-                    image = Image.fromarray(
-                        np.round(array / top * 255).astype(np.uint8)
-                    )
+                    array = np.round(array / (65535.0 if big else 255.0) * 255)
+                    image = Image.fromarray(array.astype(np.uint8))
                 image = image.convert(self.mode)
         except (OSError, SyntaxError, ValueError) as err:
             raise ValueError(
                 f"cannot read the image {file} ({err}): it is truncated, corrupt or not an "
                 "image; replace it or delete it"
             ) from None
-        size, n = image.size, self.image_size
-        if n is None:
-            self.size = self.size or size
-            if size != self.size:
-                raise ValueError(
-                    f"the image {file} is {size[0]} x {size[1]} px, the first one read "
-                    f"{self.size[0]} x {self.size[1]}: give image_size=N to resize every "
-                    "image to N x N px"
-                )
-        else:
-            if size[0] != size[1] and not self.warned:
-                self.warned = True
-                warnings.warn(
-                    f"the image {file} is {size[0]} x {size[1]} px, not square: "
-                    f"image_size={n} squashes it (and any like it) to {n} x {n} px; crop "
-                    "the images to squares first to keep their proportions",
-                    UserWarning,
-                    stacklevel=2,
-                )
-            image = image.resize((n, n), Image.BILINEAR)
-        array = np.asarray(image, dtype=np.uint8)
-        array = array.reshape(array.shape[0], array.shape[1], -1)
-        return torch.from_numpy(array.copy()).permute(2, 0, 1)
+        (w, h), n = image.size, self.image_size
+        self.size = self.size or image.size
+        if n is None and image.size != self.size:
+            raise ValueError(
+                f"the image {file} is {w} x {h} px, the first one read {self.size[0]} x "
+                f"{self.size[1]}: give image_size=N to resize every image to N x N px"
+            )
+        if n is not None and w != h and not self.warned:
+            self.warned = True
+            warnings.warn(
+                f"the image {file} is {w} x {h} px, not square: image_size={n} squashes it "
+                f"(and any like it) to {n} x {n} px; crop the images to squares first to "
+                "keep their proportions",
+                stacklevel=2,
+            )
+        image = image if n is None else image.resize((n, n), Image.BILINEAR)
+        array = np.array(image, dtype=np.uint8)  # a copy torch may own
+        return torch.from_numpy(array.reshape(*array.shape[:2], -1)).movedim(2, 0)
 
 
-def _read_class_folders(
-    root: Path, read: ImageReader
-) -> tuple[Tensor, Tensor, list[str]]:
-    """Every image below ``root/<class>/``: images, labels, class names (sorted)."""
-    classes = class_folders(root)
-    images, labels = [], []
-    for label, name in enumerate(classes):
-        for file in image_files(root / name):
-            images.append(read(file))
-            labels.append(label)
-    return torch.stack(images), torch.tensor(labels, dtype=torch.int64), classes
+class FolderDataset(Dataset):
+    """``(image, label)`` pairs of the images of ``root/<class>/`` (:func:`image_files`), each read
+    by ``loader`` and then ``transform`` when asked for; ``samples`` lists ``(file, label)``."""
+
+    def __init__(self, root: Path, classes: list[str], loader, transform=None) -> None:
+        self.root, self.classes, self.transform = root, classes, transform
+        self.loader = loader
+        files = [(f, i) for i, c in enumerate(classes) for f in image_files(root / c)]
+        self.samples = [(str(f), i) for f, i in files]
+        self.targets = [i for _, i in files]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        image = self.loader(self.samples[index][0])
+        return self.transform(image) if self.transform else image, self.targets[index]
 
 
 def split_folders(path: Path) -> dict[str, Path]:
-    """The split folders of an image folder, by split (``train``, ``val``, ``test``): ``train/``,
-    ``val/`` (or ``valid/``, ``validation/``) and ``test/`` in any case; ``{}`` for a folder of
-    class folders only. A folder that mixes split and other folders, or has no ``train/``, is an
-    error: split names are never taken as classes. Hidden folders are skipped."""
+    """The split folders of an image folder, by split: ``train/``, ``val/`` (or ``valid/``,
+    ``validation/``) and ``test/`` in any case; ``{}`` for a folder of class folders only. A folder
+    that mixes split and other folders, or has no ``train/``, is an error: split names are never
+    taken as classes. Hidden folders are skipped."""
     folders = sorted(d.name for d in path.iterdir() if d.is_dir() and not hidden(d))
     splits = [f for f in folders if f.lower() in SPLIT_FOLDERS]
     if not splits:
@@ -150,34 +137,36 @@ def split_folders(path: Path) -> dict[str, Path]:
     return {SPLIT_FOLDERS[f.lower()]: path / f for f in splits}
 
 
-def load_image_folder(path: Path, image_size: int | None, mode: str = "RGB") -> RawData:
-    """A folder of class sub-folders, or of split folders (:func:`split_folders`) each holding
-    class sub-folders, read into memory (:class:`ImageReader`, :func:`class_folders`)."""
-    read = ImageReader(image_size, mode)
-    splits = split_folders(path)
-    if not splits:
-        x, y, classes = _read_class_folders(path, read)
-        return RawData(x, y, classes, f"path: {path}")
-    parts = {split: _read_class_folders(f, read) for split, f in splits.items()}
-    classes = parts["train"][2]
-    for name, (_, _, found) in parts.items():
-        if found != classes:
+def _same_classes(found: dict[str, Path]) -> list[str]:
+    """The classes of ``train/``; an error naming a split folder with other classes."""
+    classes = class_folders(found["train"])
+    for folder in found.values():
+        if class_folders(folder) != classes:
             raise DataNotFoundError(
-                f"image folder {str(splits[name])!r} has classes {found}, train/ has {classes}"
+                f"image folder {str(folder)!r} has classes {class_folders(folder)}, "
+                f"train/ has {classes}"
             )
-    val, test = parts.get("val", (None,) * 2), parts.get("test", (None,) * 2)
-    return RawData(
-        *parts["train"],
-        f"path: {path} ({', '.join(sorted(parts))})",
-        *test[:2],
-        *val[:2],
-    )
+    return classes
+
+
+def load_image_folder(path: Path, image_size: int | None, mode: str = "RGB") -> RawData:
+    """A folder of class sub-folders, or of split folders (:func:`split_folders`) each holding class
+    sub-folders, read into memory by one :class:`ImageReader`."""
+    read, found = ImageReader(image_size, mode), split_folders(path) or {"train": path}
+    classes, parts = _same_classes(found), {"test": (None,) * 2, "val": (None,) * 2}
+    for split, folder in found.items():
+        data = FolderDataset(folder, classes, read)
+        images = torch.stack([read(file) for file, _ in data.samples])
+        parts[split] = images, torch.tensor(data.targets)
+    where = "" if found["train"] == path else f" ({', '.join(sorted(found))})"
+    source = f"path: {path}{where}"
+    return RawData(*parts["train"], classes, source, *parts["test"], *parts["val"])
 
 
 @dataclass
 class FolderSplits:
-    """Train / validation / test datasets of ``(image, label)`` pairs read from one folder (no
-    test set only with ``test_fraction=0`` and no ``test/``)."""
+    """Train / validation / test datasets of ``(image, label)`` pairs read from one folder (no test
+    set only with ``test_fraction=0`` and no ``test/``)."""
 
     train: Dataset
     val: Dataset
@@ -186,16 +175,10 @@ class FolderSplits:
     root: Path
 
 
-class _ToFloat:
+def _to_float(image: Tensor, mean: Tensor | None, std: Tensor | None) -> Tensor:
     """uint8 C x H x W -> float in [0, 1], then ``(x - mean) / std`` when both are given."""
-
-    def __init__(self, mean: list[float] | None, std: list[float] | None) -> None:
-        self.mean = None if mean is None else torch.tensor(mean).view(-1, 1, 1)
-        self.std = None if std is None else torch.tensor(std).view(-1, 1, 1)
-
-    def __call__(self, image: Tensor) -> Tensor:
-        x = image.float() / 255.0
-        return x if self.mean is None else (x - self.mean) / self.std
+    x = image.float() / 255.0
+    return x if mean is None else (x - mean) / std
 
 
 def image_folder_datasets(
@@ -210,20 +193,18 @@ def image_folder_datasets(
     test_fraction: float = 0.2,
     seed: int = 0,
 ) -> FolderSplits:
-    """Datasets over ``root/train/<class>/*`` (and ``root/val/``, ``root/test/`` when present: see
-    :func:`split_folders`), decoded one image at a time, for :func:`kdutils.train.fit` to stream.
+    """Datasets over ``root/train/<class>/*`` (and ``val/``, ``test/`` when present:
+    :func:`split_folders`; classes: :func:`class_folders`), read one image at a time, for
+    :func:`kdutils.train.fit` to stream.
 
-    Every image is read by :class:`ImageReader`: converted to ``image_mode`` (``"RGB"`` or
-    ``"L"``, one channel), resized to ``image_size`` x ``image_size`` (default: kept at its own
-    size, the same for every image), then made a float tensor in [0, 1]; with ``mean`` and ``std``
-    (one value per channel) it is normalised. ``train_transform`` (e.g. a torchvision v2 random
-    flip) runs on each training image after that, a new draw for every image and epoch. Classes
-    follow :func:`class_folders`. Without ``test/``, a stratified ``test_fraction`` of ``train/``
-    (seeded by ``seed``; 0: no test set) is held out for testing; without ``val/``, a
-    ``val_fraction`` of the rest for validation, both without the augmentation: the same images
-    as :func:`kdutils.load_splits` holds out of the same folder.
+    Every image is read by :class:`ImageReader` (``image_size``, ``image_mode``: ``"RGB"`` or
+    ``"L"``), made a float tensor in [0, 1], and normalised when ``mean`` and ``std`` (per
+    channel) are given; ``train_transform`` (e.g. a torchvision v2 random flip) then runs on
+    each training image, a new draw every time. Without ``test/``, a stratified
+    ``test_fraction`` of ``train/`` (seeded; 0: no test set) is held out, and without ``val/``
+    a ``val_fraction`` of the rest, both unaugmented: the images :func:`kdutils.load_splits`
+    holds out of the same folder.
     """
-    from torchvision.datasets import ImageFolder
     from torchvision.transforms import v2
 
     root = Path(root)
@@ -235,37 +216,23 @@ def image_folder_datasets(
     if (mean is None) != (std is None):
         raise ValueError("give both mean and std (one value per channel), or neither")
     check_fractions(val_fraction, test_fraction)
-    read = ImageReader(image_size, image_mode)
-    found = split_folders(root)
+    read, found = ImageReader(image_size, image_mode), split_folders(root)
     if not found:
         raise FileNotFoundError(
             f"image folder {str(root)!r} has no train/ folder; arrange the images as "
             "train/<class>/*.png, with optional val/ and test/"
         )
+    classes = _same_classes(found)
 
-    class Folder(ImageFolder):  # kdutils' rule for classes and image files
-        def find_classes(self, directory: str) -> tuple[list[str], dict[str, int]]:
-            classes = class_folders(Path(directory))
-            return classes, {c: i for i, c in enumerate(classes)}
+    stats = [None if v is None else torch.tensor(v).view(-1, 1, 1) for v in (mean, std)]
 
-    def folder(name: str, augment: object | None = None) -> ImageFolder:
-        transform = _ToFloat(mean, std)
-        transform = transform if augment is None else v2.Compose([transform, augment])
-        files = {str(f) for c in classes for f in image_files(found[name] / c)}
-        return Folder(
-            str(found[name]), transform, loader=read, is_valid_file=files.__contains__
-        )
+    def folder(name: str, augment: object | None = None) -> FolderDataset:
+        to_float = partial(_to_float, mean=stats[0], std=stats[1])
+        transform = to_float if augment is None else v2.Compose([to_float, augment])
+        return FolderDataset(found[name], classes, read, transform)
 
-    classes = class_folders(found["train"])
-    for name in ("val", "test"):
-        if name in found and class_folders(found[name]) != classes:
-            raise ValueError(
-                f"{found[name]} has classes {class_folders(found[name])}, train/ has "
-                f"{classes}"
-            )
-    train = folder("train", train_transform)
-    pool, plain = np.arange(len(train)), folder("train")
-    labels = np.array(train.targets)
+    train, plain = folder("train", train_transform), folder("train")
+    pool, labels = np.arange(len(train)), np.array(train.targets)
     test = folder("test") if "test" in found else None
     if test is None and test_fraction:
         keep, out = held_out(labels, test_fraction, seed, "test", classes)

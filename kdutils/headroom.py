@@ -13,8 +13,8 @@ from .evaluate import accuracy, predict
 from .runtime import seed_everything
 from .train import fit
 
-# the book's rule: a teacher whose test error is at most 0.6 x the student-alone error is clearly
-# better than the student (Hinton et al.'s MNIST teacher had 0.46 times its student's)
+# the book's rule: a teacher clearly better than the student has a test error at most 0.6 times
+# the student-alone error (Hinton et al.'s MNIST teacher had 0.46 times its student's)
 HEADROOM_RATIO = 0.6
 
 
@@ -34,19 +34,18 @@ class TeacherCheck:
 
     def __str__(self) -> str:
         t, s = 1 - self.teacher_accuracy, 1 - self.student_accuracy
-        ratio = f"{t / s:.2f}" if s else "inf"
-        numbers = (
-            f"the teacher's error on {self.images} held-out images is {t:.1%}, the "
-            f"student-alone error {s:.1%} (ratio {ratio}; the rule: at most "
-            f"{HEADROOM_RATIO:g})"
+        verdict = "headroom to distil" if self.headroom else "NO HEADROOM"
+        text = (
+            f"teacher check: {verdict}: the teacher's error on {self.images} held-out images is "
+            f"{t:.1%}, the student-alone error {s:.1%} (ratio {t / s if s else float('inf'):.2f}; "
+            f"the rule: at most {HEADROOM_RATIO:g})"
         )
         if self.headroom:
-            return f"teacher check: headroom to distil: {numbers}"
-        return (
-            f"teacher check: NO HEADROOM: {numbers}. A teacher not clearly better than "
-            "the student alone has little to teach it, and distilling it can cost "
-            "accuracy: use a stronger teacher (more data, augmentation, a longer "
-            "schedule) before you distil"
+            return text
+        return text + (
+            ". A teacher not clearly better than the student alone has little to teach it, and "
+            "distilling it can cost accuracy: use a stronger teacher (more data, augmentation, "
+            "a longer schedule) first"
         )
 
 
@@ -63,40 +62,36 @@ def check_teacher(
 ) -> TeacherCheck:
     """Measure ``teacher`` beside the student trained alone, on held-out images, before distilling.
 
-    ``data``: splits with ``train``, ``val`` and ``test`` (:func:`kdutils.load_splits` or
-    :func:`kdutils.image_folder_datasets`; without a test split, the validation images are held
-    out). The baseline is ``baseline_accuracy`` (measured on the same held-out images), or a
-    student trained alone here: ``student`` (a model, copied, or a function that builds one),
-    seeded with ``seed``, fit for ``epochs`` with ``lr`` and ``fit_kwargs``. The teacher has
-    headroom when :func:`has_headroom`; without it this warns (a ``UserWarning`` with the
-    numbers) and still returns the :class:`TeacherCheck`.
+    ``data``: splits with ``train``, ``val``, ``test`` (:func:`kdutils.load_splits`,
+    :func:`kdutils.image_folder_datasets`; no test split: the validation images are held out).
+    The baseline is ``baseline_accuracy`` (on the same held-out images), or a student trained
+    alone here: ``student`` (a model, copied, or a function building one), seeded with
+    ``seed``, fit for ``epochs`` with ``lr`` and ``fit_kwargs``. Without headroom
+    (:func:`has_headroom`) this warns, a ``UserWarning`` with the numbers, and carries on.
     """
     held_out = data.test if getattr(data, "test", None) is not None else data.val
-    logits, labels = predict(teacher, held_out)
-    classes = getattr(data, "classes", None)
+    (logits, labels), classes = (
+        predict(teacher, held_out),
+        getattr(data, "classes", None),
+    )
     if classes is not None and logits.shape[1] != len(classes):
         raise ValueError(
             f"the teacher has {logits.shape[1]} outputs, the data {len(classes)} classes "
             f"({classes}): give a teacher trained on these classes, in this order"
         )
-    teacher_accuracy = accuracy(logits, labels)
     if baseline_accuracy is None:
         if student is None:
             raise ValueError(
-                "check_teacher needs a baseline: student= (a model, or a function that "
-                "builds one, trained alone here) or baseline_accuracy= (measured on the "
-                "same held-out images)"
+                "check_teacher needs a baseline: student= (a model, or a function building "
+                "one, trained alone here) or baseline_accuracy= (on the same images)"
             )
         seed_everything(seed)
         model = copy.deepcopy(student) if isinstance(student, nn.Module) else student()
         fit(model, data.train, data.val, epochs=epochs, lr=lr, seed=seed, **fit_kwargs)
         baseline_accuracy = accuracy(*predict(model, held_out))
-    check = TeacherCheck(
-        teacher_accuracy,
-        float(baseline_accuracy),
-        len(held_out),
-        has_headroom(teacher_accuracy, baseline_accuracy),
-    )
-    if not check.headroom:
+    teacher_accuracy = accuracy(logits, labels)
+    room = has_headroom(teacher_accuracy, baseline_accuracy)
+    check = TeacherCheck(teacher_accuracy, baseline_accuracy, len(held_out), room)
+    if not room:
         warnings.warn(str(check), UserWarning, stacklevel=2)
     return check

@@ -27,10 +27,11 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 
 
 class DistillationTrainer(Trainer):
-    """``Trainer`` whose loss is kdutils' ``(1 - alpha) * CE + alpha * T^2 KL`` against a frozen teacher.
+    """``Trainer`` whose loss is kdutils' ``(1 - alpha) * CE + alpha * T^2 KL`` against a frozen
+    teacher.
 
-    Construct it like ``Trainer`` (``args=`` — the guide's ``training_args=`` is not a Trainer argument),
-    plus ``teacher_model``, ``temperature`` and ``alpha`` (the guide's ``lambda_param``).
+    Construct it like ``Trainer`` (``args=`` — the guide's ``training_args=`` is not a Trainer
+    argument), plus ``teacher_model``, ``temperature`` and ``alpha`` (the guide's ``lambda_param``).
     """
 
     def __init__(
@@ -55,14 +56,13 @@ class DistillationTrainer(Trainer):
         return_outputs: bool = False,
         num_items_in_batch: torch.Tensor | int | None = None,
     ):
-        labels = inputs["labels"]
         student_output = model(**inputs)
         with torch.no_grad():
-            teacher_output = self.teacher(pixel_values=inputs["pixel_values"])
+            teacher_logits = self.teacher(pixel_values=inputs["pixel_values"]).logits
         loss = distillation_loss(
             student_output.logits,
-            labels,
-            teacher_output.logits,
+            inputs["labels"],
+            teacher_logits,
             self.alpha,
             self.temperature,
         )

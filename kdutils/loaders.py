@@ -25,24 +25,18 @@ def batches(
     generator: torch.Generator | None = None,
     shard: tuple[int, int] = (0, 1),
 ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-    """Yield ``(indices, x, y)`` mini-batches from in-memory tensors (no DataLoader, no copies per item).
+    """Yield ``(indices, x, y)`` mini-batches from in-memory tensors (no DataLoader, no copies per
+    item).
 
     ``shard=(rank, world_size)``: every process draws the same global batches (same generator seed)
-    and keeps every ``world_size``-th item of each, as a DistributedSampler would.
-    """
+    and keeps every ``world_size``-th item of each, as a DistributedSampler would."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size!r}")
-    rank, world = shard
-    n = len(y)
-    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-    for start in range(0, n, batch_size):
-        idx = order[start : start + batch_size][rank::world]
+    for idx in _PermutedBatches(len(y), batch_size, generator, shuffle):
+        idx = torch.tensor(idx[shard[0] :: shard[1]])
         # index_select, not x[idx]: several times faster for a batch of images on the CPU
-        yield (
-            idx,
-            x.index_select(0, idx.to(x.device)),
-            y.index_select(0, idx.to(y.device)),
-        )
+        on_x = idx.to(x.device)
+        yield idx, x.index_select(0, on_x), y.index_select(0, idx.to(y.device))
 
 
 def dataset_of(data: Dataset | DataLoader) -> Dataset:
@@ -58,41 +52,33 @@ def dataset_of(data: Dataset | DataLoader) -> Dataset:
 
 def as_pair(batch: object, where: str) -> tuple[Tensor, Tensor]:
     """A batch or item as ``(images, labels)``; a TypeError saying what it is otherwise."""
-    if isinstance(batch, Mapping):
-        raise TypeError(
-            f"{where} yields dicts with keys {sorted(batch)}; kdutils expects (image, "
-            "label) pairs: have the dataset return a tuple, e.g. (item['pixel_values'], "
-            "item['labels']), or give the DataLoader a collate_fn that does"
-        )
-    if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-        raise TypeError(
-            f"{where} yields a {type(batch).__name__}; kdutils expects (image, label) pairs"
-        )
-    return batch[0], batch[1]
+    if isinstance(batch, (tuple, list)) and len(batch) >= 2:
+        return batch[0], batch[1]
+    dicts = isinstance(batch, Mapping)
+    got = f"dicts with keys {sorted(batch)}" if dicts else f"a {type(batch).__name__}"
+    raise TypeError(
+        f"{where} yields {got}; kdutils expects (image, label) pairs: have the dataset "
+        "return a tuple, e.g. (item['pixel_values'], item['labels']), or give the "
+        "DataLoader a collate_fn that does"
+    )
 
 
 def check_batch(name: str, x: Tensor, y: Tensor) -> None:
-    """A clear error unless ``x`` holds floating-point images with a channel axis and ``y``
-    integer class indices, one per image."""
-    if not isinstance(x, Tensor) or not x.is_floating_point():
-        raise ValueError(
-            f"{name} holds {getattr(x, 'dtype', type(x).__name__)} images; kdutils expects "
-            "floating-point images (in [0, 1] for kdutils' loaders): convert them, e.g. "
-            "x.float() / 255"
-        )
-    if x.ndim == 3:
-        raise ValueError(
-            f"{name} images have shape {tuple(x.shape)}: N x H x W, no channel axis, so a "
-            "convolution would read the batch as channels; kdutils expects N x C x H x W: "
-            "add the axis with x.unsqueeze(1)"
-        )
+    """A clear error unless ``x`` holds float images with a channel axis and ``y`` one integer class
+    index per image."""
     y = torch.as_tensor(y)
-    if y.ndim != 1 or y.is_floating_point() or len(y) != len(x):
-        raise ValueError(
-            f"{name} labels have shape {tuple(y.shape)} and dtype {y.dtype} for "
-            f"{len(x)} images; kdutils expects one integer class index per image (int64): "
-            "one-hot labels become indices with y.argmax(1)"
-        )
+    if not isinstance(x, Tensor) or not x.is_floating_point():
+        why = f"holds {getattr(x, 'dtype', type(x).__name__)} images"
+        fix = "floating-point images (in [0, 1] for kdutils' loaders): e.g. x.float() / 255"
+    elif x.ndim == 3:
+        why = f"images have shape {tuple(x.shape)}: N x H x W, no channel axis"
+        fix = "N x C x H x W (a convolution reads N as channels): x.unsqueeze(1)"
+    elif y.ndim != 1 or y.is_floating_point() or len(y) != len(x):
+        why = f"labels have shape {tuple(y.shape)} and dtype {y.dtype} for {len(x)} images"
+        fix = "one int64 class index per image: one-hot labels become indices with y.argmax(1)"
+    else:
+        return
+    raise ValueError(f"{name} {why}; kdutils expects {fix}")
 
 
 def check_training_data(name: str, data: object) -> None:
@@ -141,8 +127,7 @@ def indexed_loader(
     """A DataLoader of ``(indices, images, labels)`` batches over ``data``.
 
     A Dataset gets a loader with these settings; a DataLoader keeps its own batches, sampler,
-    workers and collate function, with each batch's dataset indices added.
-    """
+    workers and collate function, with each batch's dataset indices added."""
     dataset = _Indexed(dataset_of(data))
     if isinstance(data, DataLoader):
         return DataLoader(
@@ -163,26 +148,25 @@ def indexed_loader(
 
 
 class _PermutedBatches(Sampler):
-    """Each epoch, a fresh permutation of ``range(n)`` cut into batches, as :func:`batches` cuts it."""
+    """Each epoch, ``range(n)`` (a fresh permutation of it when ``shuffle``) cut into batches."""
 
-    def __init__(self, n: int, batch_size: int, generator: torch.Generator | None):
-        self.n, self.batch_size, self.generator = n, batch_size, generator
+    def __init__(self, n: int, size: int, generator=None, shuffle: bool = True) -> None:
+        self.n, self.size, self.generator, self.shuffle = n, size, generator, shuffle
 
     def __len__(self) -> int:
-        return math.ceil(self.n / self.batch_size)
+        return math.ceil(self.n / self.size)
 
     def __iter__(self) -> Iterator[list[int]]:
-        order = torch.randperm(self.n, generator=self.generator).tolist()
-        for start in range(0, self.n, self.batch_size):
-            yield order[start : start + self.batch_size]
+        n, size, g = self.n, self.size, self.generator
+        order = torch.randperm(n, generator=g) if self.shuffle else torch.arange(n)
+        yield from (order[i : i + size].tolist() for i in range(0, n, size))
 
 
 class ShuffledBatches:
     """An epoch's shuffled ``(indices, images, labels)`` batches of a training set, on ``device``.
 
-    A :class:`~kdutils.data.Split` is batched by index in memory (under torchrun, each process
-    keeps its share of every global batch); a Dataset or DataLoader is streamed (one process only).
-    """
+    A :class:`~kdutils.data.Split` is batched by index in memory (under torchrun, each process keeps
+    its share of every global batch); a Dataset or DataLoader is streamed (one process only)."""
 
     def __init__(
         self,
@@ -218,14 +202,8 @@ class ShuffledBatches:
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
         if self.in_memory:
-            yield from batches(
-                self.x,
-                self.y,
-                self.batch_size,
-                shuffle=True,
-                generator=self.generator,
-                shard=self.shard,
-            )
+            order = {"shuffle": True, "generator": self.generator, "shard": self.shard}
+            yield from batches(self.x, self.y, self.batch_size, **order)
             return
         for idx, x, y in self.loader:
             check_batch("train", x, y)

@@ -28,9 +28,8 @@ def _as_number(value: object) -> float | None:
     """``value`` as a Python float: numbers, numpy scalars and 0-d tensors; None for anything else."""
     if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_complex():
         value = value.item()
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return None
-    return float(value)
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return float(value) if real else None
 
 
 def check_temperature(T: float) -> float:
@@ -80,8 +79,9 @@ def soft_kd_loss(student_logits: Tensor, teacher_logits: Tensor, T: float) -> Te
 def soft_target_cross_entropy(
     student_logits: Tensor, teacher_logits: Tensor, T: float
 ) -> Tensor:
-    """Hinton's formulation, ``-sum softmax(t/T) log softmax(s/T) * T^2`` (batch mean): :func:`soft_kd_loss`
-    plus the teacher's entropy times ``T^2``, a constant for the student, so the same gradient."""
+    """Hinton's formulation, ``-sum softmax(t/T) log softmax(s/T) * T^2`` (batch mean):
+    :func:`soft_kd_loss` plus the teacher's entropy times ``T^2``, a constant for the student, so
+    the same gradient."""
     T = check_temperature(T)
     check_logits(student_logits, teacher_logits)
     p_teacher = F.softmax(teacher_logits / T, dim=1)
@@ -96,13 +96,13 @@ def hard_distillation_loss(student_logits: Tensor, teacher_logits: Tensor) -> Te
 
 
 def logit_matching_loss(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
-    """``0.5 * mean((s - t)^2)`` over logits centred per image: the limit of :func:`soft_kd_loss` as T grows.
+    """``0.5 * mean((s - t)^2)`` over logits centred per image: the limit of :func:`soft_kd_loss` as
+    T grows.
 
     Hinton et al.'s limit (2015, sec. 2.1) holds for logits "zero-meaned separately for each
     transfer case"; softmax ignores a constant per image, so centring both sides changes nothing a
-    softmax sees and removes a difference the soft loss never penalises. The gradient,
-    ``(s_c - t_c) / (batch * classes)``, is what ``soft_kd_loss``'s gradient tends to.
-    """
+    softmax sees and removes a difference the soft loss never penalises. The gradient, ``(s_c - t_c)
+    / (batch * classes)``, is what ``soft_kd_loss``'s gradient tends to."""
     check_logits(student_logits, teacher_logits)
     return 0.5 * F.mse_loss(
         student_logits - student_logits.mean(dim=1, keepdim=True),
@@ -139,14 +139,14 @@ def deit_loss(
     tau: float = 1.0,
     soft_reduction: str = "numel",
 ) -> Tensor:
-    """DeiT's objective as in its ``losses.py``: ``(1 - alpha) * CE(class head, y) + alpha * distill``.
+    """DeiT's objective as in its ``losses.py``: ``(1 - alpha) * CE(class head, y) + alpha *
+    distill``.
 
     ``soft``: :func:`soft_kd_loss` at temperature ``tau`` on the distillation head, divided by the
-    number of classes under ``soft_reduction="numel"``: DeiT's code divides the summed KL by
-    batch x classes, C times less than ``"batchmean"`` (Hinton et al.). ``hard``: CE of the
-    distillation head against the teacher's argmax. ``none``: CE of the class head only. With no
-    distillation token, pass the same logits twice.
-    """
+    number of classes under ``soft_reduction="numel"``: DeiT's code divides the summed KL by batch x
+    classes, C times less than ``"batchmean"`` (Hinton et al.). ``hard``: CE of the distillation
+    head against the teacher's argmax. ``none``: CE of the class head only. With no distillation
+    token, pass the same logits twice."""
     if kind not in ("none", "soft", "hard"):
         raise ValueError(
             f"DeiT distillation kind must be 'none', 'soft' or 'hard'; got {kind!r}"
@@ -178,12 +178,12 @@ def entropy(logits: Tensor, T: float = 1.0) -> Tensor:
 
 def require_finite(loss: float, where: str) -> float:
     """Return ``loss`` (a Python number), or raise FloatingPointError naming ``where`` if it is NaN or infinite."""
-    if not math.isfinite(loss):
-        raise FloatingPointError(
-            f"non-finite loss ({loss!r}) at {where}; lower the learning rate, "
-            f"check the inputs for NaN, or check T and alpha"
-        )
-    return loss
+    if math.isfinite(loss):
+        return loss
+    raise FloatingPointError(
+        f"non-finite loss ({loss!r}) at {where}; lower the learning rate, check the "
+        "inputs for NaN, or check T and alpha"
+    )
 
 
 def cross_entropy_objective(
@@ -203,11 +203,8 @@ def _needs_teacher(teacher_logits: Tensor | None, name: str) -> Tensor:
 
 @dataclass(frozen=True)
 class KDObjective:
-    """:func:`distillation_loss` as a fit objective, with its ``alpha`` and ``T``.
-
-    ``t_squared=False`` drops the soft term's ``T^2`` factor: an ablation (chapter 3), not a
-    recommendation.
-    """
+    """:func:`distillation_loss` as a fit objective, with its ``alpha`` and ``T``; ``t_squared=False``
+    drops the soft term's ``T^2`` factor: an ablation (chapter 3), not a recommendation."""
 
     alpha: float
     T: float

@@ -1,4 +1,4 @@
-"""Model factories: Hinton's MNIST MLPs, torchvision and timm models for small images or new classes, saved classifiers."""
+"""Model factories: Hinton's MNIST MLPs, torchvision's MobileNetV2 for small images, any torchvision classifier for new classes and channels, saved classifiers."""
 
 from __future__ import annotations
 
@@ -36,37 +36,6 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def vit_small_images(
-    img_size: int,
-    in_chans: int,
-    num_classes: int,
-    embed_dim: int = 64,
-    depth: int = 4,
-    num_heads: int = 4,
-    patch_size: int = 4,
-    distilled: bool = False,
-) -> nn.Module:
-    """A small timm Vision Transformer (or DeiT-style ``VisionTransformerDistilled``) for small images."""
-    from timm.models.deit import VisionTransformerDistilled
-    from timm.models.vision_transformer import VisionTransformer
-
-    if img_size % patch_size:
-        raise ValueError(
-            f"img_size {img_size} must be a multiple of patch_size {patch_size}"
-        )
-    cls = VisionTransformerDistilled if distilled else VisionTransformer
-    return cls(
-        img_size=img_size,
-        patch_size=patch_size,
-        in_chans=in_chans,
-        num_classes=num_classes,
-        embed_dim=embed_dim,
-        depth=depth,
-        num_heads=num_heads,
-        mlp_ratio=2.0,
-    )
-
-
 def mobilenet_v2_small_images(
     num_classes: int,
     in_chans: int = 1,
@@ -76,67 +45,30 @@ def mobilenet_v2_small_images(
 ) -> nn.Module:
     """torchvision's MobileNetV2 (random init) adapted to 28-32 px images.
 
-    The stem takes ``in_chans`` channels, and the last downsampling stage keeps stride 1: the standard
-    network shrinks its input 32x (224 px -> a 7x7 map), which would leave a 28 px image as a single
-    pixel before the last blocks; one halving fewer leaves a 2x2 map. ``stages`` replaces
-    torchvision's inverted-residual setting (rows ``[t, c, n, s]``) and ``last_channel``
-    its final 1x1 convolution's width (1280).
-    """
+    The stem takes ``in_chans`` channels, and the last downsampling stage keeps stride 1: the
+    standard network shrinks its input 32x (224 px -> a 7x7 map), which would leave a 28 px image as
+    a single pixel before the last blocks; one halving fewer leaves a 2x2 map. ``stages`` replaces
+    torchvision's inverted-residual setting (rows ``[t, c, n, s]``) and ``last_channel`` its final
+    1x1 convolution's width (1280)."""
     from torchvision.models import mobilenet_v2
     from torchvision.ops.misc import Conv2dNormActivation
 
     model = mobilenet_v2(
-        weights=None,
-        num_classes=num_classes,
-        width_mult=width_mult,
-        inverted_residual_setting=stages,
+        num_classes=num_classes, width_mult=width_mult, inverted_residual_setting=stages
     )
     stem = model.features[0][0]
-    model.features[0][0] = nn.Conv2d(
-        in_chans, stem.out_channels, kernel_size=3, stride=2, padding=1, bias=False
-    )
+    model.features[0][0] = nn.Conv2d(in_chans, stem.out_channels, 3, 2, 1, bias=False)
     if last_channel is not None:
-        model.features[-1] = Conv2dNormActivation(
-            model.features[-1][0].in_channels,
-            last_channel,
-            kernel_size=1,
-            activation_layer=nn.ReLU6,
-        )
+        width = model.features[-1][0].in_channels
+        relu6 = {"activation_layer": nn.ReLU6}
+        model.features[-1] = Conv2dNormActivation(width, last_channel, 1, **relu6)
         model.classifier[-1] = nn.Linear(last_channel, num_classes)
-    strided = [block for block in model.features[1:-1] if block.stride == 2]
-    last_downsampling = strided[-1]
-    depthwise = next(
-        m
-        for m in last_downsampling.conv.modules()
-        if isinstance(m, nn.Conv2d) and m.groups > 1
-    )
-    depthwise.stride = (1, 1)
-    last_downsampling.stride = 1
+    last = [block for block in model.features[1:-1] if block.stride == 2][-1]
+    depthwise = [
+        m for m in last.conv.modules() if isinstance(m, nn.Conv2d) and m.groups > 1
+    ]
+    depthwise[0].stride, last.stride = (1, 1), 1
     return model
-
-
-def small_convnet(in_chans: int, num_classes: int, width: int = 32) -> nn.Sequential:
-    """A small VGG-style CNN (conv-BN-ReLU pairs, two poolings, global average pooling): the convnet teacher."""
-
-    def block(c_in: int, c_out: int) -> list[nn.Module]:
-        return [
-            nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
-            nn.BatchNorm2d(c_out),
-            nn.ReLU(inplace=True),
-        ]
-
-    return nn.Sequential(
-        *block(in_chans, width),
-        *block(width, width),
-        nn.MaxPool2d(2),
-        *block(width, 2 * width),
-        *block(2 * width, 2 * width),
-        nn.MaxPool2d(2),
-        *block(2 * width, 4 * width),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(4 * width, num_classes),
-    )
 
 
 def _replace_module(model: nn.Module, name: str, new: nn.Module) -> None:
@@ -156,8 +88,7 @@ def torchvision_classifier(
 
     ``weights`` (e.g. ``"DEFAULT"``, downloaded when online) loads pretrained weights and then
     replaces the last linear layer; a first convolution for other than 3 channels starts from the
-    pretrained filters averaged over colour. ``kwargs`` go to the model (e.g. ``width_mult``).
-    """
+    pretrained filters averaged over colour. ``kwargs`` go to the model (e.g. ``width_mult``)."""
     from torchvision.models import get_model, list_models
 
     if name not in list_models():
@@ -177,20 +108,17 @@ def torchvision_classifier(
         old = model.get_submodule(last)
         _replace_module(model, last, nn.Linear(old.in_features, num_classes))
     if in_chans != 3:
-        first, conv = next(
-            (n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)
-        )
-        new = nn.Conv2d(
-            in_chans,
-            conv.out_channels,
+        convs = ((n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d))
+        first, conv = next(convs)
+        shape = (
             conv.kernel_size,
             conv.stride,
             conv.padding,
             conv.dilation,
             conv.groups,
-            conv.bias is not None,
         )
-        if weights is not None:
+        new = nn.Conv2d(in_chans, conv.out_channels, *shape, conv.bias is not None)
+        if weights is not None:  # the pretrained filters, averaged over colour
             with torch.no_grad():
                 new.weight.copy_(
                     conv.weight.mean(1, keepdim=True).expand_as(new.weight)
@@ -208,10 +136,10 @@ def load_classifier(
     **arch_kwargs: object,
 ) -> nn.Module:
     """A classifier from a file: a ``state_dict`` (or ``{"state_dict": ...}``/``{"model": ...}``)
-    for the torchvision architecture ``arch`` (built with ``arch_kwargs``, e.g. ``width_mult``,
-    as it was when trained), or, with ``trusted=True``, a whole model saved
-    with ``torch.save(model, path)`` (unpickling runs code from the file: only for files you
-    made). Returned in eval mode, on the CPU."""
+    for the torchvision architecture ``arch`` (built with ``arch_kwargs``, e.g. ``width_mult``, as
+    it was when trained), or, with ``trusted=True``, a whole model saved with ``torch.save(model,
+    path)`` (unpickling runs code from the file: only for files you made). Returned in eval mode, on
+    the CPU."""
     import pickle
 
     path = Path(path)

@@ -29,11 +29,11 @@ def pick_device(preferred: str | torch.device = "cpu") -> torch.device:
     try:
         device = torch.device(preferred)
     except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device {preferred!r}; {allowed}") from None
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {preferred!r}; {allowed}")
     if device.type == "cpu":
         return device
-    if device.type != "cuda":
-        raise ValueError(f"unknown device {preferred!r}; {allowed}")
     if not torch.cuda.is_available():
         raise RuntimeError(
             f"device {preferred!r} needs a CUDA GPU and none is visible; "

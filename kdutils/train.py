@@ -13,22 +13,10 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from .cache import TeacherCache
-from .data import Split
-from .evaluate import (
-    accuracy,
-    logits_of,
-    model_device,
-    predict_dataset,
-    predict_logits,
-)
+from .evaluate import accuracy, logits_of, model_device, predict
 from .loaders import ShuffledBatches, TrainingData, check_training_data
 from .losses import Objective, cross_entropy_objective, require_finite
-from .runtime import (
-    all_ranks_sum,
-    autocast,
-    distributed_context,
-    seed_everything,
-)
+from .runtime import all_ranks_sum, autocast, distributed_context, seed_everything
 
 
 def lr_schedule(
@@ -84,8 +72,8 @@ def teacher_logits_source(
     augment: Callable | None,
     device: torch.device,
 ) -> Callable[[Tensor, Tensor], Tensor | None]:
-    """``(indices, images) -> teacher logits`` for a batch: looked up in a cache, computed by a
-    live teacher on the (augmented) images, or None without a teacher."""
+    """``(indices, images) -> teacher logits`` for a batch: looked up in a cache, computed by a live
+    teacher on the (augmented) images, or None without a teacher."""
     if teacher is None:
         return lambda idx, xb: None
     if isinstance(teacher, TeacherCache):
@@ -114,10 +102,7 @@ def validate(
     model: nn.Module, val: TrainingData, batch_size: int, device: torch.device
 ) -> dict[str, float]:
     """``val_loss`` and ``val_accuracy`` of ``model`` on ``val``; an error on non-finite logits."""
-    if isinstance(val, Split):
-        logits, y = predict_logits(model, val.x, device=device), val.y
-    else:
-        logits, y = predict_dataset(model, val, batch_size, device)
+    logits, y = predict(model, val, device)
     if not torch.isfinite(logits).all():
         raise FloatingPointError(
             "non-finite logits on the validation images (NaN or inf in the inputs or the "
@@ -150,25 +135,21 @@ def fit(
     """Train ``model`` with AdamW, where it is (CPU or GPU), for ``epochs`` epochs; return its :class:`History`.
 
     Each step: a batch (``augment`` applied), the student's logits, ``loss = objective(logits,
-    labels, teacher_logits)``, ``loss.backward()``, an optimizer step (AdamW with
-    ``weight_decay=0`` is Adam). The teacher's logits come from ``teacher``: a
-    :class:`~kdutils.cache.TeacherCache` (looked up by index) or a model (moved to the student's
-    device, put in eval mode, and run in full precision on the very batch the student sees), or
-    are None. ``train`` and ``val`` are in-memory :class:`~kdutils.data.Split` tensors (the fast
-    path), or a ``Dataset`` of ``(image, label)`` pairs (read in this process, in the batches the
-    same images in a Split would give: the same numbers), or a ``DataLoader`` (its own workers,
-    batches and order, so other numbers than a Split's for the same ``seed``).
+    labels, teacher_logits)``, ``loss.backward()``, an AdamW step (``weight_decay=0``: Adam). The
+    teacher's logits come from ``teacher``: a :class:`~kdutils.cache.TeacherCache` (by index), or
+    a model (in eval mode, full precision, on the very batch the student sees), or are None.
+    ``train`` and ``val``: in-memory :class:`~kdutils.data.Split` tensors (the fast path), a
+    ``Dataset`` of ``(image, label)`` pairs (streamed in the batches a Split of the same images
+    gives: the same numbers) or a ``DataLoader`` (its own workers, batches and order: other numbers).
 
-    The model ends with the weights of the last epoch: validation data chooses hyperparameters,
-    never the epoch. It is validated every ``eval_every`` epochs and after the last (a history row
-    each; ``train_loss``, ``train_ce`` and ``train_accuracy`` average the steps since the previous
-    row). ``train_loss`` is the objective's value (under ``kd_objective`` mostly ``T^2`` times a
-    KL divergence); ``train_ce``, the labels' cross-entropy, compares runs with any objectives.
-    ``seed`` orders the batches and seeds ``augment``'s draws; seed before building the model to
-    fix its initial weights. ``schedule``: ``constant`` or ``cosine`` (:func:`lr_schedule`).
-    On a GPU (move the model there first) the student's forward pass runs in bf16 autocast. Under
-    torchrun the model is wrapped in DistributedDataParallel and each process trains on its
-    share of every global batch of ``batch_size``.
+    The model ends with the last epoch's weights: validation data chooses hyperparameters, never
+    the epoch. It is validated every ``eval_every`` epochs and after the last, a history row each:
+    ``train_loss`` (the objective's value; under ``kd_objective`` mostly ``T^2`` times a KL),
+    ``train_ce`` (the labels' cross-entropy, comparable under any objective) and ``train_accuracy``
+    average the steps since the previous row. ``seed`` orders the batches and seeds ``augment``;
+    seed before building the model to fix its weights. ``schedule``: :func:`lr_schedule`. On a GPU
+    the student's forward pass runs in bf16 autocast; under torchrun the model is wrapped in
+    DistributedDataParallel, each process training on its share of every global batch.
     """
     if epochs < 1 or eval_every < 1 or not lr > 0:
         raise ValueError(

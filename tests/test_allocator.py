@@ -12,7 +12,7 @@ LOOP = """
 import resource, sys, torch
 from torch import nn
 from kdbook.allocator import keep_freed_memory
-from kdutils.models import small_convnet
+from kdbook.models import small_convnet
 if sys.argv[1] == "kept":
     assert keep_freed_memory()
 torch.set_num_threads(1)

@@ -5,9 +5,9 @@ import torch
 import torch.nn.functional as F
 
 from kdbook.fashion import head_logits
+from kdbook.models import vit_small_images
 from kdutils import deit, losses
 from kdutils.data import Split
-from kdutils.models import vit_small_images
 from kdutils.train import fit
 
 
