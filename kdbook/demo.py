@@ -17,12 +17,15 @@ from .teachers import get_teacher
 
 def fashion_folder_and_teacher(profile: Profile) -> tuple[str, str, str]:
     """Write ``train/`` and ``test/`` class folders of Fashion-MNIST PNGs (chapter 4's students'
-    images, and a stratified share of the official test set) and the ``fashion-cnn`` teacher
-    saved with ``torch.save(model)``, in a new temporary folder: ``(folder, teacher file, a note
-    saying where the images come from)``."""
+    images, and the official test set: whole but under smoke, where a stratified share) and the
+    ``fashion-cnn`` teacher saved with ``torch.save(model)``, in a new temporary folder:
+    ``(folder, teacher file, a note saying where the images come from)``.
+
+    The whole test set, not a share: with a thousand test images, a one-point difference between
+    two students is within the test-set noise of a claim's interval."""
     splits, note = load_fashion(profile)
     per_class = profile.choose(smoke=10, cpu=100, gpu=100)
-    test_per_class = profile.choose(smoke=10, cpu=100, gpu=None)
+    test_per_class = profile.choose(smoke=10, cpu=None, gpu=None)
     root = Path(tempfile.mkdtemp(prefix="kdutils-demo-folder-"))
     # "00-t-shirt-top", ...: folder names that sort in label order, as the teacher numbers them
     classes = [

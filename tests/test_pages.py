@@ -45,7 +45,11 @@ def lines(text: str) -> int:
     return sum(bool(line.strip()) for line in text.splitlines())
 
 
-@pytest.mark.parametrize("name", EXPERIMENTS)
+# chapters written to the same pattern, though not a source's experiment
+PATTERNED = [*EXPERIMENTS, "07_distil_your_own_model"]
+
+
+@pytest.mark.parametrize("name", PATTERNED)
 def test_visible_code_is_no_longer_than_the_prose(name):
     code = sum(lines(s) for s in visible_code(name))
     prose = sum(lines(source(c)) for c in cells(name) if c["cell_type"] == "markdown")
@@ -54,7 +58,7 @@ def test_visible_code_is_no_longer_than_the_prose(name):
     assert not long, f"{name}: visible code cells over 40 lines, starting {long}"
 
 
-@pytest.mark.parametrize("name", EXPERIMENTS)
+@pytest.mark.parametrize("name", PATTERNED)
 def test_one_distillation_is_written_out_and_the_sweep_calls_it(name):
     shown = [s for s in visible_code(name) if "fit(" in s and DISTILLATION.search(s)]
     assert shown, f"{name}: no visible cell calls fit( with a distillation objective"
@@ -102,3 +106,20 @@ def test_every_figure_has_alt_text(name):
         if not c.get("metadata", {}).get("mystnb", {}).get("image", {}).get("alt")
     ]
     assert not missing, f"{name}: figures without alt text, in cells starting {missing}"
+
+
+def test_the_own_model_demo_shows_the_recipe_working():
+    """Under cpu, the demo's student is smaller and faster than its teacher, learns alone, the
+    teacher passes the check, and distilled vs alone has a verdict from at least 5 seeds."""
+    path = ROOT / "build" / "cpu" / "results" / "07_distil_your_own_model.json"
+    if not path.is_file():
+        pytest.skip("no cpu results for 07_distil_your_own_model: run `make book` first")
+    payload = json.loads(path.read_text())
+    sizes, check = payload["metrics"]["sizes"], payload["metrics"]["teacher_check"]
+    assert sizes["student"]["parameters"] < sizes["teacher"]["parameters"]
+    assert sizes["student"]["ms"] < sizes["teacher"]["ms"]
+    alone = payload["metrics"]["students"]["alone"]
+    assert min(r["accuracy"] for r in alone) >= 0.75 and check["headroom"]
+    (claim,) = payload["claims"]
+    assert claim["protocol"]["seeds"] >= 5 and claim["verdict"] != "not testable here"
+    assert "NaN" not in path.read_text()
