@@ -202,7 +202,7 @@ def image_folder_datasets(
     channel) are given; ``train_transform`` (e.g. a torchvision v2 random flip) then runs on
     each training image, a new draw every time. Without ``test/``, a stratified
     ``test_fraction`` of ``train/`` (seeded; 0: no test set) is held out, and without ``val/``
-    a ``val_fraction`` of the rest, both unaugmented: the images :func:`kdutils.load_splits`
+    a ``val_fraction`` of the rest, both unaugmented: the images :func:`kdutils.data.load_splits`
     holds out of the same folder.
     """
     from torchvision.transforms import v2

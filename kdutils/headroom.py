@@ -62,8 +62,8 @@ def check_teacher(
 ) -> TeacherCheck:
     """Measure ``teacher`` beside the student trained alone, on held-out images, before distilling.
 
-    ``data``: splits with ``train``, ``val``, ``test`` (:func:`kdutils.load_splits`,
-    :func:`kdutils.image_folder_datasets`; no test split: the validation images are held out).
+    ``data``: splits with ``train``, ``val``, ``test`` (:func:`kdutils.data.load_splits`,
+    :func:`kdutils.folders.image_folder_datasets`; no test split: the validation images are held out).
     The baseline is ``baseline_accuracy`` (on the same held-out images), or a student trained
     alone here: ``student`` (a model, copied, or a function building one), seeded with
     ``seed``, fit for ``epochs`` with ``lr`` and ``fit_kwargs``. Without headroom

@@ -63,14 +63,21 @@ def as_pair(batch: object, where: str) -> tuple[Tensor, Tensor]:
     )
 
 
-def check_batch(name: str, x: Tensor, y: Tensor) -> None:
-    """A clear error unless ``x`` holds float images with a channel axis and ``y`` one integer class
-    index per image."""
-    y = torch.as_tensor(y)
+def check_float(name: str, x: Tensor) -> None:
+    """Raise a ValueError unless ``x`` holds floating-point images."""
     if not isinstance(x, Tensor) or not x.is_floating_point():
-        why = f"holds {getattr(x, 'dtype', type(x).__name__)} images"
-        fix = "floating-point images (in [0, 1] for kdutils' loaders): e.g. x.float() / 255"
-    elif x.ndim == 3:
+        raise ValueError(
+            f"{name} holds {getattr(x, 'dtype', type(x).__name__)} images; kdutils expects "
+            "floating-point images (in [0, 1] for kdutils' loaders): e.g. x.float() / 255"
+        )
+
+
+def check_batch(name: str, x: Tensor, y: Tensor) -> None:
+    """A clear error unless ``x`` holds float images with a channel axis (:func:`check_float`)
+    and ``y`` one integer class index per image."""
+    check_float(name, x)
+    y = torch.as_tensor(y)
+    if x.ndim == 3:
         why = f"images have shape {tuple(x.shape)}: N x H x W, no channel axis"
         fix = "N x C x H x W (a convolution reads N as channels): x.unsqueeze(1)"
     elif y.ndim != 1 or y.is_floating_point() or len(y) != len(x):

@@ -449,25 +449,25 @@ chapter.glue(
 # * *A teacher clearly better than the student* is the first condition, and this page
 #   checks it for you. Even with one, a small student can fail to follow: in chapter 6,
 #   a 20-20 MLP distilled from a convnet against the same student alone:
-#   {glue:text}`06_what_makes_a_good_teacher.ipynb::verdict-convnet-taught-20-20-beats-alone`.
+#   {glue:text}`06_what_makes_a_good_teacher.ipynb::verdict-convnet-taught-20-20-beats-alone:s`.
 #   A bigger student, or a teacher assistant between the two, are what to try then
 #   (chapter 6, through an assistant against directly:
-#   {glue:text}`06_what_makes_a_good_teacher.ipynb::verdict-assistant-beats-direct`).
+#   {glue:text}`06_what_makes_a_good_teacher.ipynb::verdict-assistant-beats-direct:s`).
 # * *The temperature.* Chapter 3 asked whether smaller students prefer lower
 #   temperatures:
-#   {glue:text}`03_temperature.ipynb::verdict-smaller-students-prefer-lower-T`. This
+#   {glue:text}`03_temperature.ipynb::verdict-smaller-students-prefer-lower-T:s`. This
 #   page uses $T = 2$ with `alpha = 0.5` for its small student; try a few values of T on
 #   your validation images, never on the test images.
 # * *The schedule.* Chapter 4 asked whether distillation's gain grows with a longer
 #   schedule:
-#   {glue:text}`04_vit_to_mobilenet.ipynb::verdict-distillation-gain-grows-with-length`.
+#   {glue:text}`04_vit_to_mobilenet.ipynb::verdict-distillation-gain-grows-with-length:s`.
 #   Train both arms for the same steps, to the end of the schedule, as here.
 # * *Augmented views.* If you augment, have the teacher label the very view the student
 #   sees (chapter 6, consistent against independent views:
-#   {glue:text}`06_what_makes_a_good_teacher.ipynb::verdict-consistent-beats-independent-views`);
+#   {glue:text}`06_what_makes_a_good_teacher.ipynb::verdict-consistent-beats-independent-views:s`);
 #   a fixed bank of views, `kdutils.view_bank`, keeps the teacher's logits cacheable.
 #   Views can help the student alone as much (chapter 2:
-#   {glue:text}`02_mnist_teacher_student.ipynb::verdict-views-help-alone`), so compare
+#   {glue:text}`02_mnist_teacher_student.ipynb::verdict-views-help-alone:s`), so compare
 #   distilled and alone on the same views.
 #
 # The {doc}`API reference <../book/api>` lists every function used here, and how the

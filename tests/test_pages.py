@@ -113,7 +113,9 @@ def test_the_own_model_demo_shows_the_recipe_working():
     teacher passes the check, and distilled vs alone has a verdict from at least 5 seeds."""
     path = ROOT / "build" / "cpu" / "results" / "07_distil_your_own_model.json"
     if not path.is_file():
-        pytest.skip("no cpu results for 07_distil_your_own_model: run `make book` first")
+        pytest.skip(
+            "no cpu results for 07_distil_your_own_model: run `make book` first"
+        )
     payload = json.loads(path.read_text())
     sizes, check = payload["metrics"]["sizes"], payload["metrics"]["teacher_check"]
     assert sizes["student"]["parameters"] < sizes["teacher"]["parameters"]
