@@ -72,13 +72,12 @@ def random_erasing(
 
 
 def _memory_format(x: Tensor) -> torch.memory_format:
-    if (
-        x.ndim == 4
-        and x.is_contiguous(memory_format=torch.channels_last)
-        and not x.is_contiguous()
-    ):
-        return torch.channels_last
-    return torch.contiguous_format
+    last = x.ndim == 4 and x.is_contiguous(memory_format=torch.channels_last)
+    return (
+        torch.channels_last
+        if last and not x.is_contiguous()
+        else torch.contiguous_format
+    )
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,10 @@ def _transforms_of(obj: object, depth: int = 0) -> list[object]:
     found: list[object] = []
     for name in ("transform", "transforms"):
         value = getattr(obj, name, None)
-        if isinstance(value, (list, tuple)):
-            for t in value:
-                found += [t, *_transforms_of(t, depth + 1)]
-        elif value is not None:
-            found += [value, *_transforms_of(value, depth + 1)]
+        for t in (
+            value if isinstance(value, (list, tuple)) else [value] * (value is not None)
+        ):
+            found += [t, *_transforms_of(t, depth + 1)]
     return found + _transforms_of(getattr(obj, "dataset", None), depth + 1)
 
 
@@ -39,9 +38,8 @@ def check_deterministic(dataset: Dataset, probes: int = 4) -> None:
     """Raise a ValueError when loading the same image twice can give two different tensors: a random
     transform (by its class, or caught by loading the first ``probes`` images twice)."""
     names = {type(t).__name__ for t in _transforms_of(dataset)}
-    random_ones = sorted(
-        n for n in names if n.startswith("Random") or n in _RANDOM_TRANSFORMS
-    )
+    drawn = lambda n: n.startswith("Random") or n in _RANDOM_TRANSFORMS  # noqa: E731
+    random_ones = sorted(filter(drawn, names))
     if not random_ones:
         for index in range(min(probes, len(dataset))):
             first, again = dataset[index][0], dataset[index][0]
@@ -54,8 +52,7 @@ def check_deterministic(dataset: Dataset, probes: int = 4) -> None:
             f"({', '.join(random_ones)}), so teacher logits cached once would not match the "
             "images the student sees: pass the teacher model itself to fit (teacher=model; "
             "it then labels each batch live), or cache on a dataset with deterministic "
-            "transforms (for augmented images, a fixed bank of views: "
-            "kdutils.augment.view_bank)"
+            "transforms (for augmented images, a fixed bank of views: kdutils.augment.view_bank)"
         )
 
 

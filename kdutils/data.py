@@ -331,27 +331,19 @@ def load_splits(
     ``val/`` is the validation set; otherwise ``val_fraction`` of the rest is. The split does not
     change with the training seed: runs with different seeds see the same images."""
     check_fractions(val_fraction, test_fraction)
-    if per_class_limit is not None and per_class_limit < 3:
-        raise ValueError(
-            f"per_class_limit must be None or >= 3; got {per_class_limit!r}"
-        )
-    raw = resolve_dataset(
-        name, path=path, download=download, image_size=image_size, image_mode=image_mode
-    )
-    rng = np.random.default_rng(split_seed)
-    pool = _cap_per_class(raw.labels, per_class_limit, rng)
-    labels = raw.labels.numpy()
+    limit = per_class_limit
+    if limit is not None and limit < 3:
+        raise ValueError(f"per_class_limit must be None or >= 3; got {limit!r}")
+    raw = resolve_dataset(name, path, download, image_size, image_mode)
+    rng, labels = np.random.default_rng(split_seed), raw.labels.numpy()
+    pool = _cap_per_class(raw.labels, limit, rng)
     if raw.test_images is not None:
+        capped = limit is not None and cap_test and test_fraction
         test_limit = (
-            None
-            if per_class_limit is None or not cap_test or not test_fraction
-            else max(3, int(per_class_limit * test_fraction / (1 - test_fraction)))
+            max(3, int(limit * test_fraction / (1 - test_fraction))) if capped else None
         )
-        test = _to_split(
-            raw.test_images,
-            raw.test_labels,
-            _cap_per_class(raw.test_labels, test_limit, rng),
-        )
+        test_idx = _cap_per_class(raw.test_labels, test_limit, rng)
+        test = _to_split(raw.test_images, raw.test_labels, test_idx)
     elif not test_fraction:
         raise ValueError(
             f"test_fraction=0 needs a test split of the data set's own; {name!r} has none "
@@ -367,14 +359,8 @@ def load_splits(
     else:
         keep, out = held_out(labels[pool], val_fraction, split_seed, "val", raw.classes)
         val, pool = _to_split(raw.images, raw.labels, np.sort(pool[out])), pool[keep]
-    return Splits(
-        name,
-        _to_split(raw.images, raw.labels, np.sort(pool)),
-        val,
-        test,
-        raw.classes,
-        raw.source,
-    )
+    train = _to_split(raw.images, raw.labels, np.sort(pool))
+    return Splits(name, train, val, test, raw.classes, raw.source)
 
 
 def stratified_subset(split: Split, fraction: float, seed: int = 0) -> Split:

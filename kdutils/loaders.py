@@ -137,14 +137,10 @@ def indexed_loader(
     workers and collate function, with each batch's dataset indices added."""
     dataset = _Indexed(dataset_of(data))
     if isinstance(data, DataLoader):
+        keep = "batch_sampler num_workers pin_memory worker_init_fn generator".split()
+        collate = _CollateWithIndex(data.collate_fn)
         return DataLoader(
-            dataset,
-            batch_sampler=data.batch_sampler,
-            num_workers=data.num_workers,
-            collate_fn=_CollateWithIndex(data.collate_fn),
-            pin_memory=data.pin_memory,
-            worker_init_fn=data.worker_init_fn,
-            generator=data.generator,
+            dataset, collate_fn=collate, **{k: getattr(data, k) for k in keep}
         )
     if not shuffle:
         return DataLoader(dataset, batch_size=batch_size)
@@ -196,16 +192,15 @@ class ShuffledBatches:
             )
         self.batch_size, self.generator = batch_size, generator
         self.device, self.shard = device, shard
-        if self.in_memory:
-            # on a GPU the data moves once, not every batch
+        if self.in_memory:  # on a GPU the data moves once, not every batch
             self.x, self.y = data.x.to(device), data.y.to(device)
-            self.steps = math.ceil(len(data) / batch_size)
         else:
             self.loader = indexed_loader(data, batch_size, True, generator)
-            self.steps = len(self.loader)
 
     def __len__(self) -> int:
-        return self.steps
+        if self.in_memory:
+            return math.ceil(len(self.y) / self.batch_size)
+        return len(self.loader)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
         if self.in_memory:

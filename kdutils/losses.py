@@ -60,10 +60,8 @@ def check_logits(student: Tensor, teacher: Tensor) -> None:
 def check_targets(logits: Tensor, targets: Tensor) -> None:
     """Raise a ValueError unless targets are (batch,) class indices matching the logits."""
     if targets.ndim != 1 or targets.shape[0] != logits.shape[0]:
-        raise ValueError(
-            f"targets must be class indices of shape ({logits.shape[0]},); "
-            f"got {tuple(targets.shape)}"
-        )
+        n, got = logits.shape[0], tuple(targets.shape)
+        raise ValueError(f"targets must be class indices of shape ({n},); got {got}")
 
 
 def soft_kd_loss(student_logits: Tensor, teacher_logits: Tensor, T: float) -> Tensor:
@@ -85,8 +83,8 @@ def soft_target_cross_entropy(
     T = check_temperature(T)
     check_logits(student_logits, teacher_logits)
     p_teacher = F.softmax(teacher_logits / T, dim=1)
-    cross_entropy = -(p_teacher * F.log_softmax(student_logits / T, dim=1)).sum(dim=1)
-    return cross_entropy.mean() * (T * T)
+    ce = -(p_teacher * F.log_softmax(student_logits / T, dim=1)).sum(dim=1)
+    return ce.mean() * (T * T)
 
 
 def hard_distillation_loss(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
@@ -194,11 +192,11 @@ def cross_entropy_objective(
 
 
 def _needs_teacher(teacher_logits: Tensor | None, name: str) -> Tensor:
-    if teacher_logits is None:
-        raise ValueError(
-            f"{name} needs teacher logits: pass teacher= (a model or a TeacherCache) to fit"
-        )
-    return teacher_logits
+    if teacher_logits is not None:
+        return teacher_logits
+    raise ValueError(
+        f"{name} needs teacher logits: pass teacher= (a model or a TeacherCache) to fit"
+    )
 
 
 @dataclass(frozen=True)

@@ -22,17 +22,10 @@ def softened_bars(
     positions = np.arange(len(classes))
     for i, T in enumerate(temperatures):
         probs = torch.softmax(logits.float() / T, dim=-1).numpy()
-        ax.bar(
-            positions + (i - (len(temperatures) - 1) / 2) * width,
-            probs,
-            width,
-            label=f"T = {T:g}",
-        )
+        offset = (i - (len(temperatures) - 1) / 2) * width
+        ax.bar(positions + offset, probs, width, label=f"T = {T:g}")
     ax.set_xticks(positions, classes)
-    ax.set_xlabel("class")
-    ax.set_ylabel("probability")
-    ax.set_ylim(0, 1)
-    ax.set_title(title)
+    ax.set(xlabel="class", ylabel="probability", ylim=(0, 1), title=title)
     ax.legend(fontsize="small")
 
 
@@ -46,12 +39,11 @@ def entropy_vs_temperature(
     low, high = np.percentile(values, [10, 90], axis=1)
     ax.plot(temperatures, values.mean(axis=1), label="mean over images")
     ax.fill_between(temperatures, low, high, alpha=0.25, label="10th-90th percentile")
-    ax.axhline(
-        np.log(logits.shape[1]), ls="--", c="k", label=f"uniform: log {logits.shape[1]}"
+    k = logits.shape[1]
+    ax.axhline(np.log(k), ls="--", c="k", label=f"uniform: log {k}")
+    ax.set(
+        xlabel="temperature T", ylabel="entropy of softmax(z / T) [nats]", title=title
     )
-    ax.set_xlabel("temperature T")
-    ax.set_ylabel("entropy of softmax(z / T) [nats]")
-    ax.set_title(title)
     ax.legend()
 
 
@@ -61,11 +53,10 @@ def training_curves(
     """One line per run of ``key`` against epoch, from :meth:`kdutils.train.History.as_dict` records."""
     ax = ax or plt.gca()
     for label, history in histories.items():
-        epochs = [row["epoch"] for row in history["epochs"]]
+        rows = history["epochs"]
         ax.plot(
-            epochs, [row[key] for row in history["epochs"]], marker="o", label=label
+            [r["epoch"] for r in rows], [r[key] for r in rows], marker="o", label=label
         )
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(key.replace("_", " "))
+    ax.set(xlabel="epoch", ylabel=key.replace("_", " "))
     ax.legend()
     return ax
