@@ -95,7 +95,9 @@ def test_prose_does_not_contradict_the_verdicts(name):
     assert not wrong, f"{name}: prose says a claim held that did not: {wrong}"
 
 
-@pytest.mark.parametrize("name", ["01_kd_theory", *EXPERIMENTS])
+@pytest.mark.parametrize(
+    "name", ["01_kd_theory", *EXPERIMENTS, "07_distil_your_own_model"]
+)
 def test_every_figure_has_alt_text(name):
     figures = [
         c for c in cells(name) if c["cell_type"] == "code" and "plt.show()" in source(c)
