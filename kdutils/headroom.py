@@ -13,8 +13,8 @@ from .evaluate import accuracy, predict
 from .runtime import seed_everything
 from .train import fit
 
-# the book's rule: a teacher clearly better than the student has a test error at most 0.6 times
-# the student-alone error (Hinton et al.'s MNIST teacher had 0.46 times its student's)
+#: The book's rule: a teacher clearly better than the student has a test error at most 0.6
+#: times the student-alone error (Hinton et al.'s MNIST teacher had 0.46 times its student's).
 HEADROOM_RATIO = 0.6
 
 

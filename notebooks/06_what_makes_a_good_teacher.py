@@ -542,7 +542,7 @@ scoring = (
 def gain_from_length(regime):
     """Per seed and test image, long-schedule score minus short-schedule score."""
     return [
-        long.astype(float) - short.astype(float)
+        np.asarray(long, float) - np.asarray(short, float)
         for long, short in zip(correct((regime, "long")), correct((regime, "short")))
     ]
 
