@@ -14,7 +14,13 @@ import pytest
 import torch
 
 from kdbook import runner
-from kdbook.claims import COMPARATIVE_VERDICTS, MAX_PRIMARY, NOT_TESTABLE, VERDICTS
+from kdbook.claims import (
+    COMPARATIVE_VERDICTS,
+    MAX_PRIMARY,
+    NOT_POWERED,
+    NOT_TESTABLE,
+    VERDICTS,
+)
 from kdbook.runner import toc_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,7 +142,11 @@ def test_results_record_claims_with_verdicts(book, name):
                 f"{name}: {claim['id']} {claim['reason']}"
             )
         elif claim["kind"] == "comparative":
-            assert claim["verdict"] in (*COMPARATIVE_VERDICTS, NOT_TESTABLE)
+            assert claim["verdict"] in (
+                *COMPARATIVE_VERDICTS,
+                NOT_TESTABLE,
+                NOT_POWERED,
+            )
             assert claim["role"] in (
                 "primary",
                 "exploratory",
