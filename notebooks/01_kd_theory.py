@@ -212,7 +212,7 @@ run.add_claim(
 # by $T^2$ keeps its gradient on the same scale whatever $T$ is — which is why the book's
 # `soft_kd_loss` includes it. We measure the gradient norm with autograd.
 
-# %% mystnb={"figure": {"caption": "Per-example gradient norm of the soft loss with respect to the student's logits, with and without the $T^2$ factor, against the temperature (log-log): without it the gradient falls as $1/T^2$; with it, it levels off."}, "image": {"alt": "Log-log plot of the soft loss's per-example gradient norm against the temperature: falling as 1/T^2 without the T^2 factor, levelling off with it."}}
+# %%
 T_sweep = np.geomspace(1, 10_000, 41)
 norm_plain, norm_scaled = [], []
 for T in T_sweep:
@@ -250,6 +250,7 @@ print(
     f"{practical_plain:.3f} for 2 <= T <= 20"
 )
 
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Per-example gradient norm of the soft loss with respect to the student's logits, with and without the $T^2$ factor, against the temperature (log-log): without it the gradient falls as $1/T^2$; with it, it levels off."}, "image": {"alt": "Log-log plot of the soft loss's per-example gradient norm against the temperature: falling as 1/T^2 without the T^2 factor, levelling off with it."}}
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.loglog(T_sweep, norm_plain, "o-", ms=3, label="KL alone")
 ax.loglog(T_sweep, norm_scaled, "s-", ms=3, label=r"KL $\times T^2$")
@@ -269,6 +270,7 @@ ax.set_title("The soft term's gradient falls as $1/T^2$; the $T^2$ factor undoes
 ax.legend()
 plt.show()
 
+# %% tags=["remove-cell"]
 run.add_claim(
     claims.check_exact(
         "grad-falls-as-inverse-T2",
@@ -485,6 +487,7 @@ print(
     f"batchmean soft KD / DeiT soft KD = {ratio:.6f} for C = {len(splits.classes)} "
     "classes"
 )
+# %% tags=["remove-cell"]
 run.add_claim(
     claims.check_exact(
         "deit-soft-is-C-times-smaller",
@@ -500,6 +503,7 @@ run.add_claim(
 )
 
 
+# %%
 def adam_step_change(scale):
     torch.manual_seed(seed)
     model = mlp(in_features, [20, 20], len(splits.classes))
@@ -528,6 +532,7 @@ print(
     f"{adam_gap:.2e} "
     f"(plain SGD's updates would change by {25 - 1:.0%})"
 )
+# %% tags=["remove-cell"]
 run.add_claim(
     claims.check_exact(
         "adam-ignores-gradient-scale",
