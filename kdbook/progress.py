@@ -101,12 +101,15 @@ class Progress:
         self.say(f"{name}: started")
         self._status()
 
-    def finish(self, name: str, seconds: float, results_file: Path) -> None:
+    def finish(
+        self, name: str, seconds: float, results_file: Path, cpu: float | None = None
+    ) -> None:
         self.running.discard(name)
         self.done += 1
         verdicts = verdict_counts(results_file)
         self.say(
             f"{name}: done in {seconds:.0f} s"
+            + (f" ({cpu:.0f} CPU-s)" if cpu is not None else "")
             + (f"; claims: {verdicts}" if verdicts else "")
         )
         self.bar.update()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from kdbook.sweep import make_cpu_slots
+from kdbook.sweep import cpu_seconds, make_cpu_slots
 from kdutils.checkpoints import checkpoint_dir
 
 from .advice import PAGE as ADVICE_PAGE
@@ -135,11 +135,15 @@ def execute_notebook(
     out = build_dir(profile, root) / "site" / "notebooks" / f"{name}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     os.environ["KD_RESULTS_DIR"] = str(build_dir(profile, root) / "results")
-    tic = time.perf_counter()
     key = run_key(name, profile, root, seed)
     key_file = build_dir(profile, root) / "run-keys" / f"{name}.sha256"
+    key_file.parent.mkdir(parents=True, exist_ok=True)
     # the executed copy is rewritten as it runs: until it completes, it is stale
     key_file.unlink(missing_ok=True)
+    sweep_log = key_file.parent / f"{name}.sweeps.tsv"
+    sweep_log.write_text("")
+    os.environ["KD_SWEEP_LOG"] = str(sweep_log)
+    tic, cpu = time.perf_counter(), cpu_seconds()
     papermill.execute_notebook(
         str(source),
         str(out),
@@ -149,11 +153,11 @@ def execute_notebook(
         progress_bar=False,
         **kernel_config(),
     )
+    seconds, cpu = time.perf_counter() - tic, cpu_seconds() - cpu
     _tidy_executed_notebook(out)
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    seconds = time.perf_counter() - tic
-    # for scheduling the next parallel run
+    # for scheduling the next parallel run, and for the README's timings
     (key_file.parent / f"{name}.seconds").write_text(f"{seconds:.1f}")
+    (key_file.parent / f"{name}.cpu-seconds").write_text(f"{cpu:.1f}")
     # written last: an interrupted run is executed again next time
     key_file.write_text(key)
     return seconds
@@ -223,7 +227,12 @@ def run(
             for name in names:
                 progress.start(name)
                 seconds[name] = execute_notebook(name, profile, root)
-                progress.finish(name, seconds[name], results / f"{name}.json")
+                progress.finish(
+                    name,
+                    seconds[name],
+                    results / f"{name}.json",
+                    cpu_record(name, profile, root),
+                )
         else:
             jobs = min(jobs, len(names))
             # every notebook may fork one sweep worker per core: while notebooks run side by
@@ -252,12 +261,23 @@ def run(
                 for future in as_completed(futures):
                     name = futures[future]
                     seconds[name] = future.result()
-                    progress.finish(name, seconds[name], results / f"{name}.json")
+                    progress.finish(
+                        name,
+                        seconds[name],
+                        results / f"{name}.json",
+                        cpu_record(name, profile, root),
+                    )
                     if waiting:
                         progress.start(waiting.pop(0))
     finally:
         progress.close()
     return seconds
+
+
+def cpu_record(name: str, profile: str = "cpu", root: Path = REPO_ROOT) -> float | None:
+    """The CPU seconds of ``name``'s last run (it and every process it started), if recorded."""
+    record = build_dir(profile, root) / "run-keys" / f"{name}.cpu-seconds"
+    return float(record.read_text()) if record.is_file() else None
 
 
 def parallel_order(names: list[str], profile: str, root: Path = REPO_ROOT) -> list[str]:

@@ -7,6 +7,7 @@ import fcntl
 import multiprocessing
 import os
 import random
+import resource
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -105,6 +106,7 @@ def run_jobs(
     processes = 1 if torch.device(device).type == "cuda" else processes or default
     _SHARED.clear()
     _SHARED.update(shared)
+    started = time.perf_counter(), cpu_seconds()
     bar = tqdm(total=len(jobs), desc=desc, disable=not progress, leave=False)
     try:
         if (
@@ -131,6 +133,24 @@ def run_jobs(
     finally:
         bar.close()
         _SHARED.clear()
+        _log_sweep(desc, len(jobs), started)
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its children that have ended (the sweep's workers)."""
+    own, ended = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + ended.ru_utime + ended.ru_stime
+
+
+def _log_sweep(desc: str, jobs: int, started: tuple[float, float]) -> None:
+    # the runner names a file per notebook: where a build's CPU time went, sweep by sweep
+    log = os.environ.get("KD_SWEEP_LOG")
+    if log:
+        wall, cpu = time.perf_counter() - started[0], cpu_seconds() - started[1]
+        with open(log, "a") as f:
+            f.write(f"{desc}\t{jobs} jobs\t{wall:.1f} s\t{cpu:.1f} CPU-s\n")
 
 
 def _call_page_function(call: dict, shared: dict) -> Any:
