@@ -113,14 +113,15 @@ def plan(
     return {"target": goal, "planned_mde": mde, "powered": mde <= goal}
 
 
-def snapshot(results: list[dict], build: str) -> dict:
-    """The baseline file's content: every comparative claim's noise in ``results``."""
-    return {
-        "build": build,
-        "claims": {
-            c["id"]: noise(c["numbers"])
-            for r in results
-            for c in r["claims"]
-            if c["kind"] == "comparative"
-        },
+def snapshot(results: list[dict], build: str, earlier: dict | None = None) -> dict:
+    """The baseline file's content: every comparative claim's noise in ``results``; claims they
+    lack keep their entry in ``earlier`` (a baseline's claims), so that a plan can still say why
+    a claim the book no longer runs could not be powered."""
+    claims = {
+        c["id"]: noise(c["numbers"])
+        for r in results
+        for c in r["claims"]
+        if c["kind"] == "comparative"
     }
+    kept = {k: v for k, v in (earlier or {}).items() if k not in claims}
+    return {"build": build, "claims": claims | kept}

@@ -98,3 +98,16 @@ def test_an_unpowered_exploratory_claim_that_does_not_decide_is_not_powered(
     assert lead.reason.startswith("not powered here: planned from an earlier build's")
     page = report.results_page("smoke", results.load_results("smoke", tmp_path))
     assert "## Power plan" in page and "(not powered)" in page
+
+
+def test_a_snapshot_takes_each_claims_latest_noise_and_keeps_claims_no_longer_run():
+    numbers = {"var_seed": 1e-5, "var_image": 0.02, "var_interaction": 0.01}
+    numbers |= {"seeds": 8, "images": 6000}
+    results = [{"claims": [{"id": "a", "kind": "comparative", "numbers": numbers}]}]
+    earlier = {
+        "a": {"seed_var": 9.0, "image_var": 9.0, "seeds": 3, "images": 1000},
+        "dropped": {"seed_var": 1.0, "image_var": 2.0, "seeds": 3, "images": 1000},
+    }
+    claims = power.snapshot(results, "a build", earlier)["claims"]
+    assert claims["a"]["seeds"] == 8 and claims["a"]["image_var"] == 0.02
+    assert claims["dropped"] == earlier["dropped"]
