@@ -135,7 +135,9 @@ def test_runner_executes_notebooks_side_by_side_with_the_profiles_threads(
             'os.environ.get("KD_WORKERS"), IPKernelApp.instance().transport)\n'
             'results = pathlib.Path(os.environ["KD_RESULTS_DIR"])\n'
             "results.mkdir(parents=True, exist_ok=True)\n"
-            f'(results / "{name}.json").write_text("{{}}")'
+            f'(results / "{name}.json").write_text("{{}}")\n'
+            "import time\nend = time.process_time() + 0.3\n"
+            "while time.process_time() < end: pass"  # CPU time the runner must count
         )
         notebook = nbformat.v4.new_notebook(
             cells=[parameters, probe],
@@ -161,6 +163,8 @@ def test_runner_executes_notebooks_side_by_side_with_the_profiles_threads(
         assert runner.is_up_to_date(name, "smoke", tmp_path)
         seconds_file = tmp_path / "build" / "smoke" / "run-keys" / f"{name}.seconds"
         assert float(seconds_file.read_text()) > 0
+        # the kernel's CPU time, counted from the process that ran papermill
+        assert runner.cpu_record(name, "smoke", tmp_path) >= 0.3
     # nothing changed
     assert runner.run("smoke", jobs=len(names), root=tmp_path) == dict.fromkeys(
         names, 0.0

@@ -103,3 +103,26 @@ def test_sweep_runs_a_function_that_could_not_be_pickled(monkeypatch):
     add = lambda x, y=0: x + y + offset  # noqa: E731
     calls = [{"x": i, "y": i} for i in range(5)]
     assert sweep(add, calls) == [2 * i + 10 for i in range(5)]
+
+
+def _busy_job(job, shared):
+    import time
+
+    end = time.process_time() + job["seconds"]
+    while time.process_time() < end:
+        pass
+    return job["seconds"]
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_sweep_logs_the_cpu_time_of_its_workers(tmp_path, monkeypatch, processes):
+    from kdbook.sweep import run_jobs
+
+    log = tmp_path / "sweeps.tsv"
+    monkeypatch.setenv("KD_SWEEP_LOG", str(log))
+    jobs = [{"seconds": 0.2}] * 3
+    run_jobs(_busy_job, jobs, {}, processes=processes, progress=False, desc="busy")
+    desc, count, _, cpu = log.read_text().strip().split("\t")
+    assert (desc, count) == ("busy", "3 jobs")
+    # the workers' CPU time counts once they have ended, whether inline or forked
+    assert 0.55 <= float(cpu.removesuffix(" CPU-s")) < 2.0
