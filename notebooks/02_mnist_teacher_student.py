@@ -255,7 +255,7 @@ print(
 EPOCHS = cfg.choose(smoke=6, cpu=30, gpu=30)  # Hinton's students
 BLOG_STEPS = cfg.choose(smoke=300, cpu=mnist.BLOG_STEPS, gpu=mnist.BLOG_STEPS)
 BLOG_EPOCHS = mnist.epochs_for_steps(BLOG_STEPS, len(splits.train), 64)
-# the power plan: the profile's seeds (5 under cpu) detect 1.5 points for the blog's 20-20
+# the power plan: the profile's seeds (5 under cpu) detect 1.5 points for the 20-20
 BLOG_SEEDS = cfg.seeds
 # the power plan: with the last cold build's noise (6000 test images, where most of it
 # is), 8 seeds detect Hinton et al.'s 0.72 points (kdbook.power; the plan table)
