@@ -80,6 +80,7 @@ batch_size = 64
 lr = 2e-3
 
 # %% tags=["hide-input"]
+import shutil
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -158,9 +159,10 @@ if not data_dir:  # the demo: a Fashion-MNIST folder, and the book's teacher as 
     from kdbook import demo
 
     data_dir, teacher, data_note = demo.fashion_folder_and_teacher(cfg)
+    demo_folder = data_dir  # written for this run: removed at the end of the page
     trusted_checkpoint = True  # the book wrote this file a moment ago
 else:
-    data_note = f"the image folder {data_dir}"
+    data_note, demo_folder = f"the image folder {data_dir}", None
 
 # %%
 read = dict(image_size=image_size, image_mode=image_mode)
@@ -423,6 +425,8 @@ chapter.glue(
     speed_ratio=sizes["teacher"]["ms"] / sizes["student"]["ms"],
     headroom_reading="passed" if check.headroom else "failed",
 )
+if demo_folder:
+    shutil.rmtree(demo_folder)
 
 # %% [markdown]
 # (ch7-what-it-means)=
