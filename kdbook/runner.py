@@ -222,17 +222,17 @@ def run(
         return seconds
     results = build_dir(profile, root) / "results"
     progress = Progress(names, checkpoint_dir(), quiet)
+
+    def finish(name: str) -> None:
+        record = results / f"{name}.json"
+        progress.finish(name, seconds[name], record, cpu_record(name, profile, root))
+
     try:
         if jobs == 1 or len(names) <= 1:
             for name in names:
                 progress.start(name)
                 seconds[name] = execute_notebook(name, profile, root)
-                progress.finish(
-                    name,
-                    seconds[name],
-                    results / f"{name}.json",
-                    cpu_record(name, profile, root),
-                )
+                finish(name)
         else:
             jobs = min(jobs, len(names))
             # every notebook may fork one sweep worker per core: while notebooks run side by
@@ -261,12 +261,7 @@ def run(
                 for future in as_completed(futures):
                     name = futures[future]
                     seconds[name] = future.result()
-                    progress.finish(
-                        name,
-                        seconds[name],
-                        results / f"{name}.json",
-                        cpu_record(name, profile, root),
-                    )
+                    finish(name)
                     if waiting:
                         progress.start(waiting.pop(0))
     finally:
