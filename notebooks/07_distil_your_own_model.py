@@ -104,7 +104,7 @@ from kdutils.models import (
 
 cfg, device, run = chapter.start("07_distil_your_own_model", profile, seed)
 TEACHER_EPOCHS = teacher_epochs or cfg.choose(smoke=1, cpu=10, gpu=30)
-STUDENT_EPOCHS = student_epochs or cfg.choose(smoke=2, cpu=100, gpu=20)
+STUDENT_EPOCHS = student_epochs or cfg.choose(smoke=2, cpu=100, gpu=100)
 SEEDS = [seed + s for s in (cfg.seeds if seeds is None else range(seeds))]
 # the first seed's students are validated this often, for their curves
 CURVE_EVERY = max(1, STUDENT_EPOCHS // 10)
