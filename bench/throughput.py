@@ -65,7 +65,7 @@ def main() -> None:
         ),
         "MNIST student MLP 800-800 (ch. 2-3)": (mlp(784, HINTON_STUDENT, 10), False),
         "MNIST student MLP 20-20 (ch. 2-3)": (mlp(784, BLOG_STUDENT, 10), False),
-        "ViT teacher (ch. 5)": (vit_small_images(28, 1, 10, **VIT_TEACHER), False),
+        "ViT teacher (ch. 4)": (vit_small_images(28, 1, 10, **VIT_TEACHER), False),
         "MobileNetV2 0.35, all stages": (mobilenet_v2_small_images(10, 1, 0.35), True),
         "MobileNetV2 0.35, short (ch. 4 student)": (
             mobilenet_v2_small_images(10, 1, **MOBILENET_STUDENT),

@@ -47,7 +47,7 @@ def _load_run(folder: Path) -> dict | None:
 
 def load_record(folder: Path = RECORD_DIR) -> dict | None:
     """The committed gpu runs: ``runs`` (the first, then each ``rerun*`` subfolder by name),
-    ``env`` and ``times`` of the first, ``results`` (each chapter's from the last run that has
+    ``env`` of the first, ``results`` (each chapter's from the last run that has
     it) and ``bench`` (training throughput); None when no run is committed."""
     first = _load_run(folder)
     if first is None:
@@ -64,7 +64,6 @@ def load_record(folder: Path = RECORD_DIR) -> dict | None:
     return {
         "runs": runs,
         "env": first["env"],
-        "times": first["times"],
         "results": results,
         "bench": json.loads(bench.read_text()) if bench.is_file() else None,
     }

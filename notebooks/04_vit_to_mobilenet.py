@@ -228,15 +228,13 @@ if cfg.name == "gpu":
 #   equivariance, and trained on too little data they trail convnets of their size
 #   ({cite:t}`dosovitskiy2021vit`, sections 1 and 4.3). An earlier version of this
 #   chapter trained a ViT on the 20,000 images that the `cpu` profile gives the book's
-#   Fashion-MNIST teachers (chapter 5's ViT teacher still trains on them) and found its
-#   error too close to the 0.6 x student-alone bound to test distillation with. So this
+#   Fashion-MNIST teachers and found its error too close to the 0.6 x student-alone bound to test distillation with. So this
 #   teacher trains on every Fashion-MNIST training image except the chapter's validation
 #   images: 59,000 under `cpu`, three times as many (the number is printed below; the
 #   10,000 test images are the official test set, never trained on).
 # * **Shape: deeper, not wider.** timm's `VisionTransformer` with 7 x 7 patches (16
 #   tokens and a class token), width 64, two heads, MLP ratio 2, eight blocks: twice the
-#   depth and two thirds the width of chapter 5's ViT, at about its training cost per
-#   image. The ViT paper's scaling study finds depth the dimension that pays most and
+#   depth of chapter 5's DeiT students, at their width. The ViT paper's scaling study finds depth the dimension that pays most and
 #   width the one that pays least ({cite:t}`dosovitskiy2021vit`, appendix D.2); smaller
 #   patches help too, but 4 x 4 patches (49 tokens) cost more than twice as much per
 #   image. On a CPU one image's forward pass costs about a fixed time per layer, so a

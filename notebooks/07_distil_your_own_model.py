@@ -271,7 +271,7 @@ print(check)
 
 # %%
 cache = kdutils.TeacherCache(teacher_model, data.train.x if in_memory else data.train)
-teacher_test_logits, test_labels = predict(teacher_model, data.test)
+teacher_test_logits, _ = predict(teacher_model, data.test)
 kd = kdutils.kd_objective(alpha=alpha, T=T)
 
 
@@ -375,9 +375,9 @@ plt.tight_layout()
 plt.show()
 
 # %% tags=["remove-cell"]
-teacher_train_accuracy = kdutils.classification_metrics(teacher_model, data.train)[
-    "accuracy"
-]
+# the cache holds the teacher's logits on the training images: no second pass over them
+train_labels = data.train.y if in_memory else cache.labels
+teacher_train_accuracy = kdutils.evaluate.accuracy(cache.logits, train_labels)
 run.data_source = data_note
 run.config = {
     "classes": data.classes,
