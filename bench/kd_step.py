@@ -1,8 +1,10 @@
 """Benchmark: what a distillation epoch costs over training alone, for the book's 20-20 student.
 
 Times fit's epochs on one thread (CPU time of the training thread, the fastest of ``--repeats``,
-taken in turn) with the labels alone, with ``kd_objective`` and with other autograd forms of the
-same loss, and prints each as a ratio to training alone: the engineering claim of chapter 2.
+taken in turn) with the labels alone, with ``kd_objective``, with another autograd form of the
+same loss and with its soft term's gradient written out in closed form (a ``torch.autograd.Function``
+beside the loss, the one place issue 26 would let such a gradient live), and prints each as a ratio
+to training alone: the engineering claim of chapter 2.
 
     .venv/bin/python bench/kd_step.py --repeats 15
 """
@@ -32,6 +34,28 @@ def soft_target_form(s: torch.Tensor, y: torch.Tensor, t: torch.Tensor) -> torch
     return (1 - ALPHA) * F.cross_entropy(s, y) + ALPHA * T * T * soft
 
 
+class ClosedFormSoftKL(torch.autograd.Function):
+    """``T^2 KL(softmax(t/T) || softmax(s/T))``, batch mean, whose gradient in ``s`` is
+    ``T (softmax(s/T) - softmax(t/T)) / batch``: no autograd graph inside."""
+
+    @staticmethod
+    def forward(ctx, s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        log_q, log_p = F.log_softmax(s / T, dim=1), F.log_softmax(t / T, dim=1)
+        ctx.save_for_backward(log_q, log_p)
+        kl = F.kl_div(log_q, log_p, reduction="batchmean", log_target=True)
+        return kl * (T * T)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        log_q, log_p = ctx.saved_tensors
+        return grad * (log_q.exp() - log_p.exp()) * (T / len(log_q)), None
+
+
+def closed_form(s: torch.Tensor, y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``kd_objective``'s loss with the soft term's gradient in closed form."""
+    return (1 - ALPHA) * F.cross_entropy(s, y) + ALPHA * ClosedFormSoftKL.apply(s, t)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
@@ -47,6 +71,7 @@ def main() -> None:
         "alone": cross_entropy_objective,
         "kd_objective": kd_objective(ALPHA, T),
         "soft-target cross-entropy form": soft_target_form,
+        "closed-form soft gradient": closed_form,
     }
     seconds: dict[str, list[float]] = {name: [] for name in objectives}
     for _ in range(args.repeats):

@@ -32,11 +32,16 @@ def batches(
     and keeps every ``world_size``-th item of each, as a DistributedSampler would."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size!r}")
-    for idx in _PermutedBatches(len(y), batch_size, generator, shuffle):
-        idx = torch.tensor(idx[shard[0] :: shard[1]])
+    n = len(y)
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size][shard[0] :: shard[1]]
         # index_select, not x[idx]: several times faster for a batch of images on the CPU
-        on_x = idx.to(x.device)
-        yield idx, x.index_select(0, on_x), y.index_select(0, idx.to(y.device))
+        yield (
+            idx,
+            x.index_select(0, idx.to(x.device)),
+            y.index_select(0, idx.to(y.device)),
+        )
 
 
 def dataset_of(data: Dataset | DataLoader) -> Dataset:
@@ -126,15 +131,13 @@ class _CollateWithIndex:
 
 
 def indexed_loader(
-    data: Dataset | DataLoader,
-    batch_size: int = 128,
-    shuffle: bool = False,
-    generator: torch.Generator | None = None,
+    data: Dataset | DataLoader, batch_size: int, generator: torch.Generator
 ) -> DataLoader:
-    """A DataLoader of ``(indices, images, labels)`` batches over ``data``.
+    """A DataLoader of shuffled ``(indices, images, labels)`` batches over ``data``.
 
-    A Dataset gets a loader with these settings; a DataLoader keeps its own batches, sampler,
-    workers and collate function, with each batch's dataset indices added."""
+    A Dataset is drawn in the order :func:`batches` gives the same images in memory, so that
+    streaming changes no number; a DataLoader keeps its own batches, sampler, workers and collate
+    function, with each batch's dataset indices added."""
     dataset = _Indexed(dataset_of(data))
     if isinstance(data, DataLoader):
         keep = "batch_sampler num_workers pin_memory worker_init_fn generator".split()
@@ -142,27 +145,25 @@ def indexed_loader(
         return DataLoader(
             dataset, collate_fn=collate, **{k: getattr(data, k) for k in keep}
         )
-    if not shuffle:
-        return DataLoader(dataset, batch_size=batch_size)
-    # the order of in-memory batches (batches()), so that streaming changes no number; the
-    # loader's own generator (the workers' seeds) is another, so as to leave this one alone
+    # the loader's own generator (the workers' seeds) is another, so as to leave this one alone
     order = _PermutedBatches(len(dataset), batch_size, generator)
     return DataLoader(dataset, batch_sampler=order, generator=torch.Generator())
 
 
 class _PermutedBatches(Sampler):
-    """Each epoch, ``range(n)`` (a fresh permutation of it when ``shuffle``) cut into batches."""
+    """Each epoch, a fresh permutation of ``range(n)`` cut into batches, as :func:`batches` cuts it."""
 
-    def __init__(self, n: int, size: int, generator=None, shuffle: bool = True) -> None:
-        self.n, self.size, self.generator, self.shuffle = n, size, generator, shuffle
+    def __init__(self, n: int, size: int, generator: torch.Generator) -> None:
+        self.n, self.size, self.generator = n, size, generator
 
     def __len__(self) -> int:
         return math.ceil(self.n / self.size)
 
     def __iter__(self) -> Iterator[list[int]]:
-        n, size, g = self.n, self.size, self.generator
-        order = torch.randperm(n, generator=g) if self.shuffle else torch.arange(n)
-        yield from (order[i : i + size].tolist() for i in range(0, n, size))
+        order = torch.randperm(self.n, generator=self.generator)
+        yield from (
+            order[i : i + self.size].tolist() for i in range(0, self.n, self.size)
+        )
 
 
 class ShuffledBatches:
@@ -195,7 +196,7 @@ class ShuffledBatches:
         if self.in_memory:  # on a GPU the data moves once, not every batch
             self.x, self.y = data.x.to(device), data.y.to(device)
         else:
-            self.loader = indexed_loader(data, batch_size, True, generator)
+            self.loader = indexed_loader(data, batch_size, generator)
 
     def __len__(self) -> int:
         if self.in_memory:
