@@ -317,21 +317,33 @@ def patience_caught_up(claims: Claims) -> bool:
 def patience_note(results: list[dict], claims: Claims) -> list[str]:
     if not patience_caught_up(claims):
         return []
+    long = claims[FM_LONG]
+    behind = long["verdict"] == "contradicted"
     return [
-        "Read the larger gain with care: on the long schedule function matching did not clearly "
-        f"beat the fixed teacher (**{claims[FM_LONG]['verdict']}**, {numbers(claims[FM_LONG])}; "
+        "Read the larger gain with care: on the long schedule function matching "
+        + ("still trailed" if behind else "did not clearly beat")
+        + f" the fixed teacher (**{long['verdict']}**, {numbers(long)}; "
         "see {ref}`advice-views`), so most of the difference comes "
-        "from function matching's weak short run, not from a strong long one. It needs a long "
-        "schedule to catch up; these runs do not show it pulling ahead."
+        "from function matching's weak short run, not from a strong long one. "
+        + (
+            "The long schedule narrowed the gap without closing it."
+            if behind
+            else "It needs a long schedule to catch up; these runs do not show it pulling "
+            "ahead."
+        )
     ]
 
 
 def length_headline(claims: Claims) -> str:
     first = said(LEADS[GAIN_GROWS], claims)
     if patience_caught_up(claims):
-        return (
-            first
-            + " Function matching needed the long schedule just to catch up with a fixed teacher."
+        behind = claims[FM_LONG]["verdict"] == "contradicted"
+        return first + (
+            " Function matching gained most from a long schedule, and still trailed a fixed "
+            "teacher."
+            if behind
+            else " Function matching needed the long schedule just to catch up with a fixed "
+            "teacher."
         )
     return first + " " + said(LEADS[PATIENCE], claims)
 
@@ -372,7 +384,7 @@ LEADS = {
             "A teacher stopped early taught the small student better than the same teacher fully "
             "trained: the most accurate teacher is not always the best one to learn from.",
             "The fully trained teacher taught the small student better than the same teacher "
-            "stopped early: train the teacher fully.",
+            "stopped early (one exploratory run: a lead, not a rule).",
         ),
         Lead(
             "self-distilled-student-beats-its-teacher",
@@ -504,13 +516,15 @@ LEADS = {
             "A separate distillation token improved on hard distillation through the class token "
             "alone.",
             "A separate distillation token did worse than hard distillation through the class "
-            "token alone: skip it.",
+            "token alone, here (an exploratory claim: a reason to doubt the token on small "
+            "data, not proof against it).",
         ),
         Lead(
             "distillation-head-agrees-with-teacher",
             "the distillation head follows the teacher more closely than the class head",
             "The distillation head agreed with the teacher more often than the class head of the "
-            "same student: the token does pick up the teacher's view.",
+            "same student (agreement also follows accuracy, so this is a lead, not proof that "
+            "the token learns the teacher's view).",
             "The distillation head agreed with the teacher less often than the class head of the "
             "same student.",
         ),
@@ -686,7 +700,10 @@ def advice_page(profile: str, results: list[dict]) -> str:
         "the words. Each answer cites the claims behind it, with the verdict, the effect and "
         "its confidence interval (CI), linked to the section that measured it. *Reproduced* "
         "means it held here; *contradicted*, the run found the opposite; *inconclusive*, we "
-        "could not tell; *exploratory* results are leads, not findings. These are small models "
+        "could not tell; *no effect*, any effect is smaller than the margin declared before "
+        "the run; *not powered here*, the plan said before the run that it was too small to "
+        "decide, so it is reported without a verdict; *not reproduced*, an engineering goal "
+        "(a bound) was missed. *Exploratory* results are leads, not findings. These are small models "
         "on small data sets under a CPU budget: take them as what to try first on your data "
         "({doc}`../notebooks/07_distil_your_own_model`), not as laws.",
         "",
@@ -721,7 +738,7 @@ def advice_summary(profile: str, results: list[dict]) -> str:
     claims = claims_by_id(results)
     lines += [
         f"Generated from the verdicts of this build's runs; {{doc}}`{PAGE}` gives the claims "
-        "behind each answer.",
+        "behind each answer and says what each verdict means.",
         "",
     ]
     lines += [

@@ -256,8 +256,8 @@ def ratio_line(rows: dict) -> str:
     """The KD-epoch / scratch-epoch ratios of both loops and the one-off cost of the teacher cache."""
     ratio = rows["kd_over_scratch"]
     return (
-        f"KD epoch / scratch epoch: naive loop {ratio['naive']:.2f} (wall clock, medians), "
+        f"KD epoch / scratch epoch: naive loop {ratio['naive']:.2f} (wall clock, medians),\n"
         f"kdutils {ratio['kdutils']:.2f} (CPU time of the training thread, fastest of 25 "
-        f"epochs each, in turn; goal <= 1.1); teacher-logit cache built once in "
+        f"epochs each, in turn; goal <= 1.1);\nteacher-logit cache built once in "
         f"{rows['kd']['cache_seconds']:.3f} s"
     )

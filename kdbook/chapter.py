@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 
+import pandas as pd
 import torch
 
 from kdutils.runtime import pick_device, seed_everything
@@ -23,6 +24,8 @@ def start(
     # a clear error when the profile wants a GPU and there is none
     device = pick_device(cfg.device)
     seed_everything(seed)
+    # whole cells in a page's tables: pandas cuts them at 50 characters, mid-number
+    pd.set_option("display.max_colwidth", None)
     _show_run_settings(cfg, seed)
     return cfg, device, Run(notebook, profile, cfg.seeds)
 

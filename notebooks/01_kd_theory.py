@@ -28,6 +28,8 @@ seed = 0
 
 # %%
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -67,7 +69,7 @@ run.config, run.data_source = (
     splits.source,
 )
 run.metrics["teacher_test"] = teacher_metrics
-print(f"data: {splits.source}")
+print(textwrap.fill(f"data: {splits.source}", 88))
 print(
     f"split sizes: train {len(splits.train)}, val {len(splits.val)}, test "
     f"{len(splits.test)}"

@@ -425,6 +425,9 @@ ARMS[("20-20", "alone")], SEEDS[("20-20", "alone")] = Arm(SMALL_STUDENT), cfg.se
 
 # %% tags=["remove-cell"]
 teacher_test_logits[ASSISTANT_LABEL] = assistant["logits_test"]
+teacher_fit[ASSISTANT_LABEL] = fidelity_metrics(  # recorded beside the other teachers
+    assistant["logits_test"], teacher_test_logits["convnet"], splits.test.y
+)
 teacher_sizes = {label: count_parameters(model) for label, model in teachers.items()}
 teacher_sizes[ASSISTANT_LABEL] = count_parameters(mlp(n_inputs, ASSISTANT, n_classes))
 
@@ -506,6 +509,7 @@ ax.axhline(
 )
 ax.set_xscale("log")
 ax.set_xticks(steps, [f"{s:,}" for s in steps])
+ax.minorticks_off()  # the log axis would label its own ticks over the runs' steps
 ax.set_xlabel("training steps (batch 128), log scale")
 ax.set_ylabel("test accuracy [%]")
 ax.set_title("A 100-100 student, four ways to show it the teacher")

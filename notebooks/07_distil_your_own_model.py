@@ -51,7 +51,7 @@
 # order in which torchvision's `ImageFolder` numbers them. `student` is `"mlp"`
 # (kdutils' MLP, `student_kwargs` its hidden layers) or a torchvision architecture. With
 # no folder given, the book makes one from Fashion-MNIST (chapter 4's students' images
-# and the official test set) and hands over its chapter-4 convnet teacher as a model
+# and the official test set) and hands over its chapter-5 convnet teacher as a model
 # file, so the page runs offline.
 
 # %% tags=["parameters"]
@@ -81,6 +81,7 @@ lr = 2e-3
 
 # %% tags=["hide-input"]
 import shutil
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -317,7 +318,7 @@ flipped = kdutils.image_folder_datasets(
 try:
     kdutils.TeacherCache(teacher_model, flipped.train)
 except ValueError as refusal:
-    print(f"refused: {refusal}")
+    print(textwrap.fill(f"refused: {refusal}", 88))
 
 # %% [markdown]
 # (ch7-what-we-measured)=

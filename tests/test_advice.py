@@ -187,6 +187,7 @@ def test_size_answer_compares_the_large_and_the_small_student(large, small, expe
     "long_run, effect, caveat",
     [
         ("inconclusive", 0.004, True),
+        ("contradicted", -0.008, True),
         ("reproduced", 0.004, False),
         ("inconclusive", 0.015, False),
     ],
@@ -199,7 +200,15 @@ def test_patience_caveat_only_when_the_long_run_did_not_pull_ahead(
     found[advice.PATIENCE]["numbers"]["effect"] = 0.024
     found[advice.FM_LONG]["numbers"]["effect"] = effect
     assert advice.patience_caught_up(found) is caveat
-    assert bool(advice.patience_note([], found)) is caveat
+    note = " ".join(advice.patience_note([], found))
+    assert bool(note) is caveat
+    headline = advice.length_headline(found)
+    # behind the fixed teacher is not "caught up"
+    behind = long_run == "contradicted"
+    assert ("still trailed" in note) is behind and ("catch up" in note) is (
+        caveat and not behind
+    )
+    assert ("still trailed" in headline) is behind
 
 
 def test_notes_describe_the_recorded_sweeps_and_skip_what_is_absent():
