@@ -212,7 +212,7 @@ PLAN_LABELS = {
     "distillation-beats-none": "distillation against none",
     "hard-beats-soft": "hard against soft",
 }
-readings = []
+readings, sd_earlier = [], {}
 for p in PLANNED:
     if p.primary and p.id in earlier:
         target = power.target(p.source_effect)
@@ -222,6 +222,7 @@ for p in PLANNED:
         reading = f"{PLAN_LABELS[p.id]}, {100 * mde:.2f} points"
         needed = seed_sd_needed(p.id, target, len(cfg.seeds))
         sd = 100 * earlier[p.id]["seed_var"] ** 0.5
+        sd_earlier[f"sd_earlier_{p.id.replace('-', '_')}"] = sd
         if mde > target and np.isnan(needed):
             reading += (
                 f" (short of {100 * target:.1f}: the test images' noise alone is more)"
@@ -237,6 +238,7 @@ plan_glue = {
     "primary_seeds": len(cfg.seeds),
     "exploratory_seeds": len(cfg.exploratory_seeds),
     "plan_reading": "; ".join(readings) or "nothing (no earlier build to plan from)",
+    **sd_earlier,
 }
 TABLE2 = {"RegNetY-8GF": 82.7, "DeiT-B": 81.9}  # students by teacher, Table 2 [%]
 plan_glue |= {
