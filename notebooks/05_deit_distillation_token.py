@@ -192,20 +192,35 @@ def planned_mde(claim_id, effect, seeds, alpha=claims.ALPHA):
     return power.plan(claim_id, effect, seeds, images, alpha, earlier)["planned_mde"]
 
 
+def seed_spread(claim_id, n_images):
+    """The seed-to-seed standard deviation of the per-seed mean paired difference on
+    ``n_images`` test images, from the earlier build's noise (what a run's ``seed_sd``
+    measures: the seeds' term and their interaction with the images)."""
+    e = earlier[claim_id]
+    return (e["seed_var"] + e["interaction_var"] / n_images) ** 0.5
+
+
 def seed_sd_needed(claim_id, target, seeds):
-    """The seed-to-seed spread of the paired difference at which the design's MDE, at
-    Holm's level, is ``target``."""
-    image_var = earlier[claim_id]["image_var"]
+    """The seed-to-seed spread (as :func:`seed_spread`) at which the design's MDE, at
+    Holm's level, is ``target``; nan where the images' terms alone exceed it."""
+    e = earlier[claim_id]
+    floor = e["interaction_var"] / images  # the spread no number of seeds removes
 
     def gap(sd):
-        alpha = claims.ALPHA / n_primary
         return (
-            power.minimum_detectable_effect(sd**2, image_var, seeds, images, alpha)
+            power.minimum_detectable_effect(
+                max(sd**2 - floor, 0.0),
+                e["image_var"],
+                seeds,
+                images,
+                claims.ALPHA / n_primary,
+                interaction_var=e["interaction_var"],
+            )
             - target
         )
 
-    # nan where the test images' noise alone exceeds the target (a small smoke test set)
-    return brentq(gap, 1e-6, 0.5) if gap(1e-6) < 0 else float("nan")
+    low = floor**0.5 + 1e-9
+    return brentq(gap, low, 0.5) if gap(low) < 0 else float("nan")
 
 
 PLAN_LABELS = {
@@ -221,7 +236,7 @@ for p in PLANNED:
         )
         reading = f"{PLAN_LABELS[p.id]}, {100 * mde:.2f} points"
         needed = seed_sd_needed(p.id, target, len(cfg.seeds))
-        sd = 100 * earlier[p.id]["seed_var"] ** 0.5
+        sd = 100 * seed_spread(p.id, earlier[p.id]["images"])
         sd_earlier[f"sd_earlier_{p.id.replace('-', '_')}"] = sd
         if mde > target and np.isnan(needed):
             reading += (
