@@ -236,13 +236,14 @@ for p in PLANNED:
         )
         reading = f"{PLAN_LABELS[p.id]}, {100 * mde:.2f} points"
         needed = seed_sd_needed(p.id, target, len(cfg.seeds))
+        short = f" (short of {100 * target:.1f}: "
         if mde > target and np.isnan(needed):
-            reading += f" (short of {100 * target:.1f}: the test images' terms alone exceed it)"
+            reading += short + "the test images' terms alone exceed it)"
         elif mde > target:
             sd = 100 * seed_spread(p.id, earlier[p.id]["images"])
-            reading += (
-                f" (short of {100 * target:.1f}: it gets there if its paired difference's "
-                f"seed-to-seed spread, {sd:.2f} points, falls to {100 * needed:.2f})"
+            reading += short + (
+                f"it gets there if its paired difference's seed-to-seed spread, "
+                f"{sd:.2f} points, falls to {100 * needed:.2f})"
             )
         readings.append(reading)
 plan_glue = {
