@@ -314,11 +314,16 @@ def patience_caught_up(claims: Claims) -> bool:
     return abs(long["numbers"]["effect"]) < gain["numbers"]["effect"] / 2
 
 
+def fixed_teacher_still_ahead(claims: Claims) -> bool:
+    """On the long schedule, did a fixed teacher beat function matching (contradicted)?"""
+    return claims[FM_LONG]["verdict"] == "contradicted"
+
+
 def patience_note(results: list[dict], claims: Claims) -> list[str]:
     if not patience_caught_up(claims):
         return []
     long = claims[FM_LONG]
-    behind = long["verdict"] == "contradicted"
+    behind = fixed_teacher_still_ahead(claims)
     return [
         "Read the larger gain with care: on the long schedule function matching "
         + ("still trailed" if behind else "did not clearly beat")
@@ -337,11 +342,10 @@ def patience_note(results: list[dict], claims: Claims) -> list[str]:
 def length_headline(claims: Claims) -> str:
     first = said(LEADS[GAIN_GROWS], claims)
     if patience_caught_up(claims):
-        behind = claims[FM_LONG]["verdict"] == "contradicted"
         return first + (
             " Function matching gained most from a long schedule, and still trailed a fixed "
             "teacher."
-            if behind
+            if fixed_teacher_still_ahead(claims)
             else " Function matching needed the long schedule just to catch up with a fixed "
             "teacher."
         )
